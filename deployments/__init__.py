@@ -1,0 +1,1 @@
+"""Ray Serve applications of Pulse: the ingress, its builder and serve_config.yaml."""

@@ -1,0 +1,41 @@
+"""Typed application builder: ``serve run deployments.app:build_app`` or the YAML.
+
+``args.settings`` overrides ``PULSE_*`` settings by field name; what is not given
+comes from the environment of wherever the builder runs, and is then fixed for every
+replica.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from ray.serve import Application
+
+from deployments.ingress import PulseIngress
+from pulse_ray.config import Settings
+
+__all__ = ["PulseAppArgs", "application", "build_app"]
+
+
+class PulseAppArgs(BaseModel):
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings overrides by field name, e.g. {store_url: postgresql://...}.",
+    )
+
+
+def application(settings: Settings) -> Application:
+    """The Pulse Serve application for already-resolved settings."""
+    # PulseIngress is a Serve Deployment at run time, which mypy cannot see.
+    return PulseIngress.options(  # type: ignore[attr-defined]
+        num_replicas=settings.ingress_replicas,
+        max_ongoing_requests=settings.ingress_max_ongoing_requests,
+        ray_actor_options={"num_cpus": settings.ingress_num_cpus},
+        logging_config={"enable_access_log": settings.serve_access_log},
+    ).bind(settings)
+
+
+def build_app(args: PulseAppArgs) -> Application:
+    """The builder Serve calls with the ``args`` of serve_config.yaml."""
+    return application(Settings(**args.settings))

@@ -1,0 +1,61 @@
+"""The Serve ingress: Pulse's FastAPI app on N autoscalable replicas.
+
+The app is built late (``__serve_build_asgi_app__``) from the settings the builder
+resolved, so each replica gets its own store engine and key cache through the
+constructor — no module globals.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from ray import serve
+
+from pulse_ray.api import build_state, create_app
+from pulse_ray.config import Settings
+from pulse_ray.logs import configure_logging
+from pulse_ray.store.migrate import current_revision, head_revision
+
+logger = logging.getLogger(__name__)
+
+
+def serve_app_ready(app_name: str) -> None:
+    """Readiness of the Serve application this replica belongs to.
+
+    Raises:
+        RuntimeError: the application or one of its deployments is unhealthy or
+            failed to deploy.
+    """
+    status = serve.status().applications.get(app_name)
+    if status is None:
+        raise RuntimeError(f"Serve application '{app_name}' is not deployed")
+    if status.status in ("DEPLOY_FAILED", "UNHEALTHY"):
+        raise RuntimeError(f"Serve application '{app_name}' is {status.status}")
+    broken = [name for name, d in status.deployments.items() if d.status == "UNHEALTHY"]
+    if broken:
+        raise RuntimeError(f"unhealthy deployments: {', '.join(sorted(broken))}")
+
+
+@serve.deployment(name="PulseIngress")
+@serve.ingress()
+class PulseIngress:
+    def __init__(self, settings: Settings) -> None:
+        configure_logging(settings.log_level)
+        app_name = settings.serve_app_name
+        self._state = build_state(
+            settings, readiness_checks={"serve": lambda: serve_app_ready(app_name)}
+        )
+        current, head = current_revision(self._state.database), head_revision()
+        if current != head:
+            # Replicas never migrate (N of them would race); `pulse serve` and
+            # `pulse db upgrade` do.
+            raise RuntimeError(
+                f"store {self._state.database.safe_url} is at revision {current}, this "
+                f"code needs {head}: run `pulse db upgrade`"
+            )
+        logger.info("ingress replica ready on store %s", self._state.database.safe_url)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        # Serve's proxy sets X-Request-Id on every response itself.
+        return create_app(self._state, emit_request_id_header=False)

@@ -1,0 +1,87 @@
+"""The FastAPI application factory. It only assembles: state, middleware, routers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.metadata import version
+
+from fastapi import APIRouter, FastAPI
+
+from pulse_ray.api.errors import install_error_handlers
+from pulse_ray.api.middleware import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    GuardMiddleware,
+    RequestIdMiddleware,
+)
+from pulse_ray.api.openapi import install_openapi
+from pulse_ray.api.routers import auth, health, keys
+from pulse_ray.api.state import AppState, ReadinessCheck
+from pulse_ray.auth import Authenticator, Principal
+from pulse_ray.config import Settings
+from pulse_ray.store import Database
+from pulse_ray.store.keys import principal_by_hash
+from pulse_ray.timeutil import Clock, utcnow
+
+__all__ = ["build_state", "create_app"]
+
+_V1_ROUTERS = (auth.router, keys.router)
+
+
+def build_state(
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+) -> AppState:
+    """Wires the store and the authenticator from settings."""
+    database = Database(settings.store_url)
+
+    def lookup(key_hash: str) -> Principal | None:
+        with database.session() as session:
+            return principal_by_hash(session=session, key_hash=key_hash)
+
+    return AppState(
+        settings=settings,
+        database=database,
+        authenticator=Authenticator(lookup, ttl_s=settings.auth_cache_ttl_s, clock=clock),
+        clock=clock,
+        readiness_checks={"store": database.ping, **(readiness_checks or {})},
+    )
+
+
+def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastAPI:
+    """The Pulse REST API over ``state``.
+
+    Args:
+        state: the injected store, authenticator, clock and readiness checks.
+        emit_request_id_header: False under Ray Serve, whose proxy sets X-Request-Id.
+    """
+    app = FastAPI(
+        title="Pulse",
+        version=version("pulse-ray"),
+        description="Snapshot, train, serve and trace ML models on Ray. Every /v1 route "
+        "needs `Authorization: Bearer <key>`; every error is "
+        '`{"error": {"code", "message", "details"}}`.',
+    )
+    app.state.pulse = state
+    install_error_handlers(app)
+    install_openapi(app)
+
+    settings = state.settings
+    # add_middleware wraps: the last added runs first.
+    app.add_middleware(AuthMiddleware, authenticator=state.authenticator)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        GuardMiddleware,
+        timeout_s=settings.request_timeout_s,
+        max_concurrent=settings.max_concurrent_requests,
+    )
+    app.add_middleware(RequestIdMiddleware, emit_header=emit_request_id_header)
+
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/v1")
+    for router in _V1_ROUTERS:
+        v1.include_router(router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,96 @@
+"""OpenAPI that tells the truth about errors.
+
+FastAPI documents a 422 with its own schema on every route that takes input; Pulse
+never sends that. :func:`install_openapi` replaces it with the envelope under the
+statuses each operation can really return, so generated clients get typed errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from pulse_ray.schemas.common import ErrorEnvelope
+
+__all__ = ["error_responses", "install_openapi"]
+
+_DESCRIPTIONS = {
+    400: "VALIDATION_ERROR: the request is malformed or a field is invalid.",
+    401: "UNAUTHORIZED: the API key is missing, malformed, unknown or revoked.",
+    403: "FORBIDDEN: the API key lacks the scope this operation needs.",
+    404: "NOT_FOUND: no such route or resource.",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT: the resource's current state forbids this.",
+    413: "PAYLOAD_TOO_LARGE: the body is over the configured limit.",
+    415: "UNSUPPORTED_MEDIA_TYPE: the body must be JSON.",
+    429: "RATE_LIMITED: too many requests for the key's plan; see Retry-After.",
+    500: "INTERNAL_ERROR: an unexpected failure (the X-Request-Id is in the logs).",
+    503: "UNAVAILABLE: overloaded or a dependency is down; see Retry-After.",
+    504: "TIMEOUT: the request passed its deadline.",
+}
+_ENVELOPE_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route whose extra error statuses the defaults miss."""
+    return {s: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[s]} for s in statuses}
+
+
+def _statuses_for(path: str, operation: dict[str, Any]) -> list[int]:
+    statuses = [500, 503, 504]
+    params = operation.get("parameters", [])
+    if params or "requestBody" in operation:
+        statuses.append(400)
+    if "requestBody" in operation:
+        statuses += [413, 415]
+    if any(p.get("in") == "path" for p in params):
+        statuses.append(404)
+    if path.startswith("/v1/"):
+        statuses += [401, 403, 429]
+    return statuses
+
+
+def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    components.update(
+        ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")["$defs"]
+    )
+    envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    envelope.pop("$defs", None)
+    components["ErrorEnvelope"] = envelope
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status in _statuses_for(path, operation):
+                responses.setdefault(
+                    str(status),
+                    {
+                        "description": _DESCRIPTIONS[status],
+                        "content": {"application/json": {"schema": _ENVELOPE_REF}},
+                    },
+                )
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Makes ``app.openapi()`` produce (once) the rewritten schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _rewrite(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                    tags=app.openapi_tags,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

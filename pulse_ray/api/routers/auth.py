@@ -1,0 +1,20 @@
+"""Who am I: lets a client (and ``pulse auth login``) check a key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from pulse_ray.api.deps import CurrentKey
+from pulse_ray.schemas.keys import WhoAmI
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.get("/whoami", response_model=WhoAmI, summary="The calling key's identity")
+async def whoami(principal: CurrentKey) -> WhoAmI:
+    return WhoAmI(
+        id=principal.key_id,
+        name=principal.name,
+        plan=principal.plan,
+        scopes=sorted(principal.scopes),
+    )

@@ -1,0 +1,25 @@
+"""What the API needs from the outside world, injected by whoever builds the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pulse_ray.auth import Authenticator
+from pulse_ray.config import Settings
+from pulse_ray.store import Database
+from pulse_ray.timeutil import Clock, utcnow
+
+__all__ = ["AppState", "ReadinessCheck"]
+
+ReadinessCheck = Callable[[], None]
+"""Raises (with a message) when a dependency of the service is not ready."""
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    database: Database
+    authenticator: Authenticator
+    clock: Clock = utcnow
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)

@@ -1,0 +1,138 @@
+"""Settings: the one place configuration enters Pulse.
+
+Everything is read from ``PULSE_*`` environment variables (and an optional ``.env``
+file) by :class:`Settings`. Nothing is read at import time: call :func:`get_settings`
+(cached) from entry points, then pass the object down. Ray Serve replicas receive the
+resolved object from the application builder rather than re-reading their own
+environment, so a replica on another node sees exactly what the driver saw.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Pulse configuration; every field maps to ``PULSE_<FIELD_NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PULSE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- storage -----------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".pulse"),
+        description="Where the SQLite store, snapshots and artifacts live; made absolute "
+        "so Ray workers (whose working directory differs) find the same place.",
+    )
+    store_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the metadata store. Empty: a SQLite file in "
+        "data_dir. PostgreSQL: postgresql://user:pass@host/db (psycopg 3).",
+    )
+
+    # --- Ray ---------------------------------------------------------------------
+    ray_address: str = Field(
+        default="",
+        description="Address of an existing Ray cluster ('auto', 'ray://...'); empty "
+        "starts a local Ray for `pulse serve`.",
+    )
+    ray_num_cpus: int | None = Field(
+        default=None, ge=1, description="Logical CPUs of a locally started Ray."
+    )
+    ray_num_gpus: int | None = Field(
+        default=None, ge=0, description="GPUs of a locally started Ray (None: detect)."
+    )
+    ray_dashboard: bool = Field(
+        default=True, description="Start the Ray dashboard (Ray Jobs need it) locally."
+    )
+
+    # --- HTTP / Serve ------------------------------------------------------------
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    serve_app_name: str = "pulse"
+    serve_throughput_optimized: bool = Field(
+        default=True,
+        description="Set RAY_SERVE_THROUGHPUT_OPTIMIZED=1 on a locally started Ray.",
+    )
+    serve_haproxy: bool = Field(
+        default=False,
+        description="Set RAY_SERVE_ENABLE_HA_PROXY=1 on a locally started Ray: Ray's "
+        "bundled HAProxy takes the HTTP port (about 3x the requests/s here).",
+    )
+    ingress_replicas: int = Field(default=1, ge=1, description="Ingress replicas.")
+    ingress_num_cpus: float = Field(
+        default=0.5, gt=0, description="Logical CPUs reserved per ingress replica."
+    )
+    ingress_max_ongoing_requests: int = Field(
+        default=512,
+        ge=1,
+        description="Serve's per-replica concurrency cap (Serve's default of 5 throttles).",
+    )
+    max_concurrent_requests: int = Field(
+        default=256,
+        ge=1,
+        description="Requests one ingress replica works on before it sheds load with "
+        "503 UNAVAILABLE + Retry-After; below ingress_max_ongoing_requests so the "
+        "client gets Pulse's envelope rather than an unbounded queue.",
+    )
+    request_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Deadline of one request; past it the client gets 504 TIMEOUT.",
+    )
+    serve_access_log: bool = Field(
+        default=False, description="Serve's per-request access log (off: it costs throughput)."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest accepted request body (413 over)."
+    )
+
+    # --- auth ----------------------------------------------------------------------
+    auth_cache_ttl_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=1.0,
+        description="How long a replica trusts a key it looked up; bounds how late a "
+        "revocation takes effect (at most 1 s).",
+    )
+
+    # --- logging -----------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _default_store_url(self) -> Settings:
+        if not self.store_url:
+            self.store_url = f"sqlite:///{self.data_dir / 'pulse.db'}"
+        if self.max_concurrent_requests > self.ingress_max_ongoing_requests:
+            raise ValueError(
+                "max_concurrent_requests must not exceed ingress_max_ongoing_requests, "
+                "or Serve queues requests before Pulse can shed them"
+            )
+        return self
+
+    def ensure_dirs(self) -> None:
+        """Creates the data directory; called by entry points, never at import."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment on first use."""
+    return Settings()

@@ -1,0 +1,268 @@
+"""Pulse's error tree: every failure a client can see is one of these.
+
+::
+
+    PulseError                       (code, http_status, message, details, headers)
+     ├── ValidationError             400 VALIDATION_ERROR
+     ├── UnauthorizedError           401 UNAUTHORIZED   (+ WWW-Authenticate: Bearer)
+     ├── ForbiddenError              403 FORBIDDEN
+     ├── NotFoundError               404 NOT_FOUND
+     ├── MethodNotAllowedError       405 METHOD_NOT_ALLOWED
+     ├── ConflictError               409 CONFLICT
+     ├── PayloadTooLargeError        413 PAYLOAD_TOO_LARGE
+     ├── UnsupportedMediaTypeError   415 UNSUPPORTED_MEDIA_TYPE
+     ├── RateLimitedError            429 RATE_LIMITED   (+ Retry-After)
+     ├── InternalError               500 INTERNAL_ERROR
+     ├── UnavailableError            503 UNAVAILABLE    (+ Retry-After)
+     └── RequestTimeoutError         504 TIMEOUT
+
+Domain code raises these; ``pulse_ray.api.errors`` turns them into the envelope
+``{"error": {"code", "message", "details": [{"field", "message"}]}}`` in exactly one
+place, and the SDK (:func:`from_envelope`) turns an envelope back into the same class,
+so both sides of the wire share one vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+__all__ = [
+    "ConflictError",
+    "ErrorDetail",
+    "ForbiddenError",
+    "InternalError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PulseError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "UnauthorizedError",
+    "UnavailableError",
+    "UnsupportedMediaTypeError",
+    "ValidationError",
+    "error_class_for",
+    "from_envelope",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """One problem with one field; ``field`` is a dotted path such as ``input.amount``."""
+
+    field: str
+    message: str
+
+
+class PulseError(Exception):
+    """Base of every error Pulse reports to a client."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Sequence[ErrorDetail] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = tuple(details)
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+    @classmethod
+    def for_field(cls, field: str, message: str, *, summary: str | None = None) -> Self:
+        """An error about a single field, the most common shape of a 400."""
+        return cls(summary or message, details=[ErrorDetail(field, message)])
+
+    def to_envelope(self) -> dict[str, Any]:
+        """The wire form; the only serializer of errors."""
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": [{"field": d.field, "message": d.message} for d in self.details],
+            }
+        }
+
+
+class ValidationError(PulseError):
+    code = "VALIDATION_ERROR"
+    http_status = 400
+    default_message = "Input validation failed"
+
+    @classmethod
+    def from_pydantic(cls, errors: Sequence[Mapping[str, Any]]) -> ValidationError:
+        """One 400 with a detail per field from pydantic's (or FastAPI's) ``errors()``.
+
+        Locations lose their ``body``/``query``/... head, so a bad field inside the
+        JSON body reads ``input.transaction_amount``.
+        """
+        for err in errors:
+            if err.get("type") == "json_invalid":
+                reason = str((err.get("ctx") or {}).get("error", "invalid JSON"))
+                loc = list(err.get("loc", ()))
+                if len(loc) > 1:
+                    reason = f"{reason} at character {loc[-1]}"
+                return cls(f"Malformed JSON body: {reason}", details=[ErrorDetail("body", reason)])
+        details = [ErrorDetail(_field_path(e.get("loc", ())), _field_message(e)) for e in errors]
+        if any(d.field == "body" and d.message == "is required" for d in details):
+            return cls("A JSON request body is required", details=details)
+        return cls(details=details)
+
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] in _LOCATIONS:
+        parts.pop(0)
+    return ".".join(str(p) for p in parts)
+
+
+def _field_message(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a recognised field"
+    return str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+
+
+class UnauthorizedError(PulseError):
+    code = "UNAUTHORIZED"
+    http_status = 401
+    default_message = "Invalid or missing API key"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="pulse"')
+
+
+class ForbiddenError(PulseError):
+    code = "FORBIDDEN"
+    http_status = 403
+    default_message = "This API key is not allowed to do that"
+
+
+class NotFoundError(PulseError):
+    code = "NOT_FOUND"
+    http_status = 404
+    default_message = "Resource not found"
+
+
+class MethodNotAllowedError(PulseError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+    default_message = "Method not allowed"
+
+
+class ConflictError(PulseError):
+    code = "CONFLICT"
+    http_status = 409
+    default_message = "The request conflicts with the current state of the resource"
+
+
+class PayloadTooLargeError(PulseError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+    default_message = "Request body is too large"
+
+
+class UnsupportedMediaTypeError(PulseError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+    default_message = "Request body must be JSON (Content-Type: application/json)"
+
+
+class _RetryableError(PulseError):
+    """An error the client should retry later; carries ``Retry-After`` in seconds."""
+
+    def __init__(
+        self, message: str | None = None, *, retry_after_s: float | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after_s = retry_after_s
+        if retry_after_s is not None:
+            # RFC 9110 delay-seconds: a non-negative integer, rounded up so a client
+            # never comes back before it may.
+            self.headers.setdefault("Retry-After", str(max(0, math.ceil(retry_after_s))))
+
+
+class RateLimitedError(_RetryableError):
+    code = "RATE_LIMITED"
+    http_status = 429
+    default_message = "Too many requests"
+
+
+class InternalError(PulseError):
+    pass
+
+
+class UnavailableError(_RetryableError):
+    code = "UNAVAILABLE"
+    http_status = 503
+    default_message = "Service temporarily unavailable; retry later"
+
+
+class RequestTimeoutError(PulseError):
+    code = "TIMEOUT"
+    http_status = 504
+    default_message = "The request did not complete in time"
+
+
+_BY_CODE: dict[str, type[PulseError]] = {
+    cls.code: cls
+    for cls in (
+        ValidationError,
+        UnauthorizedError,
+        ForbiddenError,
+        NotFoundError,
+        MethodNotAllowedError,
+        ConflictError,
+        PayloadTooLargeError,
+        UnsupportedMediaTypeError,
+        RateLimitedError,
+        InternalError,
+        UnavailableError,
+        RequestTimeoutError,
+    )
+}
+_BY_STATUS: dict[int, type[PulseError]] = {cls.http_status: cls for cls in _BY_CODE.values()}
+
+
+def error_class_for(*, code: str | None = None, status: int | None = None) -> type[PulseError]:
+    """The class for an error code, else for an HTTP status, else :class:`PulseError`."""
+    if code is not None and code in _BY_CODE:
+        return _BY_CODE[code]
+    if status is not None and status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return PulseError
+
+
+def from_envelope(
+    status: int, body: Any, headers: Mapping[str, str] | None = None
+) -> PulseError:
+    """Rebuilds the typed error from a response (used by the SDK and the CLI)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return error_class_for(status=status)(f"HTTP {status} without an error envelope")
+    cls = error_class_for(code=error.get("code"), status=status)
+    details = [
+        ErrorDetail(str(d.get("field", "")), str(d.get("message", "")))
+        for d in error.get("details") or []
+        if isinstance(d, dict)
+    ]
+    message = str(error.get("message") or cls.default_message)
+    retry_after = (headers or {}).get("retry-after") or (headers or {}).get("Retry-After")
+    if issubclass(cls, _RetryableError):
+        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return cls(message, details=details, retry_after_s=seconds)
+    return cls(message, details=details)

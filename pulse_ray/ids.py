@@ -1,0 +1,60 @@
+"""Prefixed, opaque, URL-safe ids that sort by creation time.
+
+An id is ``<prefix>_<22 base62 chars>`` encoding 128 bits: 48 bits of Unix
+milliseconds followed by 80 random bits (the ULID layout). Because the base62
+alphabet is in ASCII order and the width is fixed, comparing two ids as strings
+compares their creation times, which is what keyset pagination (``starting_after``)
+relies on.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = ["BASE62", "IdPrefix", "b62encode", "has_prefix", "new_id"]
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_WIDTH = 22  # ceil(128 / log2(62))
+
+
+class IdPrefix(StrEnum):
+    """The resources Pulse names itself (``sess_`` and ``prod_`` come from clients)."""
+
+    INFERENCE = "inf"
+    RUN = "run"
+    SNAPSHOT = "snap"
+    DATASOURCE = "ds"
+    KEY = "key"
+    WEBHOOK = "wh"
+    MESSAGE = "msg"
+
+
+def b62encode(value: int, width: int) -> str:
+    """Fixed-width base62 of a non-negative integer (left-padded with ``0``)."""
+    chars = []
+    while value:
+        value, rem = divmod(value, 62)
+        chars.append(BASE62[rem])
+    if len(chars) > width:
+        raise ValueError(f"{value} does not fit in {width} base62 characters")
+    return "".join(reversed(chars)).rjust(width, "0")
+
+
+def new_id(prefix: IdPrefix, *, now: datetime) -> str:
+    """A new id for ``prefix`` created at ``now`` (passed in so tests control time)."""
+    millis = int(now.timestamp() * 1000) & ((1 << 48) - 1)
+    value = (millis << 80) | secrets.randbits(80)
+    return f"{prefix.value}_{b62encode(value, _ID_WIDTH)}"
+
+
+def has_prefix(value: str, prefix: IdPrefix) -> bool:
+    """Whether ``value`` looks like an id of ``prefix`` (cheap check before a lookup)."""
+    head, sep, body = value.partition("_")
+    return (
+        sep == "_"
+        and head == prefix.value
+        and len(body) == _ID_WIDTH
+        and all(c in BASE62 for c in body)
+    )

@@ -1,0 +1,89 @@
+"""Starting and stopping the Pulse service on Ray (``pulse serve`` and the tests)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import ray
+from ray import serve
+
+from deployments.app import application
+from pulse_ray.config import Settings
+from pulse_ray.store import Database, upgrade
+
+__all__ = ["RunningService", "serve_env", "start_service"]
+
+logger = logging.getLogger(__name__)
+
+
+def serve_env(settings: Settings) -> dict[str, str]:
+    """Serve's process-level switches; they only apply to a Ray started with them."""
+    env = {}
+    if settings.serve_throughput_optimized:
+        env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"
+    if settings.serve_haproxy:
+        env["RAY_SERVE_ENABLE_HA_PROXY"] = "1"
+    return env
+
+
+@dataclass
+class RunningService:
+    settings: Settings
+    started_ray: bool
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.settings.http_port}"
+
+    def stop(self) -> None:
+        """Removes the application, or the whole local Ray if this process started it.
+
+        A local Ray is shut down directly: ``serve.shutdown()`` would first wait out
+        Serve's 30 s drain period, which exists for load balancers in front of a
+        cluster, not for a laptop.
+        """
+        if self.started_ray:
+            ray.shutdown()
+        else:
+            serve.delete(self.settings.serve_app_name)
+
+
+def _connect_ray(settings: Settings) -> bool:
+    """Connects to ``ray_address`` or starts a local Ray; True when started here."""
+    if ray.is_initialized():
+        return False
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, namespace="serve")
+        return False
+    os.environ.update(serve_env(settings))  # inherited by the Ray processes started now
+    ray.init(
+        num_cpus=settings.ray_num_cpus,
+        num_gpus=settings.ray_num_gpus,
+        include_dashboard=settings.ray_dashboard,
+        dashboard_host="127.0.0.1",
+        namespace="serve",
+    )
+    return True
+
+
+def start_service(settings: Settings) -> RunningService:
+    """Migrates the store, then deploys the application and waits until it serves."""
+    settings.ensure_dirs()
+    database = Database(settings.store_url)
+    try:
+        upgrade(database)
+    finally:
+        database.dispose()
+    started_ray = _connect_ray(settings)
+    serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
+    serve.run(
+        application(settings),
+        name=settings.serve_app_name,
+        route_prefix="/",
+        blocking=False,
+    )
+    service = RunningService(settings=settings, started_ray=started_ray)
+    logger.info("Pulse is serving on %s", service.url)
+    return service

@@ -1,0 +1,57 @@
+"""API keys on the wire, and the SQLModel base their table extends."""
+
+from __future__ import annotations
+
+from pydantic import field_validator
+from sqlmodel import Field, SQLModel
+
+from pulse_ray.auth import Scope
+from pulse_ray.plans import Plan
+from pulse_ray.timeutil import Timestamp
+
+__all__ = ["ApiKeyBase", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic", "WhoAmI"]
+
+
+class ApiKeyBase(SQLModel):
+    name: str = Field(min_length=1, max_length=100, description="A label for people.")
+    plan: Plan = Field(default=Plan.FREE, description="Which plan's limits apply.")
+
+
+class ApiKeyCreate(ApiKeyBase, extra="forbid"):  # a misspelt option is an error, not a no-op
+    scopes: list[Scope] = Field(
+        default_factory=lambda: [Scope.READ, Scope.WRITE],
+        min_length=1,
+        description="read: GET routes; write: everything else; admin: manage keys.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _unique_scopes(cls, value: list[Scope]) -> list[Scope]:
+        return sorted(set(value))
+
+
+class ApiKeyPublic(ApiKeyBase):
+    id: str = Field(description="key_… id; never the secret.")
+    prefix: str = Field(description="The first characters of the secret, to recognise it.")
+    scopes: list[Scope]
+    created_at: Timestamp
+    revoked_at: Timestamp | None = None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="The secret. Shown only in this response: store it now.")
+
+
+class WhoAmI(SQLModel):
+    id: str
+    name: str
+    plan: Plan
+    scopes: list[Scope]

@@ -1,0 +1,43 @@
+"""SQLModel tables. Each extends its resource's public base from ``pulse_ray.schemas``
+and adds what must never reach a response (hashes, owning account)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, String
+from sqlmodel import Field
+
+from pulse_ray.auth import Principal, Scope
+from pulse_ray.plans import Plan
+from pulse_ray.schemas.keys import ApiKeyBase
+from pulse_ray.store.engine import UTCDateTime
+
+__all__ = ["ApiKey"]
+
+
+class ApiKey(ApiKeyBase, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(default="default", index=True, max_length=100)
+    prefix: str = Field(max_length=20)
+    key_hash: str = Field(unique=True, max_length=64)
+    # A plain string, not a database enum, so plans can change without a migration.
+    plan: Plan = Field(default=Plan.FREE, sa_column=Column(String(32), nullable=False))
+    scopes: list[Scope] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+    def to_principal(self) -> Principal:
+        return Principal(
+            key_id=self.id,
+            name=self.name,
+            plan=Plan(self.plan),
+            scopes=frozenset(Scope(s) for s in self.scopes),
+            account=self.account,
+            key_hash=self.key_hash,
+            revoked_at=self.revoked_at,
+        )

@@ -1,0 +1,77 @@
+"""Ray and Serve start once per test session; tests talk to Pulse over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pulse_ray.config import Settings
+from pulse_ray.runtime.service import RunningService, start_service
+
+MakeKey = Callable[..., dict]  # type: ignore[type-arg]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    """Pulse as `pulse serve` runs it: local Ray (8 logical CPUs so fractional
+    replicas never wait on 2 real cores), 2 ingress replicas, a SQLite store."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path_factory.mktemp("pulse"),
+        http_port=free_port(),
+        ray_num_cpus=8,
+        ray_dashboard=False,
+        ingress_replicas=2,
+        ingress_num_cpus=0.25,
+    )
+    service = start_service(settings)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def http(service: RunningService) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        yield client
+
+
+def pulse_cli(service: RunningService, *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs the installed `pulse` command against the service's store."""
+    env = {**os.environ, "PULSE_DATA_DIR": str(service.settings.data_dir)}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("pulse")), *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+@pytest.fixture
+def make_key(service: RunningService) -> MakeKey:
+    def make(*scopes: str, name: str = "it", plan: str = "free") -> dict:  # type: ignore[type-arg]
+        args = ["keys", "create", "--name", name, "--plan", plan, "--json"]
+        for scope in scopes:
+            args += ["--scope", scope]
+        result = pulse_cli(service, *args)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    return make
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}

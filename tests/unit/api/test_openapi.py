@@ -1,0 +1,31 @@
+"""Clients are generated from /openapi.json, so its error responses must be the truth."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def test_errors_are_documented_with_the_envelope_not_422(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert spec["components"]["schemas"]["ErrorEnvelope"]["required"] == ["error"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert "422" not in responses, (method, path)
+            assert "500" in responses
+            if path.startswith("/v1/"):
+                assert {"401", "403", "429"} <= set(responses), (method, path)
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}
+    create = spec["paths"]["/v1/keys"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "413", "429", "500"} <= set(create)
+    assert "404" in spec["paths"]["/v1/keys/{key_id}"]["delete"]["responses"]
+
+
+def test_health_routes_need_no_key(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready", "checks": {"store": "ok"}}

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pulse_ray.config import Settings, get_settings
+
+
+def test_defaults_are_local_and_absolute(tmp_path: Path) -> None:
+    settings = Settings()
+    assert settings.data_dir == tmp_path / ".pulse"  # tests run in tmp_path
+    assert settings.store_url == f"sqlite:///{tmp_path / '.pulse' / 'pulse.db'}"
+    assert (settings.http_host, settings.http_port, settings.ray_address) == (
+        "127.0.0.1", 8000, "",
+    )
+    assert not settings.data_dir.exists()  # nothing is created until an entry point asks
+
+
+def test_env_vars_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PULSE_HTTP_PORT=9100\nPULSE_INGRESS_REPLICAS=3\n")
+    monkeypatch.setenv("PULSE_STORE_URL", "postgresql://pulse@db/pulse")
+    monkeypatch.setenv("PULSE_INGRESS_REPLICAS", "2")  # the environment beats .env
+    settings = Settings()
+    assert settings.http_port == 9100
+    assert settings.ingress_replicas == 2
+    assert settings.store_url == "postgresql://pulse@db/pulse"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PULSE_HTTP_PORT", "70000"),
+        ("PULSE_AUTH_CACHE_TTL_S", "5"),
+        ("PULSE_INGRESS_REPLICAS", "0"),
+        ("PULSE_MAX_CONCURRENT_REQUESTS", "10000"),
+    ],
+)
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_get_settings_reads_once() -> None:
+    get_settings.cache_clear()
+    try:
+        assert get_settings() is get_settings()
+    finally:
+        get_settings.cache_clear()
