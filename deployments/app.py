@@ -5,8 +5,8 @@ comes from the environment of wherever the builder runs, and is then fixed for e
 replica.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Serve reads build_app's annotation at
+# run time to turn the YAML's args into PulseAppArgs, and a string would not convert.
 from typing import Any
 
 from pydantic import BaseModel, Field

@@ -50,6 +50,14 @@ async def _send_error(error: PulseError, scope: Scope, receive: Receive, send: S
     await error_response(error)(scope, receive, send)
 
 
+def _route_path(scope: Scope) -> str:
+    """The path below the app's mount point: ASGI's ``path`` includes ``root_path``
+    (Serve sets it to the application's route_prefix)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return (path[len(root) :] or "/") if root and path.startswith(root) else path
+
+
 def _state(scope: Scope) -> dict[str, Any]:
     return scope.setdefault("state", {})  # type: ignore[no-any-return]
 
@@ -113,7 +121,7 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_concurrent and scope["path"] not in self.exempt_paths:
+        if self.in_flight >= self.max_concurrent and _route_path(scope) not in self.exempt_paths:
             await _send_error(
                 UnavailableError("Server is at capacity; retry shortly", retry_after_s=1),
                 scope,
@@ -219,7 +227,7 @@ class AuthMiddleware:
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
+        path = _route_path(scope)
         if scope["type"] != "http" or not (
             path == self.prefix or path.startswith(self.prefix + "/")
         ):

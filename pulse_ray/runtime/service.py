@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import ray
 from ray import serve
@@ -19,12 +21,31 @@ logger = logging.getLogger(__name__)
 
 
 def serve_env(settings: Settings) -> dict[str, str]:
-    """Serve's process-level switches; they only apply to a Ray started with them."""
+    """Serve's process-level switches; they only apply to a Ray started with them.
+
+    HAProxy mode also claims a config directory and four ports that Ray fixes by
+    default (/tmp/haproxy-serve, 8500, 9500, 9101, 8404). They are derived from the
+    HTTP port here, equal to Ray's defaults at 8000, so two Pulse instances on one
+    machine (a `make run` beside the tests) do not fight over them.
+    """
     env = {}
     if settings.serve_throughput_optimized:
         env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"
     if settings.serve_haproxy:
-        env["RAY_SERVE_ENABLE_HA_PROXY"] = "1"
+        port = settings.http_port
+        # Short, per-port path: the admin socket's path must fit a unix socket name.
+        run_dir = Path(tempfile.gettempdir()) / f"pulse-haproxy-{port}"
+        env |= {
+            "RAY_SERVE_ENABLE_HA_PROXY": "1",
+            "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(run_dir / "haproxy.cfg"),
+            "RAY_SERVE_HAPROXY_SOCKET_PATH": str(run_dir / "admin.sock"),
+            "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(run_dir),
+            "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(run_dir / "server-state"),
+            "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(port + 500),
+            "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(port + 1500),
+            "RAY_SERVE_HAPROXY_METRICS_PORT": str(port + 1101),
+            "RAY_SERVE_HAPROXY_STATS_PORT": str(port + 404),
+        }
     return env
 
 

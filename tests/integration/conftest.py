@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -19,10 +20,22 @@ from pulse_ray.runtime.service import RunningService, start_service
 MakeKey = Callable[..., dict]  # type: ignore[type-arg]
 
 
-def free_port() -> int:
+def _is_free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """An HTTP port whose HAProxy-mode companions (see serve_env) are free too."""
+    for _ in range(200):
+        port = random.randint(20000, 28000)
+        if all(_is_free(port + offset) for offset in (0, 404, 500, 1101, 1500)):
+            return port
+    raise RuntimeError("no free port range for the test service")
 
 
 @pytest.fixture(scope="session")

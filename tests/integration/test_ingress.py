@@ -120,3 +120,13 @@ def test_openapi_is_served(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     assert "/v1/auth/whoami" in spec["paths"]
     assert "422" not in spec["paths"]["/v1/keys"]["post"]["responses"]
+
+
+def test_haproxy_mode_runs_on_this_instances_own_ports(service: RunningService) -> None:
+    """`pulse serve` defaults to Serve's HAProxy ingress, its side ports derived from
+    the HTTP port (so a second instance on the machine does not collide)."""
+    assert service.settings.serve_haproxy
+    stats_port = service.settings.http_port + 404
+    response = httpx.get(f"http://127.0.0.1:{stats_port}/stats", timeout=5)
+    assert response.status_code == 200
+    assert "HAProxy" in response.text
