@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Scope
@@ -17,7 +17,11 @@ class ApiKeyBase(SQLModel):
     plan: Plan = Field(default=Plan.FREE, description="Which plan's limits apply.")
 
 
-class ApiKeyCreate(ApiKeyBase, extra="forbid"):  # a misspelt option is an error, not a no-op
+class ApiKeyCreate(ApiKeyBase):
+    # A misspelt option is an error, not a silent no-op. (SQLModel ignores the class
+    # keyword form; its own config type is private, hence the ignore.)
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.READ, Scope.WRITE],
         min_length=1,
