@@ -10,6 +10,7 @@ import typer
 
 from pulse_ray.cli.output import out_console
 from pulse_ray.config import Settings, get_settings
+from pulse_ray.store.engine import redact_url
 
 HostOption = Annotated[str | None, typer.Option(help="HTTP host (PULSE_HTTP_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="HTTP port (PULSE_HTTP_PORT).")]
@@ -39,13 +40,14 @@ def serve(
     try:
         out_console.print(
             f"\n[bold green]Pulse is listening on {service.url}[/] "
-            f"(store: {settings.store_url.split('@')[-1]})\n"
+            f"(store: {redact_url(settings.store_url)})\n"
             "Make an API key (printed once):\n"
             "  .venv/bin/pulse keys create --name me --plan pro --scope read --scope write "
             "--scope admin\n"
             f"Then: curl -H 'Authorization: Bearer <key>' {service.url}/v1/auth/whoami\n"
             "Ctrl-C stops the service.",
             highlight=False,
+            soft_wrap=True,
         )
         stop.wait()
     finally:

@@ -18,17 +18,22 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
-__all__ = ["Database", "UTCDateTime", "normalize_url"]
+__all__ = ["Database", "UTCDateTime", "normalize_url", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
 
-def normalize_url(url: str) -> URL:
+def normalize_url(url: str | URL) -> URL:
     """Parses a store URL, choosing psycopg 3 for plain ``postgresql://`` URLs."""
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with any password masked, for logs and messages."""
+    return normalize_url(url).render_as_string(hide_password=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -80,8 +85,7 @@ class Database:
 
     @property
     def safe_url(self) -> str:
-        """The URL with any password masked, for logs and messages."""
-        return self.url.render_as_string(hide_password=True)
+        return redact_url(self.url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
