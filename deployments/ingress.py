@@ -15,6 +15,7 @@ from ray import serve
 from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.runtime.ratelimit import RayBucketBackend
 from pulse_ray.store.migrate import current_revision, head_revision
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ class PulseIngress:
         configure_logging(settings.log_level)
         app_name = settings.serve_app_name
         self._state = build_state(
-            settings, readiness_checks={"serve": lambda: serve_app_ready(app_name)}
+            settings,
+            readiness_checks={"serve": lambda: serve_app_ready(app_name)},
+            # One set of buckets for every replica, so limits hold service-wide.
+            bucket_backend=RayBucketBackend(f"{app_name}-ratelimit"),
         )
         current, head = current_revision(self._state.database), head_revision()
         if current != head:

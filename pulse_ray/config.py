@@ -112,6 +112,27 @@ class Settings(BaseSettings):
         "revocation takes effect (at most 1 s).",
     )
 
+    # --- limits ------------------------------------------------------------------
+    rate_limits: bool = Field(default=True, description="Enforce the plans' rate limits.")
+    plans_file: Path | None = Field(
+        default=None, description="TOML or JSON file changing the default plans' limits."
+    )
+    rate_limit_lease_s: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="How long a replica may hold tokens it leased from the shared buckets.",
+    )
+    idempotency_ttl_h: float = Field(
+        default=24, gt=0, description="How long an Idempotency-Key's first answer is kept."
+    )
+    max_batch_items: int = Field(
+        default=1000, ge=1, description="Most items in any JSON array of a request body."
+    )
+    max_string_length: int = Field(
+        default=10_000, ge=16, description="Longest string in a request body."
+    )
+
     # --- logging -----------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -11,6 +11,7 @@
      ├── ConflictError               409 CONFLICT
      ├── PayloadTooLargeError        413 PAYLOAD_TOO_LARGE
      ├── UnsupportedMediaTypeError   415 UNSUPPORTED_MEDIA_TYPE
+     ├── IdempotencyMismatchError    422 IDEMPOTENCY_KEY_REUSED
      ├── RateLimitedError            429 RATE_LIMITED   (+ Retry-After)
      ├── InternalError               500 INTERNAL_ERROR
      ├── UnavailableError            503 UNAVAILABLE    (+ Retry-After)
@@ -33,6 +34,7 @@ __all__ = [
     "ConflictError",
     "ErrorDetail",
     "ForbiddenError",
+    "IdempotencyMismatchError",
     "InternalError",
     "MethodNotAllowedError",
     "NotFoundError",
@@ -182,6 +184,12 @@ class UnsupportedMediaTypeError(PulseError):
     default_message = "Request body must be JSON (Content-Type: application/json)"
 
 
+class IdempotencyMismatchError(PulseError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    http_status = 422
+    default_message = "This Idempotency-Key was already used with a different request"
+
+
 class _RetryableError(PulseError):
     """An error the client should retry later; carries ``Retry-After`` in seconds."""
 
@@ -229,6 +237,7 @@ _BY_CODE: dict[str, type[PulseError]] = {
         ConflictError,
         PayloadTooLargeError,
         UnsupportedMediaTypeError,
+        IdempotencyMismatchError,
         RateLimitedError,
         InternalError,
         UnavailableError,

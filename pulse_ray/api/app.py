@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from importlib.metadata import version
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
+from pulse_ray.api.deps import enforce_caps
 from pulse_ray.api.errors import install_error_handlers
+from pulse_ray.api.idempotency import IdempotencyMiddleware
 from pulse_ray.api.middleware import (
     AuthMiddleware,
     BodyLimitMiddleware,
@@ -15,10 +18,13 @@ from pulse_ray.api.middleware import (
     RequestIdMiddleware,
 )
 from pulse_ray.api.openapi import install_openapi
+from pulse_ray.api.ratelimiting import RateLimitMiddleware
 from pulse_ray.api.routers import auth, health, keys
 from pulse_ray.api.state import AppState, ReadinessCheck
 from pulse_ray.auth import Authenticator, Principal
 from pulse_ray.config import Settings
+from pulse_ray.plans import load_plans
+from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
 from pulse_ray.store import Database
 from pulse_ray.store.keys import principal_by_hash
 from pulse_ray.timeutil import Clock, utcnow
@@ -33,9 +39,16 @@ def build_state(
     *,
     clock: Clock = utcnow,
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    bucket_backend: BucketBackend | None = None,
 ) -> AppState:
-    """Wires the store and the authenticator from settings."""
+    """Wires the store, the authenticator and the rate limiter from settings.
+
+    Args:
+        bucket_backend: where rate-limit buckets live; the in-process default is exact
+            for one replica only, so the Serve ingress passes the shared Ray actor.
+    """
     database = Database(settings.store_url)
+    limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
 
     def lookup(key_hash: str) -> Principal | None:
         with database.session() as session:
@@ -45,6 +58,8 @@ def build_state(
         settings=settings,
         database=database,
         authenticator=Authenticator(lookup, ttl_s=settings.auth_cache_ttl_s, clock=clock),
+        plans=load_plans(settings.plans_file),
+        rate_limiter=limiter if settings.rate_limits else None,
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )
@@ -70,6 +85,15 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastA
 
     settings = state.settings
     # add_middleware wraps: the last added runs first.
+    app.add_middleware(
+        IdempotencyMiddleware,
+        database=state.database,
+        clock=state.clock,
+        ttl=timedelta(hours=settings.idempotency_ttl_h),
+        stale_after=timedelta(seconds=2 * settings.request_timeout_s),
+    )
+    if state.rate_limiter is not None:
+        app.add_middleware(RateLimitMiddleware, limiter=state.rate_limiter, plans=state.plans)
     app.add_middleware(AuthMiddleware, authenticator=state.authenticator)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -80,7 +104,7 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastA
     app.add_middleware(RequestIdMiddleware, emit_header=emit_request_id_header)
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(enforce_caps)])
     for router in _V1_ROUTERS:
         v1.include_router(router)
     app.include_router(v1)

@@ -5,6 +5,7 @@ Tests swap any of them with ``app.dependency_overrides``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -15,12 +16,14 @@ from sqlmodel import Session
 
 from pulse_ray.api.state import AppState
 from pulse_ray.auth import Principal, Scope
+from pulse_ray.caps import check_caps
 from pulse_ray.errors import UnauthorizedError
 
 __all__ = [
     "AdminKey",
     "AppStateDep",
     "CurrentKey",
+    "enforce_caps",
     "Limit",
     "NowDep",
     "ReadKey",
@@ -80,6 +83,23 @@ def _requiring(scope: Scope) -> Callable[[Principal], Coroutine[Any, Any, Princi
 ReadKey = Annotated[Principal, Depends(_requiring(Scope.READ))]
 WriteKey = Annotated[Principal, Depends(_requiring(Scope.WRITE))]
 AdminKey = Annotated[Principal, Depends(_requiring(Scope.ADMIN))]
+
+async def enforce_caps(request: Request, state: AppStateDep) -> None:
+    """Array and string caps on a JSON body (400 naming the field); malformed JSON is
+    left to the route's own validation."""
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    raw = await request.body()  # cached: the route reads the same bytes
+    if not raw:
+        return
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return
+    settings = state.settings
+    check_caps(body, max_items=settings.max_batch_items,
+               max_string_length=settings.max_string_length)
+
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 StartingAfter = Annotated[

@@ -18,12 +18,11 @@ import asyncio
 import logging
 import re
 import uuid
-from typing import Any
 
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pulse_ray.api.errors import error_response
+from pulse_ray.api.asgi import header, route_path, scope_state, send_error
 from pulse_ray.auth import Authenticator, parse_bearer
 from pulse_ray.errors import (
     InternalError,
@@ -46,22 +45,6 @@ logger = logging.getLogger(__name__)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-async def _send_error(error: PulseError, scope: Scope, receive: Receive, send: Send) -> None:
-    await error_response(error)(scope, receive, send)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path below the app's mount point: ASGI's ``path`` includes ``root_path``
-    (Serve sets it to the application's route_prefix)."""
-    path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
-    return (path[len(root) :] or "/") if root and path.startswith(root) else path
-
-
-def _state(scope: Scope) -> dict[str, Any]:
-    return scope.setdefault("state", {})  # type: ignore[no-any-return]
-
-
 class RequestIdMiddleware:
     """Adopts the caller's (or Serve proxy's) ``X-Request-Id`` or makes one.
 
@@ -78,9 +61,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        incoming = header(scope, b"x-request-id") or ""
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        _state(scope)["request_id"] = request_id
+        scope_state(scope)["request_id"] = request_id
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
@@ -121,8 +104,8 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_concurrent and _route_path(scope) not in self.exempt_paths:
-            await _send_error(
+        if self.in_flight >= self.max_concurrent and route_path(scope) not in self.exempt_paths:
+            await send_error(
                 UnavailableError("Server is at capacity; retry shortly", retry_after_s=1),
                 scope,
                 receive,
@@ -145,7 +128,7 @@ class GuardMiddleware:
             logger.warning("%s %s passed its %.1fs deadline", scope["method"], scope["path"],
                            self.timeout_s)
             if not started:
-                await _send_error(
+                await send_error(
                     RequestTimeoutError(f"The request did not complete within {self.timeout_s:g}s"),
                     scope,
                     receive,
@@ -154,8 +137,8 @@ class GuardMiddleware:
         except Exception:
             logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
             if not started:
-                request_id = _state(scope).get("request_id", "-")
-                await _send_error(
+                request_id = scope_state(scope).get("request_id", "-")
+                await send_error(
                     InternalError(f"Internal server error (request id {request_id})"),
                     scope,
                     receive,
@@ -182,10 +165,10 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         too_large = PayloadTooLargeError(f"Request body is larger than {self.max_bytes} bytes")
-        length = dict(scope["headers"]).get(b"content-length")
+        length = header(scope, b"content-length")
         if length is not None:
             if length.isdigit() and int(length) > self.max_bytes:
-                await _send_error(too_large, scope, receive, send)
+                await send_error(too_large, scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -198,7 +181,7 @@ class BodyLimitMiddleware:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_bytes:
-                await _send_error(too_large, scope, receive, send)
+                await send_error(too_large, scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
@@ -227,20 +210,19 @@ class AuthMiddleware:
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = _route_path(scope)
+        path = route_path(scope)
         if scope["type"] != "http" or not (
             path == self.prefix or path.startswith(self.prefix + "/")
         ):
             await self.app(scope, receive, send)
             return
-        header = dict(scope["headers"]).get(b"authorization")
         try:
-            secret = parse_bearer(header.decode("latin-1") if header else None)
+            secret = parse_bearer(header(scope, b"authorization"))
             principal = self.authenticator.cached(secret) or await to_thread.run_sync(
                 self.authenticator.load, secret
             )
         except PulseError as error:
-            await _send_error(error, scope, receive, send)
+            await send_error(error, scope, receive, send)
             return
-        _state(scope)["principal"] = principal
+        scope_state(scope)["principal"] = principal
         await self.app(scope, receive, send)

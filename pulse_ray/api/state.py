@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from pulse_ray.auth import Authenticator
 from pulse_ray.config import Settings
+from pulse_ray.plans import Plan, PlanLimits
+from pulse_ray.ratelimit import RateLimiter
 from pulse_ray.store import Database
 from pulse_ray.timeutil import Clock, utcnow
 
@@ -21,5 +23,7 @@ class AppState:
     settings: Settings
     database: Database
     authenticator: Authenticator
+    plans: dict[Plan, PlanLimits]
+    rate_limiter: RateLimiter | None  # None: limits switched off
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
 
 from pulse_ray.auth import Scope
 from pulse_ray.cli.context import store_session
 from pulse_ray.cli.output import JsonOption, err_console, out_console, print_json, table
+from pulse_ray.errors import ValidationError
 from pulse_ray.plans import Plan
 from pulse_ray.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from pulse_ray.store import keys as repo
@@ -28,10 +30,25 @@ def create(
         typer.Option(help="Repeat for several; default read + write. admin manages keys."),
     ] = None,
     account: AccountOption = "default",
+    limits: Annotated[
+        str | None,
+        typer.Option(
+            help='Enterprise only, JSON: e.g. \'{"inference": {"requests": 2000, '
+            '"per": "second"}, "tagging": "unlimited"}\'',
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a key and print its secret, once."""
-    body = ApiKeyCreate(name=name, plan=plan, **({"scopes": scope} if scope else {}))
+    fields: dict[str, Any] = {"name": name, "plan": plan}
+    if scope:
+        fields["scopes"] = scope
+    if limits is not None:
+        try:
+            fields["limits"] = json.loads(limits)
+        except ValueError as exc:
+            raise ValidationError.for_field("limits", f"is not valid JSON: {exc}") from exc
+    body = ApiKeyCreate.model_validate(fields)
     with store_session() as session:
         key, secret = repo.create_key(
             session=session, key_create=body, account=account, now=utcnow()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Scope
-from pulse_ray.plans import Plan
+from pulse_ray.plans import LimitOverrides, Plan, PlanLimits
 from pulse_ray.timeutil import Timestamp
 
 __all__ = ["ApiKeyBase", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic", "WhoAmI"]
@@ -28,6 +28,18 @@ class ApiKeyCreate(ApiKeyBase):
         description="read: GET routes; write: everything else; admin: manage keys.",
     )
 
+    limits: LimitOverrides | None = Field(
+        default=None,
+        description="Enterprise keys only: the key's own limits per family "
+        "(inference, tagging, default), overriding the plan's.",
+    )
+
+    @model_validator(mode="after")
+    def _limits_need_enterprise(self) -> ApiKeyCreate:
+        if self.limits is not None and self.plan != Plan.ENTERPRISE:
+            raise ValueError("limits: only enterprise keys carry their own limits")
+        return self
+
     @field_validator("name")
     @classmethod
     def _strip_name(cls, value: str) -> str:
@@ -46,6 +58,7 @@ class ApiKeyPublic(ApiKeyBase):
     id: str = Field(description="key_… id; never the secret.")
     prefix: str = Field(description="The first characters of the secret, to recognise it.")
     scopes: list[Scope]
+    limits: LimitOverrides | None = None
     created_at: Timestamp
     revoked_at: Timestamp | None = None
 
@@ -59,3 +72,4 @@ class WhoAmI(SQLModel):
     name: str
     plan: Plan
     scopes: list[Scope]
+    limits: PlanLimits = Field(description="The limits in force for this key, per family.")

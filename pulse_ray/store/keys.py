@@ -36,6 +36,7 @@ def create_key(
         prefix=display_prefix(secret),
         key_hash=hash_secret(secret),
         created_at=now,
+        limits=None if key_create.limits is None else key_create.limits.model_dump(mode="json"),
     )
     session.add(key)
     session.flush()

@@ -4,16 +4,17 @@ and adds what must never reach a response (hashes, owning account)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Column, String
-from sqlmodel import Field
+from sqlalchemy import JSON, Column, ForeignKey, LargeBinary, String
+from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Principal, Scope
-from pulse_ray.plans import Plan
+from pulse_ray.plans import LimitOverrides, Plan
 from pulse_ray.schemas.keys import ApiKeyBase
 from pulse_ray.store.engine import UTCDateTime
 
-__all__ = ["ApiKey"]
+__all__ = ["ApiKey", "IdempotencyRecord"]
 
 
 class ApiKey(ApiKeyBase, table=True):
@@ -30,6 +31,7 @@ class ApiKey(ApiKeyBase, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    limits: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
     def to_principal(self) -> Principal:
         return Principal(
@@ -40,4 +42,26 @@ class ApiKey(ApiKeyBase, table=True):
             account=self.account,
             key_hash=self.key_hash,
             revoked_at=self.revoked_at,
+            limits=None if self.limits is None else LimitOverrides.model_validate(self.limits),
         )
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first response to a POST sent with an Idempotency-Key, per API key.
+
+    ``status_code`` is None while that first request is still running.
+    """
+
+    __tablename__ = "idempotency_records"
+
+    key_id: str = Field(
+        sa_column=Column(
+            String(40), ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    idempotency_key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = None
+    content_type: str | None = Field(default=None, max_length=100)
+    body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

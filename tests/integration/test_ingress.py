@@ -20,8 +20,11 @@ def test_a_cli_made_key_passes_whoami(http: httpx.Client, make_key: MakeKey) -> 
     key = make_key(name="first", plan="pro")
     response = http.get("/v1/auth/whoami", headers=bearer(key["key"]))
     assert response.status_code == 200
-    assert response.json() == {"id": key["id"], "name": "first", "plan": "pro",
-                               "scopes": ["read", "write"]}
+    body = response.json()
+    assert {k: body[k] for k in ("id", "name", "plan", "scopes")} == {
+        "id": key["id"], "name": "first", "plan": "pro", "scopes": ["read", "write"]
+    }
+    assert body["limits"]["default"] == {"requests": 600, "per": "minute", "burst": 100}
 
 
 def test_one_request_id_per_response(http: httpx.Client) -> None:
@@ -81,7 +84,7 @@ def test_revoked_key_fails_on_every_replica_within_a_second(
     http: httpx.Client, make_key: MakeKey, service: RunningService
 ) -> None:
     admin = bearer(make_key("admin")["key"])
-    victim = http.post("/v1/keys", json={"name": "victim"}, headers=admin).json()
+    victim = http.post("/v1/keys", json={"name": "victim", "plan": "pro"}, headers=admin).json()
     # Warm both replicas' caches with the key (requests spread over replicas).
     assert all(
         http.get("/v1/auth/whoami", headers=bearer(victim["key"])).status_code == 200
@@ -119,7 +122,8 @@ def test_auth_login_checks_and_saves_the_key(
 def test_openapi_is_served(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     assert "/v1/auth/whoami" in spec["paths"]
-    assert "422" not in spec["paths"]["/v1/keys"]["post"]["responses"]
+    schema = spec["paths"]["/v1/keys"]["post"]["responses"]["400"]["content"]
+    assert schema["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
 
 
 def test_haproxy_mode_runs_on_this_instances_own_ports(service: RunningService) -> None:

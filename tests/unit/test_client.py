@@ -8,6 +8,7 @@ import pytest
 from pulse_ray.client import Pulse
 from pulse_ray.credentials import Credentials, save_credentials
 from pulse_ray.errors import UnauthorizedError, UnavailableError
+from pulse_ray.plans import Family
 
 
 def _transport(status: int, body: object, seen: list[httpx.Request]) -> httpx.MockTransport:
@@ -20,10 +21,12 @@ def _transport(status: int, body: object, seen: list[httpx.Request]) -> httpx.Mo
 
 def test_whoami_sends_the_key_and_parses_the_model() -> None:
     seen: list[httpx.Request] = []
-    body = {"id": "key_1", "name": "me", "plan": "pro", "scopes": ["read"]}
+    body = {"id": "key_1", "name": "me", "plan": "pro", "scopes": ["read"],
+            "limits": {"inference": "unlimited", "tagging": "unlimited",
+                       "default": {"requests": 600, "per": "minute", "burst": 100}}}
     with Pulse("pulse_sk_abc", base_url="http://pulse", transport=_transport(200, body, seen)) as c:
         me = c.whoami()
-    assert me.plan == "pro"
+    assert me.plan == "pro" and me.limits.for_family(Family.DEFAULT).capacity == 100
     assert seen[0].headers["authorization"] == "Bearer pulse_sk_abc"
     assert str(seen[0].url) == "http://pulse/v1/auth/whoami"
 

@@ -1,0 +1,38 @@
+"""Small helpers shared by the pure-ASGI middleware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from pulse_ray.api.errors import error_response
+from pulse_ray.errors import PulseError
+
+__all__ = ["header", "route_path", "scope_state", "send_error"]
+
+
+async def send_error(error: PulseError, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers the request with ``error``'s envelope."""
+    await error_response(error)(scope, receive, send)
+
+
+def scope_state(scope: Scope) -> dict[str, Any]:
+    """``request.state`` as the middleware sees it."""
+    return scope.setdefault("state", {})  # type: ignore[no-any-return]
+
+
+def route_path(scope: Scope) -> str:
+    """The path below the app's mount point: ASGI's ``path`` includes ``root_path``
+    (Serve sets it to the application's route_prefix)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return (path[len(root) :] or "/") if root and path.startswith(root) else path
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """A request header's value (``name`` in lower case), or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None

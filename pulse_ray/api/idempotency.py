@@ -1,0 +1,137 @@
+"""``Idempotency-Key`` on POSTs: replay the first answer, refuse a reuse or a race.
+
+The body is read here (the body limit already bounds it), fingerprinted, and
+replayed to the app unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from anyio import to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pulse_ray.api.asgi import header, route_path, scope_state, send_error
+from pulse_ray.errors import PulseError
+from pulse_ray.idempotency import check_key, fingerprint, replay_or_refuse
+from pulse_ray.store import Database
+from pulse_ray.store import idempotency as repo
+from pulse_ray.store.tables import IdempotencyRecord
+from pulse_ray.timeutil import Clock
+
+__all__ = ["IdempotencyMiddleware"]
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None  # the client went away
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class IdempotencyMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, database: Database, clock: Clock, ttl: timedelta,
+        stale_after: timedelta,
+    ) -> None:
+        self.app = app
+        self.database = database
+        self.clock = clock
+        self.ttl = ttl
+        self.stale_after = stale_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = scope_state(scope).get("principal") if scope["type"] == "http" else None
+        raw_key = header(scope, b"idempotency-key") if principal else None
+        if principal is None or raw_key is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            key = check_key(raw_key)
+        except PulseError as error:
+            await send_error(error, scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            return
+        request_hash = fingerprint(
+            "POST", route_path(scope), scope.get("query_string", b"").decode("latin-1"), body
+        )
+        ids = {"key_id": principal.key_id, "idempotency_key": key}
+        existing = await to_thread.run_sync(self._claim, ids, request_hash)
+        if existing is not None:
+            await self._answer_from(existing, request_hash, scope, receive, send)
+            return
+        await self._run_and_record(ids, body, scope, receive, send)
+
+    def _claim(self, ids: dict[str, str], request_hash: str) -> IdempotencyRecord | None:
+        with self.database.session() as session:
+            return repo.claim(session=session, request_hash=request_hash, now=self.clock(),
+                              ttl=self.ttl, stale_after=self.stale_after, **ids)
+
+    async def _answer_from(
+        self, existing: IdempotencyRecord, request_hash: str, scope: Scope,
+        receive: Receive, send: Send,
+    ) -> None:
+        try:
+            replay = replay_or_refuse(
+                request_hash=request_hash, stored_hash=existing.request_hash,
+                status_code=existing.status_code, content_type=existing.content_type,
+                body=existing.body,
+            )
+        except PulseError as error:
+            await send_error(error, scope, receive, send)
+            return
+        headers = [(b"content-length", str(len(replay.body)).encode()),
+                   (b"idempotent-replayed", b"true")]
+        if replay.content_type:
+            headers.append((b"content-type", replay.content_type.encode("latin-1")))
+        await send({"type": "http.response.start", "status": replay.status_code,
+                    "headers": headers})
+        await send({"type": "http.response.body", "body": replay.body})
+
+    async def _run_and_record(
+        self, ids: dict[str, str], body: bytes, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        replayed = False
+
+        async def replay_body() -> Message:
+            nonlocal replayed
+            if replayed:  # asked again only to learn of a disconnect
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status = 500
+        content_type: str | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"content-type":
+                        content_type = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            await to_thread.run_sync(self._finish, ids, status, content_type, b"".join(chunks))
+
+    def _finish(
+        self, ids: dict[str, str], status: int, content_type: str | None, body: bytes
+    ) -> None:
+        with self.database.session() as session:
+            if 200 <= status < 300:
+                repo.complete(session=session, status_code=status, content_type=content_type,
+                              body=body, **ids)
+            else:
+                repo.release(session=session, **ids)
