@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _wrk import require_wrk, wrk
 
 MODES = {
     "default": {"PULSE_SERVE_THROUGHPUT_OPTIMIZED": "false", "PULSE_SERVE_HAPROXY": "false"},
@@ -35,19 +35,6 @@ MODES = {
     },
 }
 PULSE = str(Path(sys.executable).with_name("pulse"))
-
-
-def wrk(url: str, *, duration: int, connections: int, headers: dict[str, str]) -> float:
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", url]
-    for name, value in headers.items():
-        args += ["-H", f"{name}: {value}"]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non_2xx:
-        raise RuntimeError(f"{url}: {non_2xx.group(1)} failed requests\n{out}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert match, out
-    return float(match.group(1))
 
 
 def measure(mode: str, env_overrides: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
@@ -69,7 +56,8 @@ def measure(mode: str, env_overrides: dict[str, str], args: argparse.Namespace) 
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"{mode}: pulse serve did not become ready")
             time.sleep(1)
-        created = subprocess.run([PULSE, "keys", "create", "--name", "bench", "--json"],
+        created = subprocess.run([PULSE, "keys", "create", "--name", "bench", "--plan",
+                                  "enterprise", "--json"],
                                  env=env, capture_output=True, text=True, check=True)
         key = json.loads(created.stdout)["key"]
         auth = {"Authorization": f"Bearer {key}"}
@@ -98,8 +86,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed (apt install wrk)")
+    require_wrk()
     results = {mode: measure(mode, MODES[mode], args) for mode in args.modes}
     baseline = results.get("default")
     print(f"{'mode':<20} {'route':<8} {'req/s':>8} {'vs default':>10}")

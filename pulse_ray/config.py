@@ -118,10 +118,12 @@ class Settings(BaseSettings):
         default=None, description="TOML or JSON file changing the default plans' limits."
     )
     rate_limit_lease_s: float = Field(
-        default=0.05,
+        default=0.5,
         gt=0,
-        le=1,
-        description="How long a replica may hold tokens it leased from the shared buckets.",
+        le=5,
+        description="How long a replica may hold tokens it leased from the shared buckets "
+        "(longer: fewer round trips on busy keys; shorter: less held back from other "
+        "replicas). Exactness near a limit does not depend on it.",
     )
     idempotency_ttl_h: float = Field(
         default=24, gt=0, description="How long an Idempotency-Key's first answer is kept."

@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from datetime import timedelta
 from importlib.metadata import version
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
-from pulse_ray.api.deps import enforce_caps
 from pulse_ray.api.errors import install_error_handlers
 from pulse_ray.api.idempotency import IdempotencyMiddleware
 from pulse_ray.api.middleware import (
     AuthMiddleware,
     BodyLimitMiddleware,
+    CapsMiddleware,
     GuardMiddleware,
     RequestIdMiddleware,
 )
@@ -92,6 +92,11 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastA
         ttl=timedelta(hours=settings.idempotency_ttl_h),
         stale_after=timedelta(seconds=2 * settings.request_timeout_s),
     )
+    app.add_middleware(
+        CapsMiddleware,
+        max_items=settings.max_batch_items,
+        max_string_length=settings.max_string_length,
+    )
     if state.rate_limiter is not None:
         app.add_middleware(RateLimitMiddleware, limiter=state.rate_limiter, plans=state.plans)
     app.add_middleware(AuthMiddleware, authenticator=state.authenticator)
@@ -104,7 +109,7 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastA
     app.add_middleware(RequestIdMiddleware, emit_header=emit_request_id_header)
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(enforce_caps)])
+    v1 = APIRouter(prefix="/v1")
     for router in _V1_ROUTERS:
         v1.include_router(router)
     app.include_router(v1)

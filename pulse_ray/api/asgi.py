@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from pulse_ray.api.errors import error_response
 from pulse_ray.errors import PulseError
 
-__all__ = ["header", "route_path", "scope_state", "send_error"]
+__all__ = ["header", "read_body", "replaying", "route_path", "scope_state", "send_error"]
 
 
 async def send_error(error: PulseError, scope: Scope, receive: Receive, send: Send) -> None:
@@ -36,3 +36,34 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")  # type: ignore[no-any-return]
     return None
+
+
+async def read_body(receive: Receive, *, max_bytes: int | None = None) -> bytes | None:
+    """The whole request body; None if the client left, or it passed ``max_bytes``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if max_bytes is not None and size > max_bytes:
+            return None
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app ``body`` (already read), then defers to the
+    real one, which reports the client's disconnect."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

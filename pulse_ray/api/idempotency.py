@@ -11,7 +11,14 @@ from datetime import timedelta
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pulse_ray.api.asgi import header, route_path, scope_state, send_error
+from pulse_ray.api.asgi import (
+    header,
+    read_body,
+    replaying,
+    route_path,
+    scope_state,
+    send_error,
+)
 from pulse_ray.errors import PulseError
 from pulse_ray.idempotency import check_key, fingerprint, replay_or_refuse
 from pulse_ray.store import Database
@@ -20,17 +27,6 @@ from pulse_ray.store.tables import IdempotencyRecord
 from pulse_ray.timeutil import Clock
 
 __all__ = ["IdempotencyMiddleware"]
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None  # the client went away
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 class IdempotencyMiddleware:
@@ -55,7 +51,7 @@ class IdempotencyMiddleware:
         except PulseError as error:
             await send_error(error, scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return
         request_hash = fingerprint(
@@ -66,7 +62,7 @@ class IdempotencyMiddleware:
         if existing is not None:
             await self._answer_from(existing, request_hash, scope, receive, send)
             return
-        await self._run_and_record(ids, body, scope, receive, send)
+        await self._run_and_record(ids, scope, replaying(body, receive), send)
 
     def _claim(self, ids: dict[str, str], request_hash: str) -> IdempotencyRecord | None:
         with self.database.session() as session:
@@ -95,17 +91,8 @@ class IdempotencyMiddleware:
         await send({"type": "http.response.body", "body": replay.body})
 
     async def _run_and_record(
-        self, ids: dict[str, str], body: bytes, scope: Scope, receive: Receive, send: Send
+        self, ids: dict[str, str], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        replayed = False
-
-        async def replay_body() -> Message:
-            nonlocal replayed
-            if replayed:  # asked again only to learn of a disconnect
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
         status = 500
         content_type: str | None = None
         chunks: list[bytes] = []
@@ -122,7 +109,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_body, capture)
+            await self.app(scope, receive, capture)
         finally:
             await to_thread.run_sync(self._finish, ids, status, content_type, b"".join(chunks))
 

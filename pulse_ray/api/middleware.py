@@ -7,6 +7,9 @@
 3. :class:`BodyLimitMiddleware` — 413 before a too-large body is read into memory.
 4. :class:`AuthMiddleware` — ``/v1`` needs a valid key before routing or validation,
    so an anonymous caller learns nothing about routes or payloads.
+5. ``RateLimitMiddleware`` (``api/ratelimiting.py``), then :class:`CapsMiddleware` —
+   items per array and characters per string of a JSON body — then
+   ``IdempotencyMiddleware`` (``api/idempotency.py``).
 
 Pure ASGI rather than ``BaseHTTPMiddleware``: no extra task per request and context
 variables (the request id) flow into the handlers.
@@ -15,6 +18,7 @@ variables (the request id) flow into the handlers.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import uuid
@@ -22,8 +26,16 @@ import uuid
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pulse_ray.api.asgi import header, route_path, scope_state, send_error
+from pulse_ray.api.asgi import (
+    header,
+    read_body,
+    replaying,
+    route_path,
+    scope_state,
+    send_error,
+)
 from pulse_ray.auth import Authenticator, parse_bearer
+from pulse_ray.caps import check_caps
 from pulse_ray.errors import (
     InternalError,
     PayloadTooLargeError,
@@ -36,6 +48,7 @@ from pulse_ray.logs import request_id_var
 __all__ = [
     "AuthMiddleware",
     "BodyLimitMiddleware",
+    "CapsMiddleware",
     "GuardMiddleware",
     "RequestIdMiddleware",
 ]
@@ -172,29 +185,40 @@ class BodyLimitMiddleware:
                 return
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # client went away
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                await send_error(too_large, scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        replayed = False
+        body = await read_body(receive, max_bytes=self.max_bytes)
+        if body is None:  # too large, or the client left (then the answer goes nowhere)
+            await send_error(too_large, scope, receive, send)
+            return
+        await self.app(scope, replaying(body, receive), send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+class CapsMiddleware:
+    """Array and string caps on JSON bodies (400 naming the field), after auth and
+    rate limiting, before any route: every resource gets them without declaring them.
+    Malformed JSON is left to the route's validation, which explains it."""
+
+    def __init__(self, app: ASGIApp, *, max_items: int, max_string_length: int) -> None:
+        self.app = app
+        self.max_items = max_items
+        self.max_string_length = max_string_length
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "json" not in (header(scope, b"content-type") or ""):
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        if body is None:
+            return
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        try:
+            check_caps(parsed, max_items=self.max_items, max_string_length=self.max_string_length)
+        except PulseError as error:
+            await send_error(error, scope, receive, send)
+            return
+        await self.app(scope, replaying(body, receive), send)
 
 
 class AuthMiddleware:

@@ -86,7 +86,11 @@ def _statuses_for(path: str, operation: dict[str, Any]) -> list[int]:
 
 
 def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "HTTPBearer": {"type": "http", "scheme": "bearer",
+                       "description": "An API key: `pulse_sk_…`"}
+    }
+    components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     components.update(
@@ -100,6 +104,8 @@ def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's, never sent: ours is added below
             v1 = path.startswith("/v1/")
+            if v1:
+                operation["security"] = [{"HTTPBearer": []}]
             if v1 and method == "post":
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
             for status in _statuses_for(path, operation):
