@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         default=True,
         description="Set RAY_SERVE_ENABLE_HA_PROXY=1 on a locally started Ray: Ray's "
         "bundled HAProxy takes the HTTP port and forwards straight to ingress replicas "
-        "(7x the requests/s of the default proxy in loadtests/bench_ingress.py). "
+        "(5-10x the requests/s of the default proxy in loadtests/bench_ingress.py). "
         "Replicas then listen on all interfaces, ports 30000+.",
     )
     ingress_replicas: int = Field(default=1, ge=1, description="Ingress replicas.")
