@@ -16,6 +16,7 @@ from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.ratelimit import RayBucketBackend
+from pulse_ray.runtime.snapshots import RaySnapshotRunner
 from pulse_ray.store.migrate import current_revision, head_revision
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class PulseIngress:
             readiness_checks={"serve": lambda: serve_app_ready(app_name)},
             # One set of buckets for every replica, so limits hold service-wide.
             bucket_backend=RayBucketBackend(f"{app_name}-ratelimit"),
+            snapshot_runner=RaySnapshotRunner(),
         )
         current, head = current_revision(self._state.database), head_revision()
         if current != head:

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         description="Where the SQLite store, snapshots and artifacts live; made absolute "
         "so Ray workers (whose working directory differs) find the same place.",
     )
+    snapshot_uri: str = Field(
+        default="",
+        description="Where snapshots are written: a local directory or any pyarrow "
+        "filesystem URI (s3://bucket/prefix). Empty: data_dir/snapshots.",
+    )
     store_url: str = Field(
         default="",
         description="SQLAlchemy URL of the metadata store. Empty: a SQLite file in "
@@ -147,6 +152,8 @@ class Settings(BaseSettings):
     def _default_store_url(self) -> Settings:
         if not self.store_url:
             self.store_url = f"sqlite:///{self.data_dir / 'pulse.db'}"
+        if not self.snapshot_uri:
+            self.snapshot_uri = str(self.data_dir / "snapshots")
         if self.max_concurrent_requests > self.ingress_max_ongoing_requests:
             raise ValueError(
                 "max_concurrent_requests must not exceed ingress_max_ongoing_requests, "

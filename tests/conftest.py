@@ -1,5 +1,6 @@
-"""Fixtures shared by every test layer: settings in a temporary directory and the
-metadata store on SQLite or, when PULSE_TEST_POSTGRES_URL is set, real PostgreSQL."""
+"""Fixtures shared by every test layer: settings in a temporary directory, the
+metadata store on SQLite or, when PULSE_TEST_POSTGRES_URL is set, real PostgreSQL, and
+demo transactions in every kind of datasource."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from pulse_ray.config import Settings
+from pulse_ray.demo import load, transactions
+from pulse_ray.schemas.datasources import DatasourceType
+from pulse_ray.sources import SourceSpec
 from pulse_ray.store import Database, upgrade
 from pulse_ray.store.engine import normalize_url
 
@@ -47,8 +54,8 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     admin = create_engine(normalize_url(postgres_server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield normalize_url(postgres_server_url).set(database=name).render_as_string(
+    try:  # a libpq URL (postgresql://), as users give it; the store adds its driver
+        yield make_url(postgres_server_url).set(database=name).render_as_string(
             hide_password=False
         )
     finally:
@@ -73,3 +80,31 @@ def database(store_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_table() -> pa.Table:
+    return transactions(3000, seed=3)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+                        "parquet", "csv"])
+def source(request: pytest.FixtureRequest, tmp_path: Path, demo_table: pa.Table) -> SourceSpec:
+    """The same rows in a source of each type."""
+    kind = DatasourceType(request.param)
+    if kind is DatasourceType.SQLITE:
+        load(demo_table, str(tmp_path / "demo.db"))
+        return SourceSpec(type=kind, path=str(tmp_path / "demo.db"), table="transactions")
+    if kind is DatasourceType.POSTGRESQL:
+        url = request.getfixturevalue("postgres_url")
+        load(demo_table, url)
+        return SourceSpec(type=kind, url=url, table="transactions")
+    directory = tmp_path / kind.value
+    directory.mkdir()
+    for i, start in enumerate(range(0, demo_table.num_rows, 1000)):  # several files
+        part = demo_table.slice(start, 1000)
+        if kind is DatasourceType.PARQUET:
+            pq.write_table(part, directory / f"part-{i}.parquet")
+        else:
+            pacsv.write_csv(part, directory / f"part-{i}.csv")
+    return SourceSpec(type=kind, path=str(directory))

@@ -19,19 +19,20 @@ from pulse_ray.api.middleware import (
 )
 from pulse_ray.api.openapi import install_openapi
 from pulse_ray.api.ratelimiting import RateLimitMiddleware
-from pulse_ray.api.routers import auth, health, keys
+from pulse_ray.api.routers import auth, datasources, health, keys, snapshots
 from pulse_ray.api.state import AppState, ReadinessCheck
 from pulse_ray.auth import Authenticator, Principal
 from pulse_ray.config import Settings
 from pulse_ray.plans import load_plans
 from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
+from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.store.keys import principal_by_hash
 from pulse_ray.timeutil import Clock, utcnow
 
 __all__ = ["build_state", "create_app"]
 
-_V1_ROUTERS = (auth.router, keys.router)
+_V1_ROUTERS = (auth.router, keys.router, datasources.router, snapshots.router)
 
 
 def build_state(
@@ -40,12 +41,15 @@ def build_state(
     clock: Clock = utcnow,
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
     bucket_backend: BucketBackend | None = None,
+    snapshot_runner: SnapshotRunner | None = None,
 ) -> AppState:
     """Wires the store, the authenticator and the rate limiter from settings.
 
     Args:
         bucket_backend: where rate-limit buckets live; the in-process default is exact
             for one replica only, so the Serve ingress passes the shared Ray actor.
+        snapshot_runner: what takes snapshots; the in-process default reads shards one
+            after another, the Serve ingress passes the Ray Data runner.
     """
     database = Database(settings.store_url)
     limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
@@ -60,6 +64,7 @@ def build_state(
         authenticator=Authenticator(lookup, ttl_s=settings.auth_cache_ttl_s, clock=clock),
         plans=load_plans(settings.plans_file),
         rate_limiter=limiter if settings.rate_limits else None,
+        snapshot_runner=snapshot_runner or LocalSnapshotRunner(),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )

@@ -9,6 +9,7 @@ from pulse_ray.auth import Authenticator
 from pulse_ray.config import Settings
 from pulse_ray.plans import Plan, PlanLimits
 from pulse_ray.ratelimit import RateLimiter
+from pulse_ray.snapshots import SnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.timeutil import Clock, utcnow
 
@@ -25,5 +26,6 @@ class AppState:
     authenticator: Authenticator
     plans: dict[Plan, PlanLimits]
     rate_limiter: RateLimiter | None  # None: limits switched off
+    snapshot_runner: SnapshotRunner
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)

@@ -8,7 +8,7 @@ import pydantic
 import typer
 from typer.core import TyperGroup
 
-from pulse_ray.cli import auth, db, keys
+from pulse_ray.cli import auth, datasources, db, demo, keys
 from pulse_ray.cli.output import print_error
 from pulse_ray.cli.serve import serve
 from pulse_ray.errors import PulseError, ValidationError
@@ -40,6 +40,8 @@ app.command()(serve)
 app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
 app.add_typer(auth.app, name="auth")
+app.add_typer(datasources.app, name="datasources")
+app.add_typer(demo.app, name="demo")
 
 
 def main() -> None:

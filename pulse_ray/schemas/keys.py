@@ -6,6 +6,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Scope
+from pulse_ray.errors import ValidationError
 from pulse_ray.plans import LimitOverrides, Plan, PlanLimits
 from pulse_ray.timeutil import Timestamp
 
@@ -37,7 +38,8 @@ class ApiKeyCreate(ApiKeyBase):
     @model_validator(mode="after")
     def _limits_need_enterprise(self) -> ApiKeyCreate:
         if self.limits is not None and self.plan != Plan.ENTERPRISE:
-            raise ValueError("limits: only enterprise keys carry their own limits")
+            # Pulse's error, not ValueError, so the 400 names `limits`, not the body.
+            raise ValidationError.for_field("limits", "only enterprise keys carry their own")
         return self
 
     @field_validator("name")

@@ -33,7 +33,7 @@ def normalize_url(url: str | URL) -> URL:
 
 def redact_url(url: str | URL) -> str:
     """The URL with any password masked, for logs and messages."""
-    return normalize_url(url).render_as_string(hide_password=True)
+    return make_url(url).render_as_string(hide_password=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Principal, Scope
 from pulse_ray.plans import LimitOverrides, Plan
+from pulse_ray.schemas.datasources import DatasourceBase, DatasourceType
 from pulse_ray.schemas.keys import ApiKeyBase
 from pulse_ray.store.engine import UTCDateTime
 
-__all__ = ["ApiKey", "IdempotencyRecord"]
+__all__ = ["ApiKey", "Datasource", "IdempotencyRecord", "Snapshot"]
 
 
 class ApiKey(ApiKeyBase, table=True):
@@ -65,3 +66,44 @@ class IdempotencyRecord(SQLModel, table=True):
     content_type: str | None = Field(default=None, max_length=100)
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+
+class Datasource(DatasourceBase, table=True):
+    """A registered source. ``url`` keeps its password (the store is the place secrets
+    live, like Airflow's connections); the public model masks it."""
+
+    __tablename__ = "datasources"
+    __table_args__ = (UniqueConstraint("account", "name"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(index=True, max_length=100)
+    type: DatasourceType = Field(sa_column=Column(String(16), nullable=False))
+    url: str | None = Field(default=None, max_length=2048)
+    feature_columns: list[str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Snapshot(SQLModel, table=True):
+    """An immutable Parquet copy of a datasource; rows are never updated."""
+
+    __tablename__ = "snapshots"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(index=True, max_length=100)
+    datasource_id: str = Field(
+        sa_column=Column(
+            String(40), ForeignKey("datasources.id", ondelete="RESTRICT"), nullable=False,
+            index=True,
+        )
+    )
+    rows: int = Field(sa_column=Column(BigInteger, nullable=False))
+    size_bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=80, index=True)
+    compression: str = Field(max_length=16)
+    uri: str = Field(max_length=2048)
+    columns: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
+    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

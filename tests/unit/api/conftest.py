@@ -42,11 +42,15 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def make_key(state: AppState) -> MakeKey:
     """Issues a key straight in the store, as `pulse keys create` does."""
 
-    def make(*scopes: Scope, account: str = "default", name: str = "test") -> str:
+    def make(
+        *scopes: Scope, account: str = "default", name: str = "test", plan: str = "free"
+    ) -> str:
         with state.database.session() as session:
             _, secret = repo.create_key(
                 session=session,
-                key_create=ApiKeyCreate(name=name, scopes=list(scopes or [Scope.READ])),
+                key_create=ApiKeyCreate.model_validate(
+                    {"name": name, "plan": plan, "scopes": list(scopes or [Scope.READ])}
+                ),
                 account=account,
                 now=utcnow(),
             )

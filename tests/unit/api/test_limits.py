@@ -71,7 +71,8 @@ def test_own_limits_need_the_enterprise_plan(client: TestClient, make_key: MakeK
         json={"name": "x", "plan": "pro", "limits": {"default": "unlimited"}},
     )
     assert response.status_code == 400
-    assert "enterprise" in response.json()["error"]["details"][0]["message"]
+    detail = response.json()["error"]["details"][0]
+    assert detail["field"] == "limits" and "enterprise" in detail["message"]
 
 
 def test_limits_can_be_switched_off(settings: Settings) -> None:

@@ -1,0 +1,79 @@
+"""Datasources: registered after a live check of the connection and table or query."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, status
+from starlette.concurrency import run_in_threadpool
+
+from pulse_ray.api.deps import AppStateDep, Limit, ReadKey, SessionDep, StartingAfter, WriteKey
+from pulse_ray.api.openapi import error_responses
+from pulse_ray.datasources import check_datasource
+from pulse_ray.schemas.common import Page
+from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic
+from pulse_ray.store import datasources as repo
+from pulse_ray.store.engine import redact_url
+
+router = APIRouter(prefix="/datasources", tags=["datasources"])
+logger = logging.getLogger(__name__)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasourcePublic,
+    summary="Register a datasource (its connection and table or query are checked)",
+)
+async def create_datasource(
+    body: DatasourceCreate, principal: WriteKey, state: AppStateDep
+) -> DatasourcePublic:
+    def name_free() -> None:
+        with state.database.session() as session:
+            repo.ensure_name_free(session=session, name=body.name, account=principal.account)
+
+    await run_in_threadpool(name_free)
+    await run_in_threadpool(check_datasource, body)
+
+    def insert() -> DatasourcePublic:
+        with state.database.session() as session:
+            datasource = repo.create_datasource(
+                session=session, datasource_create=body, account=principal.account,
+                now=state.clock(),
+            )
+            return DatasourcePublic.model_validate(datasource)
+
+    created = await run_in_threadpool(insert)
+    logger.info("registered datasource %s (%s %s)", created.name, created.type.value,
+                redact_url(body.url) if body.url else body.path)
+    return created
+
+
+@router.get("", response_model=Page[DatasourcePublic], summary="List datasources")
+def list_datasources(
+    principal: ReadKey, session: SessionDep, limit: Limit = 20,
+    starting_after: StartingAfter = None,
+) -> Page[DatasourcePublic]:
+    rows, has_more = repo.list_datasources(
+        session=session, account=principal.account, limit=limit, starting_after=starting_after
+    )
+    return Page(data=[DatasourcePublic.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get("/{name}", response_model=DatasourcePublic, summary="One datasource")
+def get_datasource(name: str, principal: ReadKey, session: SessionDep) -> DatasourcePublic:
+    return DatasourcePublic.model_validate(
+        repo.get_datasource(session=session, name=name, account=principal.account)
+    )
+
+
+@router.delete(
+    "/{name}",
+    response_model=DatasourcePublic,
+    responses=error_responses(409),
+    summary="Remove a datasource no snapshot refers to",
+)
+def delete_datasource(name: str, principal: WriteKey, session: SessionDep) -> DatasourcePublic:
+    return DatasourcePublic.model_validate(
+        repo.delete_datasource(session=session, name=name, account=principal.account)
+    )

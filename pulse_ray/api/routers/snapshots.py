@@ -1,0 +1,103 @@
+"""Snapshots (seed 000: POST /v1/snapshot/{datasource}) and their listing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from pulse_ray.api.deps import AppStateDep, Limit, ReadKey, SessionDep, StartingAfter, WriteKey
+from pulse_ray.api.openapi import error_responses
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.schemas.common import Page
+from pulse_ray.schemas.snapshots import SnapshotCreate, SnapshotDetail, SnapshotPublic
+from pulse_ray.snapshots import SnapshotJob
+from pulse_ray.sources import SourceError, spec_of
+from pulse_ray.store import datasources as datasource_repo
+from pulse_ray.store import snapshots as repo
+from pulse_ray.store.tables import Datasource, Snapshot
+
+router = APIRouter(tags=["snapshots"])
+
+
+def _public(snapshot: Snapshot, datasource: str) -> SnapshotPublic:
+    return SnapshotPublic.model_validate({**snapshot.model_dump(), "datasource": datasource})
+
+
+@router.post(
+    "/snapshot/{datasource}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SnapshotPublic,
+    responses={200: {"model": SnapshotPublic,
+                     "description": "Unchanged since the latest snapshot (force: false)."},
+               **error_responses(409)},
+    summary="Snapshot a datasource to hashed Parquet (Ray Data)",
+)
+async def create_snapshot(
+    datasource: str, principal: WriteKey, state: AppStateDep, response: Response,
+    body: SnapshotCreate | None = None,
+) -> SnapshotPublic:
+    options = (body or SnapshotCreate()).options
+
+    def lookup() -> Datasource:
+        with state.database.session() as session:
+            return datasource_repo.get_datasource(
+                session=session, name=datasource, account=principal.account
+            )
+
+    source = await run_in_threadpool(lookup)
+    job = SnapshotJob(
+        snapshot_id=new_id(IdPrefix.SNAPSHOT, now=state.clock()),
+        source=spec_of(source),
+        storage_uri=state.settings.snapshot_uri,
+        compression=options.compression,
+    )
+    try:
+        result = await state.snapshot_runner.run(job)
+    except SourceError as exc:
+        raise exc.at_snapshot(datasource) from None
+
+    def store() -> tuple[Snapshot, bool]:
+        with state.database.session() as session:
+            return repo.record(session=session, datasource=source, job=job, result=result,
+                          force=options.force, now=state.clock())
+
+    snapshot, created = await run_in_threadpool(store)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _public(snapshot, datasource)
+
+
+@router.get("/snapshots", response_model=Page[SnapshotPublic], summary="List snapshots")
+def list_snapshots(
+    principal: ReadKey, session: SessionDep,
+    datasource: Annotated[str | None, Query(description="Only this datasource's.")] = None,
+    limit: Limit = 20, starting_after: StartingAfter = None,
+) -> Page[SnapshotPublic]:
+    names: dict[str, str] = {}
+    datasource_id = None
+    if datasource is not None:
+        found = datasource_repo.get_datasource(
+            session=session, name=datasource, account=principal.account
+        )
+        datasource_id, names[found.id] = found.id, found.name
+    rows, has_more = repo.list_snapshots(
+        session=session, account=principal.account, datasource_id=datasource_id,
+        limit=limit, starting_after=starting_after,
+    )
+    for row in rows:
+        if row.datasource_id not in names:
+            names[row.datasource_id] = repo.datasource_name(
+                session=session, datasource_id=row.datasource_id
+            )
+    return Page(data=[_public(r, names[r.datasource_id]) for r in rows], has_more=has_more)
+
+
+@router.get("/snapshots/{snapshot_id}", response_model=SnapshotDetail,
+            summary="One snapshot: schema, files, compression")
+def get_snapshot(snapshot_id: str, principal: ReadKey, session: SessionDep) -> SnapshotDetail:
+    snapshot, name = repo.get_snapshot(
+        session=session, snapshot_id=snapshot_id, account=principal.account
+    )
+    return SnapshotDetail.model_validate({**snapshot.model_dump(), "datasource": name})

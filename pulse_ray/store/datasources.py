@@ -1,0 +1,99 @@
+"""Repository functions for datasources, scoped to an account and found by name."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from pulse_ray.errors import ConflictError, NotFoundError
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.schemas.datasources import DatasourceCreate
+from pulse_ray.store.pagination import page
+from pulse_ray.store.tables import Datasource, Snapshot
+
+__all__ = [
+    "create_datasource",
+    "delete_datasource",
+    "ensure_name_free",
+    "get_datasource",
+    "list_datasources",
+]
+
+
+def ensure_name_free(*, session: Session, name: str, account: str) -> None:
+    """Raises ConflictError if the account already uses ``name`` (checked before the
+    slow live check; the unique constraint still settles races)."""
+    taken = session.exec(
+        select(Datasource.id).where(Datasource.account == account, Datasource.name == name)
+    ).first()
+    if taken is not None:
+        raise ConflictError(f"A datasource named '{name}' already exists")
+
+
+def create_datasource(
+    *, session: Session, datasource_create: DatasourceCreate, account: str, now: datetime
+) -> Datasource:
+    """Registers a datasource (already probed by the caller).
+
+    Raises:
+        ConflictError: the account already has a datasource of that name.
+    """
+    datasource = Datasource.model_validate(
+        datasource_create,
+        update={"id": new_id(IdPrefix.DATASOURCE, now=now), "account": account,
+                "created_at": now},
+    )
+    try:
+        with session.begin_nested():
+            session.add(datasource)
+    except IntegrityError:
+        raise ConflictError(
+            f"A datasource named '{datasource_create.name}' already exists"
+        ) from None
+    return datasource
+
+
+def get_datasource(*, session: Session, name: str, account: str) -> Datasource:
+    """Raises NotFoundError when the account has no datasource of that name."""
+    found = session.exec(
+        select(Datasource).where(Datasource.account == account, Datasource.name == name)
+    ).first()
+    if found is None:
+        raise NotFoundError(f"No datasource named '{name}'")
+    return found
+
+
+def list_datasources(
+    *, session: Session, account: str, limit: int, starting_after: str | None = None
+) -> tuple[list[Datasource], bool]:
+    return page(
+        session=session,
+        statement=select(Datasource).where(Datasource.account == account),
+        id_column=Datasource.id,  # type: ignore[arg-type]
+        prefix=IdPrefix.DATASOURCE,
+        limit=limit,
+        starting_after=starting_after,
+    )
+
+
+def delete_datasource(*, session: Session, name: str, account: str) -> Datasource:
+    """Removes a datasource that no snapshot refers to.
+
+    Raises:
+        NotFoundError: no such datasource.
+        ConflictError: snapshots still refer to it (they must stay traceable).
+    """
+    datasource = get_datasource(session=session, name=name, account=account)
+    snapshots = session.exec(
+        select(func.count()).where(col(Snapshot.datasource_id) == datasource.id)
+    ).one()
+    if snapshots:
+        raise ConflictError(
+            f"Datasource '{name}' has {snapshots} snapshot(s); lineage refers to them, "
+            "so it cannot be removed"
+        )
+    session.delete(datasource)
+    session.flush()
+    return datasource

@@ -1,0 +1,166 @@
+"""Datasources and snapshots over the API (snapshots taken in-process here; through
+Ray Data in tests/integration)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from pulse_ray.api import AppState
+from pulse_ray.auth import Scope
+from pulse_ray.demo import load
+
+from .conftest import MakeKey, bearer
+
+
+@pytest.fixture
+def headers(make_key: MakeKey) -> dict[str, str]:
+    return bearer(make_key(Scope.READ, Scope.WRITE, plan="pro"))
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path, demo_table: pa.Table) -> Path:
+    path = tmp_path / "shop.db"
+    load(demo_table, str(path))
+    return path
+
+
+def _register(client: TestClient, headers: dict[str, str], demo_db: Path,
+              name: str = "transactions-db") -> dict:  # type: ignore[type-arg]
+    response = client.post("/v1/datasources", headers=headers, json={
+        "name": name, "type": "sqlite", "path": str(demo_db), "table": "transactions",
+        "label_column": "is_fraud",
+    })
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_register_list_show_remove(client: TestClient, headers: dict[str, str],
+                                   demo_db: Path) -> None:
+    created = _register(client, headers, demo_db)
+    assert created["id"].startswith("ds_") and created["created_at"].endswith("Z")
+    listed = client.get("/v1/datasources", headers=headers).json()["data"]
+    assert [d["name"] for d in listed] == ["transactions-db"]
+    assert client.get("/v1/datasources/transactions-db", headers=headers).json() == created
+    again = client.post("/v1/datasources", headers=headers, json={
+        "name": "transactions-db", "type": "csv", "path": str(demo_db)})
+    assert again.status_code == 409
+    assert client.delete("/v1/datasources/transactions-db", headers=headers).status_code == 200
+    missing = client.get("/v1/datasources/transactions-db", headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.postgres
+def test_postgres_passwords_are_never_returned(client: TestClient, headers: dict[str, str],
+                                               postgres_url: str, demo_table: pa.Table) -> None:
+    load(demo_table, postgres_url)
+    with_password = postgres_url.replace("postgresql://postgres@", "postgresql://postgres:hunter2@")
+    response = client.post("/v1/datasources", headers=headers, json={
+        "name": "pg", "type": "postgresql", "url": with_password, "table": "transactions"})
+    assert response.status_code == 201, response.text
+    assert "hunter2" not in response.text and "***" in response.json()["url"]
+    assert "hunter2" not in client.get("/v1/datasources/pg", headers=headers).text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "sqlite", "path": "relative/x.db", "table": "t"}, "path"),
+        ({"type": "csv", "path": "/tmp/x.csv", "table": "t"}, "table"),
+        ({"type": "postgresql", "url": "mysql://x", "table": "t"}, "url"),
+        ({"type": "sqlite", "path": "/tmp/x.db"}, "table"),
+        ({"type": "postgresql", "url": "postgresql://x@127.0.0.1:1/db", "table": "t"}, "url"),
+        ({"type": "parquet", "path": "/nonexistent/dir"}, "path"),
+        ({"type": "oracle", "path": "/x"}, "type"),
+        ({"type": "csv", "path": "/x.csv", "name": "Bad Name!"}, "name"),
+    ],
+)
+def test_bad_datasources_are_refused_naming_the_field(
+    client: TestClient, headers: dict[str, str], body: dict, field: str  # type: ignore[type-arg]
+) -> None:
+    response = client.post("/v1/datasources", headers=headers, json={"name": "x", **body})
+    assert response.status_code == 400, response.text
+    assert field in [d["field"] for d in response.json()["error"]["details"]]
+    assert client.get("/v1/datasources", headers=headers).json()["data"] == []
+
+
+def test_missing_table_and_columns_are_refused(client: TestClient, headers: dict[str, str],
+                                               demo_db: Path) -> None:
+    base = {"name": "x", "type": "sqlite", "path": str(demo_db)}
+    response = client.post("/v1/datasources", headers=headers, json={**base, "table": "nope"})
+    assert response.json()["error"]["details"][0]["field"] == "table"
+    response = client.post("/v1/datasources", headers=headers, json={
+        **base, "table": "transactions", "label_column": "fraud?", "feature_columns": ["x"]})
+    fields = [d["field"] for d in response.json()["error"]["details"]]
+    assert fields == ["label_column", "feature_columns"]
+
+
+def test_snapshot_dedupes_unless_forced(client: TestClient, headers: dict[str, str],
+                                        demo_db: Path, demo_table: pa.Table) -> None:
+    _register(client, headers, demo_db)
+    first = client.post("/v1/snapshot/transactions-db", headers=headers)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert set(body) >= {"id", "datasource", "created_at", "rows", "size_bytes", "hash"}
+    assert body["datasource"] == "transactions-db" and body["rows"] == demo_table.num_rows
+    assert body["hash"].startswith("sha256:") and body["compression"] == "zstd"
+    same = client.post("/v1/snapshot/transactions-db", headers=headers,
+                       json={"options": {"force": False}})
+    assert same.status_code == 200 and same.json()["id"] == body["id"]
+    forced = client.post("/v1/snapshot/transactions-db", headers=headers,
+                         json={"options": {"force": True, "compression": "snappy"}})
+    assert forced.status_code == 201 and forced.json()["id"] != body["id"]
+    assert forced.json()["hash"] == body["hash"]
+    with sqlite3.connect(demo_db) as conn:
+        conn.execute("UPDATE transactions SET amount = amount + 1 WHERE id = 17")
+    changed = client.post("/v1/snapshot/transactions-db", headers=headers)
+    assert changed.status_code == 201 and changed.json()["hash"] != body["hash"]
+
+
+def test_snapshot_listing_and_detail(client: TestClient, headers: dict[str, str],
+                                     demo_db: Path, state: AppState) -> None:
+    _register(client, headers, demo_db)
+    snapshot = client.post("/v1/snapshot/transactions-db", headers=headers).json()
+    listed = client.get("/v1/snapshots?datasource=transactions-db", headers=headers).json()
+    assert [s["id"] for s in listed["data"]] == [snapshot["id"]]
+    detail = client.get(f"/v1/snapshots/{snapshot['id']}", headers=headers).json()
+    assert detail["uri"].startswith(state.settings.snapshot_uri)
+    assert {"name": "amount", "type": "double"} in detail["columns"]
+    assert sum(f["rows"] for f in detail["files"]) == snapshot["rows"]
+    for path, code in [("/v1/snapshots/snap_missing", 404),
+                       ("/v1/snapshots?datasource=nope", 404),
+                       ("/v1/snapshot/nope", 404)]:
+        method = client.post if path.startswith("/v1/snapshot/") else client.get
+        response = method(path, headers=headers)
+        assert response.status_code == code and response.json()["error"]["code"] == "NOT_FOUND"
+    refused = client.delete("/v1/datasources/transactions-db", headers=headers)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "CONFLICT"
+
+
+def test_failed_snapshots_leave_nothing(client: TestClient, headers: dict[str, str],
+                                        demo_db: Path, state: AppState) -> None:
+    _register(client, headers, demo_db)
+    with sqlite3.connect(demo_db) as conn:
+        conn.execute("DROP TABLE transactions")
+    dropped = client.post("/v1/snapshot/transactions-db", headers=headers)
+    assert dropped.status_code == 409, dropped.text
+    assert "transactions" in dropped.json()["error"]["message"]
+    demo_db.unlink()
+    gone = client.post("/v1/snapshot/transactions-db", headers=headers)
+    assert gone.status_code == 503 and gone.headers["retry-after"]
+    assert gone.json()["error"]["code"] == "UNAVAILABLE"
+    assert client.get("/v1/snapshots", headers=headers).json()["data"] == []
+    assert not any(Path(state.settings.snapshot_uri).glob("*"))
+
+
+def test_snapshot_options_are_validated(client: TestClient, headers: dict[str, str],
+                                        demo_db: Path) -> None:
+    _register(client, headers, demo_db)
+    response = client.post("/v1/snapshot/transactions-db", headers=headers,
+                           json={"options": {"compression": "lz5", "forse": True}})
+    fields = {d["field"] for d in response.json()["error"]["details"]}
+    assert response.status_code == 400 and fields == {"options.compression", "options.forse"}
