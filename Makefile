@@ -19,8 +19,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed-run
 
-## Start Ray + Serve locally on 127.0.0.1:8000 with a SQLite store in ./.pulse/
+## Start Ray + Serve locally on 127.0.0.1:8000 with a SQLite store in ./.pulse/,
+## with a small demo datasource (transactions-db) the first time
 run: $(VENV)/.installed-run
+	$(BIN)/pulse demo transactions --rows 20000 --if-missing
 	$(BIN)/pulse serve
 
 ## Lint, then every test (unit, store on SQLite and PostgreSQL if configured, Serve)

@@ -15,6 +15,7 @@ import httpx
 from pulse_ray.credentials import load_credentials
 from pulse_ray.errors import UnauthorizedError, UnavailableError, from_envelope
 from pulse_ray.schemas.keys import WhoAmI
+from pulse_ray.schemas.snapshots import Compression, SnapshotPublic
 
 __all__ = ["DEFAULT_BASE_URL", "Pulse"]
 
@@ -36,7 +37,7 @@ class Pulse:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 30.0,
+        timeout: float = 300.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         saved = load_credentials()
@@ -78,3 +79,14 @@ class Pulse:
     def whoami(self) -> WhoAmI:
         """The identity of the key this client uses."""
         return WhoAmI.model_validate(self._request("GET", "/v1/auth/whoami"))
+
+    def create_snapshot(
+        self, datasource: str, *, force: bool = False,
+        compression: Compression = Compression.ZSTD,
+    ) -> SnapshotPublic:
+        """Snapshots ``datasource``; with ``force=False`` an unchanged source returns
+        its latest snapshot."""
+        body = {"options": {"force": force, "compression": compression.value}}
+        return SnapshotPublic.model_validate(
+            self._request("POST", f"/v1/snapshot/{datasource}", json=body)
+        )

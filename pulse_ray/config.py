@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="Where snapshots are written: a local directory or any pyarrow "
         "filesystem URI (s3://bucket/prefix). Empty: data_dir/snapshots.",
     )
+    snapshot_task_cpus: float = Field(
+        default=0.75,
+        gt=0,
+        description="Logical CPUs each snapshot read/write task asks Ray for; below 1 so "
+        "they share cores with the idle-while-waiting ingress and the database's own work.",
+    )
     store_url: str = Field(
         default="",
         description="SQLAlchemy URL of the metadata store. Empty: a SQLite file in "
@@ -58,6 +64,12 @@ class Settings(BaseSettings):
     )
     ray_num_gpus: int | None = Field(
         default=None, ge=0, description="GPUs of a locally started Ray (None: detect)."
+    )
+    ray_idle_workers: int = Field(
+        default=6,
+        ge=1,
+        description="Idle Python workers a locally started Ray keeps warm "
+        "(RAY_num_workers_soft_limit), so Ray Data tasks skip process start-up.",
     )
     ray_dashboard: bool = Field(
         default=True, description="Start the Ray dashboard (Ray Jobs need it) locally."

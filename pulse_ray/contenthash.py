@@ -3,12 +3,12 @@
 Rows are **not** ordered for hashing — a global sort of a large table would cost more
 than reading it. Instead the hash is a multiset hash:
 
-1. every value is encoded canonically as two 64-bit words: integers, booleans,
-   dates and times as int64 (timestamps in UTC microseconds) and floats as float64 bits
-   (``-0.0`` folded into ``0.0``, every NaN into one NaN), each followed by a validity
-   word; strings and bytes as the first 16 bytes of the SHA-256 of their UTF-8 / raw
-   bytes (computed once per distinct value), a null as a fixed marker; decimals and
-   anything else by their text;
+1. every value is encoded canonically as 64-bit words: integers, booleans, dates and
+   times as one int64 (timestamps in UTC microseconds), floats as the bits of one
+   float64 (``-0.0`` folded into ``0.0``, every NaN into one NaN); strings and bytes as
+   two words, the first 16 bytes of the SHA-256 of their UTF-8 / raw bytes (computed
+   once per distinct value); decimals and anything else by their text. A null is a
+   reserved word pattern (a real value equal to it would hash like a null);
 2. each row's words, in the source's column order, are hashed into 128 bits by two
    independent 64-bit multiply-xorshift chains with a MurmurHash3 finaliser —
    vectorised with NumPy, as a per-row SHA-256 in Python costs more than the read;
@@ -37,7 +37,7 @@ __all__ = ["Digest", "canonical_schema", "table_digest"]
 
 _TEXT_DIGEST_BYTES = 16
 _MASK = (1 << 64) - 1
-_VERSION = b"pulse-snapshot-hash-v1\n"
+_VERSION = b"pulse-snapshot-hash-v2\n"
 
 
 def _kind(t: pa.DataType) -> str:
@@ -96,11 +96,11 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         )
 
 
-_NULL_TEXT = np.uint64(0x6E756C6C6E756C6C)  # a text null's second word ("nullnull")
+_NULL = np.uint64(0x6E756C6C6E756C6C)  # "nullnull": what a null hashes as
 
 
 def _words(column: pa.ChunkedArray) -> list[np.ndarray]:
-    """Two uint64 words per value (see the module docstring)."""
+    """One (numbers) or two (text) uint64 words per value (see the module docstring)."""
     kind = _kind(column.type)
     valid = column.is_valid().to_numpy(zero_copy_only=False)
     if kind == "float":
@@ -108,7 +108,7 @@ def _words(column: pa.ChunkedArray) -> list[np.ndarray]:
         values = values.copy()
         values[values == 0.0] = 0.0
         values[np.isnan(values)] = np.nan
-        return [np.where(valid, values.view(np.uint64), 0), valid.astype(np.uint64)]
+        return [np.where(valid, values.view(np.uint64), _NULL)]
     if kind in ("int", "bool", "date", "time", "duration", "timestamp"):
         if kind == "timestamp":
             column = pc.cast(column, pa.timestamp("us", tz=column.type.tz), safe=False)
@@ -119,11 +119,10 @@ def _words(column: pa.ChunkedArray) -> list[np.ndarray]:
         elif kind == "duration":
             column = pc.cast(column, pa.duration("us"), safe=False)
         values = pc.cast(column, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-        return [np.where(valid, values.astype(np.int64).view(np.uint64), 0),
-                valid.astype(np.uint64)]
+        return [np.where(valid, values.astype(np.int64).view(np.uint64), _NULL)]
     text = column if kind in ("string", "binary") else _as_text(column)
     digests = np.ascontiguousarray(_hashed_text(text)).view("<u8")
-    return [np.where(valid, digests[:, 0], 0), np.where(valid, digests[:, 1], _NULL_TEXT)]
+    return [np.where(valid, digests[:, 0], _NULL), np.where(valid, digests[:, 1], _NULL)]
 
 
 _SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))

@@ -43,6 +43,7 @@ class SnapshotJob:
     source: SourceSpec
     storage_uri: str
     compression: Compression
+    task_cpus: float = 1.0  # logical CPUs per read/write task (Ray runner)
 
 
 @dataclass(frozen=True, slots=True)

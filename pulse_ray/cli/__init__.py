@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from pulse_ray.cli import auth, datasources, db, demo, keys
 from pulse_ray.cli.output import print_error
 from pulse_ray.cli.serve import serve
+from pulse_ray.cli.snapshot import snapshot
 from pulse_ray.errors import PulseError, ValidationError
 
 __all__ = ["app", "main"]
@@ -37,6 +38,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command()(serve)
+app.command()(snapshot)
 app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
 app.add_typer(auth.app, name="auth")

@@ -77,7 +77,7 @@ def _write_batch(table: pa.Table, storage_uri: str, job: SnapshotJob) -> dict[st
 def _write(dataset: Dataset, job: SnapshotJob) -> tuple[list[BlockResult], list[pa.Schema]]:
     results = dataset.map_batches(
         functools.partial(_write_batch, storage_uri=job.storage_uri, job=job),
-        batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
+        batch_format="pyarrow", batch_size=None, zero_copy_batch=True, num_cpus=job.task_cpus,
     ).take_all()
     blocks = [
         BlockResult(path=r["path"], rows=int(r["rows"]), size_bytes=int(r["size_bytes"]),
@@ -89,29 +89,38 @@ def _write(dataset: Dataset, job: SnapshotJob) -> tuple[list[BlockResult], list[
 
 
 def _read_and_write(job: SnapshotJob) -> tuple[list[BlockResult], pa.Schema]:
-    parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    parallelism = max(1, int(ray.cluster_resources().get("CPU", 1) / job.task_cpus))
+    remote_args = {"num_cpus": job.task_cpus}
     if job.source.type.is_sql:
         source = sql_source(job.source)
         with source.plan(parallelism) as plan:
             # One read task per planned shard; Ray's default would split reads into 200+
             # blocks, i.e. 200 tiny files and as many write tasks.
             dataset = ray.data.read_datasource(_ShardedSqlDatasource(source, plan),
-                                               override_num_blocks=len(plan.shards))
+                                               override_num_blocks=len(plan.shards),
+                                               ray_remote_args=remote_args)
             blocks, _ = _write(dataset, job)
         return blocks, plan.schema
     path = job.source.path
     assert path is not None
     reader = ray.data.read_parquet if job.source.type.value == "parquet" else ray.data.read_csv
-    blocks, schemas = _write(reader(path), job)
+    blocks, schemas = _write(reader(path, ray_remote_args=remote_args), job)
     if len(schemas) > 1:
         raise SourceError("path", "the files do not share one schema: "
                           + " vs ".join(str(s).replace("\n", ", ") for s in schemas[:2]))
     return blocks, schemas[0] if schemas else probe(job.source)
 
 
+# Ray Data merges a task's output into blocks of up to 128 MiB by default, which would
+# make a worker hold a whole large shard; ~32 MiB blocks keep memory flat in table size.
+_TARGET_BLOCK_BYTES = 32 << 20
+
+
 @ray.remote(num_cpus=0, max_retries=0)
 def _take_snapshot(job: SnapshotJob) -> SnapshotResult:
-    DataContext.get_current().enable_progress_bars = False
+    context = DataContext.get_current()
+    context.enable_progress_bars = False
+    context.target_max_block_size = _TARGET_BLOCK_BYTES
     storage = SnapshotStorage(job.storage_uri)
     storage.prepare(job.snapshot_id)
     try:

@@ -3,23 +3,27 @@
 A snapshot must be one consistent picture of the table even though N tasks read it in
 parallel, so the coordinator opens a REPEATABLE READ transaction and exports its MVCC
 snapshot (``pg_export_snapshot``, as parallel ``pg_dump`` does); every range reader
-joins it with ``SET TRANSACTION SNAPSHOT``. Rows come out through ``COPY ... TO STDOUT``
-as CSV and are parsed by Arrow's multithreaded CSV reader with column types fixed from
-the catalogue, so every block of every read has the same schema.
+joins it with ``SET TRANSACTION SNAPSHOT``.
+
+Ranges are read with the ADBC PostgreSQL driver, which streams ``COPY ... BINARY``
+straight into Arrow record batches in C++ (faster than psycopg's ``COPY`` plus a CSV
+parse, whose Python loop runs once per row). Column types are fixed up front from the
+catalogue (psycopg); types Arrow has no plain equivalent for (numeric, uuid, json,
+arrays...) are read as text, so every block of every read has the same schema and no
+read holds more than a few batches.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import adbc_driver_postgresql.dbapi as adbc
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
 
 from pulse_ray.sources.base import Shard, SourceError, SourceSpec
@@ -27,9 +31,11 @@ from pulse_ray.sources.base import Shard, SourceError, SourceSpec
 __all__ = ["PostgresSource", "ReadPlan"]
 
 _CONNECT_TIMEOUT_S = 5
-_ROWS_PER_SHARD = 200_000
-_MAX_SHARDS = 64
-_CSV_BLOCK_BYTES = 16 << 20
+# Shards exist for parallelism only — a read streams 100k-row blocks whatever its size —
+# so there is one per parallel slot, unless the table is too small to be worth it.
+_MIN_ROWS_PER_SHARD = 50_000
+_BLOCK_ROWS = 100_000
+_BATCH_HINT_BYTES = 4 << 20  # ADBC's batch size: keeps a read's memory near one block
 
 _INTEGER_OIDS = {20: pa.int64(), 21: pa.int16(), 23: pa.int32()}
 _TYPES_BY_OID: dict[int, pa.DataType] = {
@@ -42,7 +48,6 @@ _TYPES_BY_OID: dict[int, pa.DataType] = {
     1114: pa.timestamp("us"),
     1184: pa.timestamp("us", tz="UTC"),
 }
-_TIMESTAMPTZ = 1184
 _NUMERIC = 1700
 
 
@@ -157,8 +162,7 @@ class PostgresSource:
         shards: list[Shard] = []
         if low is not None:
             estimate = self._row_estimate(conn) or (high - low + 1)
-            count = max(min(parallelism, high - low + 1),
-                        min(_MAX_SHARDS, math.ceil(estimate / _ROWS_PER_SHARD)))
+            count = max(1, min(parallelism, math.ceil(estimate / _MIN_ROWS_PER_SHARD)))
             step = math.ceil((high - low + 1) / count)
             shards = [Shard(key, lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
         if self.spec.shard_key:  # a primary key cannot be NULL; any other column can
@@ -175,26 +179,42 @@ class PostgresSource:
 
     # -- read --------------------------------------------------------------------------
     def read(self, plan: ReadPlan, shard: Shard) -> Iterator[pa.Table]:
-        """Streams one shard as Arrow tables of about 16 MB of CSV each."""
-        select = self._select(plan.schema, shard)
-        with self._connect() as conn:
-            conn.autocommit = False
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            if plan.token:
-                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(
-                    sql.Literal(plan.token)))
-            with conn.cursor() as cursor, cursor.copy(
-                sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(select)
-            ) as copy:
-                yield from _parse_csv(_CopyStream(copy), plan.schema)
+        """Streams one shard as Arrow tables of about 100k rows, in ``plan.schema``."""
+        statement = self._select(plan.schema, shard)
+        with self._connect() as conn:  # psycopg only renders the statement safely
+            query = statement.as_string(conn)
+        try:
+            connection = adbc.connect(self.url, autocommit=True)
+        except adbc.Error as exc:
+            raise SourceError("url", f"cannot connect: {_first_line(exc)}",
+                              unreachable=True) from None
+        with connection, connection.cursor() as cursor:
+            cursor.adbc_statement.set_options(
+                **{"adbc.postgresql.batch_size_hint_bytes": str(_BATCH_HINT_BYTES)})
+            try:
+                cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                if plan.token:
+                    cursor.execute(f"SET TRANSACTION SNAPSHOT '{plan.token}'")
+                cursor.execute(query)
+                pending: list[pa.RecordBatch] = []
+                for batch in cursor.fetch_record_batch():
+                    pending.append(batch)
+                    if sum(b.num_rows for b in pending) >= _BLOCK_ROWS:
+                        yield _block(pending, plan.schema)
+                        pending = []
+                if pending:
+                    yield _block(pending, plan.schema)
+            except adbc.Error as exc:
+                raise SourceError(self._field(), _first_line(exc)) from None
 
     def _select(self, schema: pa.Schema, shard: Shard) -> sql.Composable:
         columns: list[sql.Composable] = []
         for field in schema:
             ident = sql.Identifier(field.name)
-            if pa.types.is_timestamp(field.type) and field.type.tz:
-                # Text without an offset, in UTC, which Arrow parses into the UTC type.
-                columns.append(sql.SQL("({} AT TIME ZONE 'UTC') AS {}").format(ident, ident))
+            if pa.types.is_string(field.type) or pa.types.is_decimal(field.type):
+                # As text: ADBC maps these to extension types (opaque numeric, uuid,
+                # json, lists); text casts cleanly to the planned type.
+                columns.append(sql.SQL("{}::text AS {}").format(ident, ident))
             else:
                 columns.append(ident)
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(columns), self._relation())
@@ -208,50 +228,11 @@ class PostgresSource:
         )
 
 
-class _CopyStream(io.RawIOBase):
-    """COPY's chunks as a file Arrow's streaming CSV reader can pull from."""
-
-    def __init__(self, copy: Any) -> None:
-        self._chunks = iter(copy)
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
-def _parse_csv(stream: io.RawIOBase, schema: pa.Schema) -> Iterator[pa.Table]:
-    # Parse timestamps with a zone as plain timestamps (COPY wrote them in UTC without
-    # an offset), then cast each batch to the real schema.
-    parse_types = {
-        f.name: pa.timestamp(f.type.unit) if pa.types.is_timestamp(f.type) else f.type
-        for f in schema
-    }
-    reader = pacsv.open_csv(
-        io.BufferedReader(stream, buffer_size=1 << 20),
-        read_options=pacsv.ReadOptions(column_names=schema.names, block_size=_CSV_BLOCK_BYTES),
-        convert_options=pacsv.ConvertOptions(
-            column_types=parse_types,
-            true_values=["t"],
-            false_values=["f"],
-            strings_can_be_null=True,  # COPY writes NULL as an unquoted empty field
-            quoted_strings_can_be_null=False,  # and the empty string as ""
-        ),
-    )
-    for batch in reader:
-        if batch.num_rows:
-            yield pa.Table.from_batches([batch]).cast(schema)
+def _block(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    table = pa.Table.from_batches(batches)
+    return table.replace_schema_metadata(None).cast(schema)
 
 
 def _first_line(exc: BaseException) -> str:
+    """The gist of a driver error (libpq's are multi-line)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -30,7 +30,7 @@ def _is_free(port: int) -> bool:
 
 
 def free_port() -> int:
-    """An HTTP port whose HAProxy-mode companions (see serve_env) are free too."""
+    """An HTTP port whose HAProxy-mode companions (see ray_env) are free too."""
     for _ in range(200):
         port = random.randint(20000, 28000)
         if all(_is_free(port + offset) for offset in (0, 404, 500, 1101, 1500)):

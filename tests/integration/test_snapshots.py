@@ -109,3 +109,24 @@ def test_unreachable_source_is_503_and_leaves_nothing(
     assert set(Path(service.settings.snapshot_uri).glob("*")) == before
     listed = http.get("/v1/snapshots?datasource=gone", headers=headers).json()
     assert listed["data"] == []
+
+
+def test_cli_snapshot_goes_through_the_service(
+    service: RunningService, make_key: MakeKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from pulse_ray.cli import app
+
+    key = make_key(plan="pro")["key"]
+    load(transactions(2000), str(tmp_path / "cli.db"))
+    with httpx.Client(base_url=service.url) as http:
+        _register(http, bearer(key), {"name": "cli-tx", "type": "sqlite",
+                                      "path": str(tmp_path / "cli.db"), "table": "transactions"})
+    monkeypatch.setenv("PULSE_API_KEY", key)
+    monkeypatch.setenv("PULSE_BASE_URL", service.url)
+    result = CliRunner().invoke(app, ["snapshot", "cli-tx", "--compression", "gzip", "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count('"compression": "gzip"') == 1
+    missing = CliRunner().invoke(app, ["snapshot", "nope"])
+    assert missing.exit_code == 1 and "NOT_FOUND" in missing.output

@@ -52,6 +52,7 @@ async def create_snapshot(
         source=spec_of(source),
         storage_uri=state.settings.snapshot_uri,
         compression=options.compression,
+        task_cpus=state.settings.snapshot_task_cpus,
     )
     try:
         result = await state.snapshot_runner.run(job)
