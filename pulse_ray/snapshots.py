@@ -158,7 +158,12 @@ class LocalSnapshotRunner:
     async def run(self, job: SnapshotJob) -> SnapshotResult:
         import anyio.to_thread
 
-        return await anyio.to_thread.run_sync(self.run_sync, job)
+        try:
+            # The thread always runs to its end; a cancel is delivered after it.
+            return await anyio.to_thread.run_sync(self.run_sync, job)
+        except BaseException:
+            SnapshotStorage(job.storage_uri).discard(job.snapshot_id)  # nobody records it
+            raise
 
     def run_sync(self, job: SnapshotJob) -> SnapshotResult:
         storage = SnapshotStorage(job.storage_uri)

@@ -11,6 +11,7 @@ the coordinator — never the rows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from typing import Any
 
@@ -139,6 +140,9 @@ def _take_snapshot(job: SnapshotJob) -> SnapshotResult:
 class RaySnapshotRunner:
     """Runs snapshots as Ray tasks; cancelling the awaiting request cancels the task."""
 
+    def __init__(self) -> None:
+        self._cleanups: set[asyncio.Task[None]] = set()
+
     async def run(self, job: SnapshotJob) -> SnapshotResult:
         ref = _take_snapshot.remote(job)
         try:
@@ -146,9 +150,20 @@ class RaySnapshotRunner:
             return result
         except asyncio.CancelledError:
             ray.cancel(ref)
+            cleanup = asyncio.get_running_loop().create_task(self._discard_after(ref, job))
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
             raise
         except Exception as exc:
             source_error = find_source_error(exc)
             if source_error is not None:
                 raise source_error from None
             raise
+
+    @staticmethod
+    async def _discard_after(ref: Any, job: SnapshotJob) -> None:
+        """The task may have finished before the cancel reached it: once it has ended,
+        remove whatever it published, since no one will record it."""
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await ref
+        await asyncio.to_thread(SnapshotStorage(job.storage_uri).discard, job.snapshot_id)

@@ -103,10 +103,11 @@ def test_unreachable_source_is_503_and_leaves_nothing(
     _register(http, headers, {"name": "gone", "type": "sqlite", "path": str(tmp_path / "gone.db"),
                               "table": "transactions"})
     (tmp_path / "gone.db").unlink()
-    before = set(Path(service.settings.snapshot_uri).glob("*"))
+    root = Path(service.settings.snapshot_uri)
+    before = set(root.glob("*"))
     response = http.post("/v1/snapshot/gone", headers=headers)
     assert response.status_code == 503 and response.json()["error"]["code"] == "UNAVAILABLE"
-    assert set(Path(service.settings.snapshot_uri).glob("*")) == before
+    assert set(root.glob("*")) == before
     listed = http.get("/v1/snapshots?datasource=gone", headers=headers).json()
     assert listed["data"] == []
 
@@ -130,3 +131,23 @@ def test_cli_snapshot_goes_through_the_service(
     assert result.stdout.count('"compression": "gzip"') == 1
     missing = CliRunner().invoke(app, ["snapshot", "nope"])
     assert missing.exit_code == 1 and "NOT_FOUND" in missing.output
+
+
+def test_a_snapshot_cancelled_by_its_client_leaves_nothing(
+    http: httpx.Client, headers: dict[str, str], tmp_path: Path, service: RunningService
+) -> None:
+    load(transactions(400_000, seed=9), str(tmp_path / "slow.db"))
+    _register(http, headers, {"name": "slow", "type": "sqlite", "path": str(tmp_path / "slow.db"),
+                              "table": "transactions"})
+    root = Path(service.settings.snapshot_uri)
+    before = set(root.iterdir()) if root.exists() else set()
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up: the request is cancelled
+        httpx.post(f"{service.url}/v1/snapshot/slow", headers=headers, timeout=1.0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = (set(root.iterdir()) if root.exists() else set()) - before
+        if not left:
+            break
+        time.sleep(0.5)
+    assert not left, left
+    assert http.get("/v1/snapshots?datasource=slow", headers=headers).json()["data"] == []
