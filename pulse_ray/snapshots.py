@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import anyio.to_thread
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
@@ -156,8 +157,6 @@ class LocalSnapshotRunner:
     tools that run beside the store. The Ray runner reads the same shards in parallel."""
 
     async def run(self, job: SnapshotJob) -> SnapshotResult:
-        import anyio.to_thread
-
         try:
             # The thread always runs to its end; a cancel is delivered after it.
             return await anyio.to_thread.run_sync(self.run_sync, job)
