@@ -15,6 +15,7 @@ from ray import serve
 from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.runtime.jobs import RayJobsBackend
 from pulse_ray.runtime.ratelimit import RayBucketBackend
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
 from pulse_ray.store.migrate import current_revision, head_revision
@@ -51,6 +52,7 @@ class PulseIngress:
             # One set of buckets for every replica, so limits hold service-wide.
             bucket_backend=RayBucketBackend(f"{app_name}-ratelimit"),
             snapshot_runner=RaySnapshotRunner(),
+            training_backend=RayJobsBackend(settings),
         )
         current, head = current_revision(self._state.database), head_revision()
         if current != head:

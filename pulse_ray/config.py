@@ -74,6 +74,31 @@ class Settings(BaseSettings):
     ray_dashboard: bool = Field(
         default=True, description="Start the Ray dashboard (Ray Jobs need it) locally."
     )
+    ray_dashboard_port: int = Field(default=8265, ge=1, le=65535)
+    jobs_url: str = Field(
+        default="",
+        description="Ray Jobs API (the dashboard) that training is submitted to. Empty: "
+        "http://127.0.0.1:<ray_dashboard_port>.",
+    )
+    job_python: str = Field(
+        default="",
+        description="Python that runs training jobs; empty: this process's interpreter "
+        "(set `python` on a cluster whose nodes install Pulse elsewhere).",
+    )
+
+    # --- training ----------------------------------------------------------------
+    artifact_uri: str = Field(
+        default="", description="Where model versions are stored (URI or directory); empty: "
+        "data_dir/models.",
+    )
+    train_storage_uri: str = Field(
+        default="", description="Ray Train's checkpoint storage (shared on a multi-node "
+        "cluster); empty: data_dir/runs.",
+    )
+    train_worker_cpus: float = Field(default=1.0, gt=0, description="CPUs per Train worker.")
+    train_max_failures: int = Field(
+        default=2, ge=0, description="Worker losses a run survives (resuming from checkpoints)."
+    )
 
     # --- HTTP / Serve ------------------------------------------------------------
     http_host: str = "127.0.0.1"
@@ -166,6 +191,12 @@ class Settings(BaseSettings):
             self.store_url = f"sqlite:///{self.data_dir / 'pulse.db'}"
         if not self.snapshot_uri:
             self.snapshot_uri = str(self.data_dir / "snapshots")
+        if not self.artifact_uri:
+            self.artifact_uri = str(self.data_dir / "models")
+        if not self.train_storage_uri:
+            self.train_storage_uri = str(self.data_dir / "runs")
+        if not self.jobs_url:
+            self.jobs_url = f"http://127.0.0.1:{self.ray_dashboard_port}"
         if self.max_concurrent_requests > self.ingress_max_ongoing_requests:
             raise ValueError(
                 "max_concurrent_requests must not exceed ingress_max_ongoing_requests, "

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Digest", "canonical_schema", "table_digest"]
+__all__ = ["Digest", "canonical_schema", "row_hashes", "table_digest"]
 
 _TEXT_DIGEST_BYTES = 16
 _MASK = (1 << 64) - 1
@@ -180,3 +180,10 @@ def table_digest(table: pa.Table) -> Digest:
     words = [w for column in table.columns for w in _words(column)]
     first, second = (int(lane.sum(dtype=np.uint64)) for lane in _row_hashes(words, n))
     return Digest(n, (first, second))
+
+
+def row_hashes(table: pa.Table) -> np.ndarray:
+    """A 64-bit hash of each row's content (the first lane): equal rows, equal hashes,
+    whatever block they are in — used to split data deterministically."""
+    words = [w for column in table.columns for w in _words(column)]
+    return _row_hashes(words, table.num_rows)[0]

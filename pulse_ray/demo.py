@@ -66,15 +66,15 @@ def transactions(rows: int, *, seed: int = 7) -> pa.Table:
     device = rng.choice(3, size=rows, p=[0.55, 0.35, 0.10])
 
     score = (
-        1.1 * np.log(amount / avg_30d)
-        + 0.9 * ((hour <= 4) | (hour >= 23))
-        + 1.0 * (account_age < 60)
-        + 0.18 * np.maximum(txn_24h - 3, 0)
-        + _CATEGORY_RISK[category]
-        + 0.6 * (distance > 300)
-        + 0.5 * (country != home)
-        + 0.3 * (device == 0)
-        + rng.normal(0.0, 0.8, rows)
+        2.2 * np.log(amount / avg_30d)
+        + 1.8 * ((hour <= 4) | (hour >= 23))
+        + 2.0 * (account_age < 60)
+        + 0.45 * np.maximum(txn_24h - 3, 0)
+        + 2.0 * _CATEGORY_RISK[category]
+        + 1.2 * (distance > 300)
+        + 1.0 * (country != home)
+        + 0.5 * (device == 0)
+        + rng.normal(0.0, 0.9, rows)
     )
     fraud = rng.random(rows) < _sigmoid(score + _intercept(score))
     return pa.table({

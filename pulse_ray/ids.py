@@ -29,6 +29,10 @@ class IdPrefix(StrEnum):
     KEY = "key"
     WEBHOOK = "wh"
     MESSAGE = "msg"
+    # Internal: never part of a URL (models are addressed by name, versions by number).
+    MODEL = "mdl"
+    VERSION = "ver"
+    PROMOTION = "prm"
 
 
 def b62encode(value: int, width: int) -> str:

@@ -19,7 +19,7 @@ from pulse_ray.api.middleware import (
 )
 from pulse_ray.api.openapi import install_openapi
 from pulse_ray.api.ratelimiting import RateLimitMiddleware
-from pulse_ray.api.routers import auth, datasources, health, keys, snapshots
+from pulse_ray.api.routers import auth, datasources, health, keys, models, snapshots, training
 from pulse_ray.api.state import AppState, ReadinessCheck
 from pulse_ray.auth import Authenticator, Principal
 from pulse_ray.config import Settings
@@ -29,10 +29,14 @@ from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.store.keys import principal_by_hash
 from pulse_ray.timeutil import Clock, utcnow
+from pulse_ray.training import TrainingBackend
 
 __all__ = ["build_state", "create_app"]
 
-_V1_ROUTERS = (auth.router, keys.router, datasources.router, snapshots.router)
+_V1_ROUTERS = (
+    auth.router, keys.router, datasources.router, snapshots.router, models.router,
+    training.router,
+)
 
 
 def build_state(
@@ -42,6 +46,7 @@ def build_state(
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
     bucket_backend: BucketBackend | None = None,
     snapshot_runner: SnapshotRunner | None = None,
+    training_backend: TrainingBackend | None = None,
 ) -> AppState:
     """Wires the store, the authenticator and the rate limiter from settings.
 
@@ -50,6 +55,8 @@ def build_state(
             for one replica only, so the Serve ingress passes the shared Ray actor.
         snapshot_runner: what takes snapshots; the in-process default reads shards one
             after another, the Serve ingress passes the Ray Data runner.
+        training_backend: where training jobs run (Ray Jobs under Serve); without one
+            training routes answer 503.
     """
     database = Database(settings.store_url)
     limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
@@ -65,6 +72,7 @@ def build_state(
         plans=load_plans(settings.plans_file),
         rate_limiter=limiter if settings.rate_limits else None,
         snapshot_runner=snapshot_runner or LocalSnapshotRunner(),
+        training_backend=training_backend,
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )

@@ -12,6 +12,7 @@ from pulse_ray.ratelimit import RateLimiter
 from pulse_ray.snapshots import SnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.timeutil import Clock, utcnow
+from pulse_ray.training import TrainingBackend
 
 __all__ = ["AppState", "ReadinessCheck"]
 
@@ -27,5 +28,6 @@ class AppState:
     plans: dict[Plan, PlanLimits]
     rate_limiter: RateLimiter | None  # None: limits switched off
     snapshot_runner: SnapshotRunner
+    training_backend: TrainingBackend | None  # None: not on Ray, training unavailable
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)

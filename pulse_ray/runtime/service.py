@@ -89,6 +89,7 @@ def _connect_ray(settings: Settings) -> bool:
         num_gpus=settings.ray_num_gpus,
         include_dashboard=settings.ray_dashboard,
         dashboard_host="127.0.0.1",
+        dashboard_port=settings.ray_dashboard_port,
         namespace="serve",
     )
     return True

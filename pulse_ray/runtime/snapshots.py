@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import ray
-from ray.data import DataContext, Dataset
+from ray.data import Dataset
 from ray.data.block import BlockMetadata
 from ray.data.datasource import Datasource, ReadTask
 
 from pulse_ray.contenthash import Digest
+from pulse_ray.runtime.data import configure_data_context
 from pulse_ray.snapshots import (
     BlockResult,
     SnapshotJob,
@@ -91,7 +92,7 @@ def _write(dataset: Dataset, job: SnapshotJob) -> tuple[list[BlockResult], list[
 
 def _read_and_write(job: SnapshotJob) -> tuple[list[BlockResult], pa.Schema]:
     parallelism = max(1, int(ray.cluster_resources().get("CPU", 1) / job.task_cpus))
-    remote_args = {"num_cpus": job.task_cpus}
+
     if job.source.type.is_sql:
         source = sql_source(job.source)
         with source.plan(parallelism) as plan:
@@ -99,29 +100,22 @@ def _read_and_write(job: SnapshotJob) -> tuple[list[BlockResult], pa.Schema]:
             # blocks, i.e. 200 tiny files and as many write tasks.
             dataset = ray.data.read_datasource(_ShardedSqlDatasource(source, plan),
                                                override_num_blocks=len(plan.shards),
-                                               ray_remote_args=remote_args)
+                                               num_cpus=job.task_cpus)
             blocks, _ = _write(dataset, job)
         return blocks, plan.schema
     path = job.source.path
     assert path is not None
     reader = ray.data.read_parquet if job.source.type.value == "parquet" else ray.data.read_csv
-    blocks, schemas = _write(reader(path, ray_remote_args=remote_args), job)
+    blocks, schemas = _write(reader(path, num_cpus=job.task_cpus), job)
     if len(schemas) > 1:
         raise SourceError("path", "the files do not share one schema: "
                           + " vs ".join(str(s).replace("\n", ", ") for s in schemas[:2]))
     return blocks, schemas[0] if schemas else probe(job.source)
 
 
-# Ray Data merges a task's output into blocks of up to 128 MiB by default, which would
-# make a worker hold a whole large shard; ~32 MiB blocks keep memory flat in table size.
-_TARGET_BLOCK_BYTES = 32 << 20
-
-
 @ray.remote(num_cpus=0, max_retries=0)
 def _take_snapshot(job: SnapshotJob) -> SnapshotResult:
-    context = DataContext.get_current()
-    context.enable_progress_bars = False
-    context.target_max_block_size = _TARGET_BLOCK_BYTES
+    configure_data_context()
     storage = SnapshotStorage(job.storage_uri)
     storage.prepare(job.snapshot_id)
     try:

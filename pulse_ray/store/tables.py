@@ -15,7 +15,16 @@ from pulse_ray.schemas.datasources import DatasourceBase, DatasourceType
 from pulse_ray.schemas.keys import ApiKeyBase
 from pulse_ray.store.engine import UTCDateTime
 
-__all__ = ["ApiKey", "Datasource", "IdempotencyRecord", "Snapshot"]
+__all__ = [
+    "ApiKey",
+    "Datasource",
+    "IdempotencyRecord",
+    "Model",
+    "ModelVersion",
+    "Promotion",
+    "Snapshot",
+    "TrainingRun",
+]
 
 
 class ApiKey(ApiKeyBase, table=True):
@@ -106,4 +115,78 @@ class Snapshot(SQLModel, table=True):
     uri: str = Field(max_length=2048)
     columns: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
     files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Model(SQLModel, table=True):
+    """A named model and its data contract; versions come from training runs."""
+
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("account", "name"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(index=True, max_length=100)
+    name: str = Field(max_length=64)
+    family: str = Field(max_length=64)
+    label_column: str = Field(max_length=255)
+    feature_columns: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    description: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TrainingRun(SQLModel, table=True):
+    __tablename__ = "training_runs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(index=True, max_length=100)
+    key_id: str | None = Field(default=None, max_length=40)
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False, index=True))
+    snapshot_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("snapshots.id", ondelete="RESTRICT"), nullable=False))
+    status: str = Field(max_length=16, index=True)
+    ray_job_id: str | None = Field(default=None, max_length=100)
+    options: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    epochs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON,
+                                                                                nullable=False))
+    metrics: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    version: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=4000)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    running_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                       nullable=True))
+    completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                         nullable=True))
+
+
+class ModelVersion(SQLModel, table=True):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False, index=True))
+    version: str = Field(max_length=64)
+    run_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("training_runs.id", ondelete="RESTRICT"), nullable=False))
+    status: str = Field(max_length=16)
+    metrics: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    input_schema: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    artifact_uri: str = Field(max_length=2048)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Promotion(SQLModel, table=True):
+    """A deploy or rollback: history that can be shown and undone."""
+
+    __tablename__ = "promotions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False, index=True))
+    action: str = Field(max_length=16)
+    from_version: str | None = Field(default=None, max_length=64)
+    to_version: str = Field(max_length=64)
+    key_id: str | None = Field(default=None, max_length=40)
+    run_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -33,21 +33,25 @@ def free_port() -> int:
     """An HTTP port whose HAProxy-mode companions (see ray_env) are free too."""
     for _ in range(200):
         port = random.randint(20000, 28000)
-        if all(_is_free(port + offset) for offset in (0, 404, 500, 1101, 1500)):
+        # +2000: the test cluster's dashboard (Ray Jobs)
+        if all(_is_free(port + offset) for offset in (0, 404, 500, 1101, 1500, 2000)):
             return port
     raise RuntimeError("no free port range for the test service")
 
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    """Pulse as `pulse serve` runs it: local Ray (8 logical CPUs so fractional
-    replicas never wait on 2 real cores), 2 ingress replicas, a SQLite store."""
+    """Pulse as `pulse serve` runs it: local Ray with its dashboard (Ray Jobs), 8
+    logical CPUs so fractional replicas never wait on 2 real cores, 2 ingress replicas,
+    a SQLite store."""
+    http_port = free_port()
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path_factory.mktemp("pulse"),
-        http_port=free_port(),
+        http_port=http_port,
         ray_num_cpus=8,
-        ray_dashboard=False,
+        ray_dashboard=True,
+        ray_dashboard_port=http_port + 2000,
         ingress_replicas=2,
         ingress_num_cpus=0.25,
     )
@@ -73,8 +77,7 @@ def pulse_cli(service: RunningService, *args: str) -> subprocess.CompletedProces
     )
 
 
-@pytest.fixture
-def make_key(service: RunningService) -> MakeKey:
+def _key_maker(service: RunningService) -> MakeKey:
     def make(*scopes: str, name: str = "it", plan: str = "free") -> dict:  # type: ignore[type-arg]
         args = ["keys", "create", "--name", name, "--plan", plan, "--json"]
         for scope in scopes:
@@ -84,6 +87,17 @@ def make_key(service: RunningService) -> MakeKey:
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
     return make
+
+
+@pytest.fixture
+def make_key(service: RunningService) -> MakeKey:
+    """Issues a key with `pulse keys create`, as a user would."""
+    return _key_maker(service)
+
+
+@pytest.fixture(scope="module")
+def make_key_module(service: RunningService) -> MakeKey:
+    return _key_maker(service)
 
 
 def bearer(secret: str) -> dict[str, str]:

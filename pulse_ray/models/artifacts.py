@@ -1,0 +1,77 @@
+"""A trained model on disk: ``model.pt`` (weights) and ``model.json`` (family,
+preprocessing, input schema). Written to a local directory by training, published to
+the artifact store (any pyarrow filesystem URI), loaded by the ModelServer."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs as pafs
+import torch
+
+from pulse_ray.models.inputs import InputSchema
+from pulse_ray.models.tabular import FAMILY, TabularNet, TabularPreprocessor
+
+__all__ = ["TrainedModel", "publish", "weights_digest"]
+
+_WEIGHTS, _SPEC = "model.pt", "model.json"
+
+
+def weights_digest(state: dict[str, torch.Tensor], length: int = 6) -> str:
+    """Short SHA-256 of the weights (names and bytes, in name order): the version suffix."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:length]
+
+
+@dataclass
+class TrainedModel:
+    net: TabularNet
+    preprocessor: TabularPreprocessor
+
+    @property
+    def input_schema(self) -> InputSchema:
+        return self.preprocessor.input_schema()
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        torch.save(self.net.state_dict(), directory / _WEIGHTS)
+        (directory / _SPEC).write_text(json.dumps({
+            "family": FAMILY,
+            "preprocessor": self.preprocessor.to_dict(),
+            "input_schema": self.input_schema.model_dump(),
+        }))
+
+    @staticmethod
+    def from_parts(spec: dict[str, Any], weights: bytes) -> TrainedModel:
+        preprocessor = TabularPreprocessor.from_dict(spec["preprocessor"])
+        net = TabularNet.for_preprocessor(preprocessor)
+        net.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
+        net.eval()
+        return TrainedModel(net=net, preprocessor=preprocessor)
+
+    @staticmethod
+    def load(uri: str) -> TrainedModel:
+        """From a local directory or any pyarrow filesystem URI."""
+        fs, root = pafs.FileSystem.from_uri(uri)
+        with fs.open_input_stream(f"{root}/{_SPEC}") as f:
+            spec = json.loads(f.read())
+        with fs.open_input_stream(f"{root}/{_WEIGHTS}") as f:
+            weights = f.read()
+        return TrainedModel.from_parts(spec, weights)
+
+
+def publish(local: Path, uri: str) -> None:
+    """Copies a saved model directory to its place in the artifact store."""
+    fs, root = pafs.FileSystem.from_uri(uri)
+    fs.create_dir(root, recursive=True)
+    for name in (_WEIGHTS, _SPEC):
+        with fs.open_output_stream(f"{root}/{name}") as out:
+            out.write((local / name).read_bytes())

@@ -1,0 +1,74 @@
+"""Classification metrics on a validation split, without scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["best_threshold", "classification_metrics"]
+
+
+def _roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve by ranks (ties share their average rank)."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    ranks[order] = np.arange(1, len(scores) + 1)
+    # average ranks over ties
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    for start, count in zip(first[counts > 1], counts[counts > 1], strict=True):
+        block = order[start : start + count]
+        ranks[block] = ranks[block].mean()
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _prf(true: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
+    tp = float(np.sum(true & predicted))
+    precision = tp / max(float(predicted.sum()), 1.0)
+    recall = tp / max(float(true.sum()), 1.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def best_threshold(positive: np.ndarray, scores: np.ndarray) -> float:
+    """The score cut-off with the best F1 (binary), from the precision-recall curve."""
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, hits = scores[order], positive[order].astype(np.float64)
+    tp = np.cumsum(hits)
+    precision = tp / np.arange(1, len(hits) + 1)
+    recall = tp / max(hits.sum(), 1.0)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall + 1e-12), 0)
+    last_of_ties = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+    best = int(np.argmax(np.where(last_of_ties, f1, -1)))
+    return float(sorted_scores[best])
+
+
+def classification_metrics(
+    labels: np.ndarray, probabilities: np.ndarray, *, positive_index: int, threshold: float
+) -> dict[str, float]:
+    """accuracy, precision, recall, f1_score and roc_auc.
+
+    Binary (two columns of probabilities): about the positive class, deciding at
+    ``threshold``. Multiclass: arg-max decisions, macro averages, one-vs-rest AUC.
+    """
+    classes = probabilities.shape[1]
+    if classes == 2:
+        scores = probabilities[:, positive_index]
+        true = labels == positive_index
+        predicted = scores >= threshold
+        precision, recall, f1 = _prf(true, predicted)
+        accuracy = float(np.mean(true == predicted))
+        auc = _roc_auc(true, scores)
+    else:
+        predicted_class = probabilities.argmax(axis=1)
+        accuracy = float(np.mean(predicted_class == labels))
+        per_class = [_prf(labels == k, predicted_class == k) for k in range(classes)]
+        precision, recall, f1 = (float(np.mean([p[i] for p in per_class])) for i in range(3))
+        aucs = [_roc_auc(labels == k, probabilities[:, k]) for k in range(classes)]
+        auc = float(np.nanmean(aucs))
+    return {"accuracy": round(accuracy, 6), "f1_score": round(f1, 6),
+            "precision": round(precision, 6), "recall": round(recall, 6),
+            "roc_auc": round(auc, 6)}

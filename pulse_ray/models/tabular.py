@@ -1,0 +1,217 @@
+"""The ``tabular-classifier`` family: a PyTorch network for numeric and categorical
+columns, with its preprocessing learnt from the training split.
+
+Preprocessing (fit from :class:`~pulse_ray.models.stats.TableStats`, so it works on any
+table, not only the demo):
+
+* numeric columns are standardised; non-negative ones also enter as standardised
+  ``log1p`` (so ratios of skewed amounts become differences the network can learn);
+  missing values become the mean plus a missing flag;
+* text and boolean columns get a vocabulary of their most frequent values (at most
+  1,000); index 0 is the bucket for unknown and missing values; each has an embedding;
+* classes come from the label column; the loss weights them by the square root of
+  their inverse frequency (class imbalance), and a binary model's decision threshold is
+  the one that maximises F1 on the validation split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+from torch import nn
+
+from pulse_ray.models.inputs import FieldSpec, InputSchema
+from pulse_ray.models.stats import TableStats
+
+__all__ = ["FAMILY", "TabularNet", "TabularPreprocessor", "fit_preprocessor"]
+
+FAMILY = "tabular-classifier"
+_MAX_VOCABULARY = 1000
+_POSITIVE = ("true", "1", "yes", "fraud", "positive")
+
+
+@dataclass
+class NumericFeature:
+    name: str
+    integral: bool
+    non_negative: bool
+    mean: float
+    std: float
+    log_mean: float
+    log_std: float
+
+
+@dataclass
+class CategoricalFeature:
+    name: str
+    boolean: bool
+    vocabulary: list[str]  # index i + 1; 0 is unknown or missing
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.vocabulary) + 1
+
+
+@dataclass
+class TabularPreprocessor:
+    label: str
+    classes: list[str]
+    class_weights: list[float]
+    numeric: list[NumericFeature] = field(default_factory=list)
+    categorical: list[CategoricalFeature] = field(default_factory=list)
+    threshold: float = 0.5  # binary models: P(positive) at or above which to say yes
+
+    @property
+    def positive_index(self) -> int:
+        """Which class a binary model calls positive ("true", "1"... or the rarer one)."""
+        for index, name in enumerate(self.classes):
+            if name.lower() in _POSITIVE:
+                return index
+        return int(np.argmax(self.class_weights))  # the rarest class weighs most
+
+    @property
+    def numeric_width(self) -> int:
+        return sum(3 if f.non_negative else 2 for f in self.numeric)
+
+    def encode(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """(numeric float32 [n, numeric_width], categorical int64 [n, n_categorical])."""
+        n = table.num_rows
+        numeric = np.zeros((n, self.numeric_width), dtype=np.float32)
+        column = 0
+        for f in self.numeric:
+            raw = pc.cast(table[f.name], pa.float64()).to_numpy(zero_copy_only=False)
+            missing = ~np.isfinite(raw)
+            values = np.where(missing, f.mean, raw)
+            numeric[:, column] = (values - f.mean) / f.std
+            numeric[:, column + 1] = missing
+            column += 2
+            if f.non_negative:
+                logs = np.log1p(np.maximum(values, 0.0))
+                numeric[:, column] = (logs - f.log_mean) / f.log_std
+                column += 1
+        categorical = np.zeros((n, len(self.categorical)), dtype=np.int64)
+        for i, category in enumerate(self.categorical):
+            texts = pc.cast(table[category.name], pa.string())  # booleans read "true"/"false"
+            index = pc.index_in(texts, value_set=pa.array(category.vocabulary, type=pa.string()))
+            categorical[:, i] = pc.add(index, 1).fill_null(0).to_numpy(zero_copy_only=False)
+        return numeric, categorical
+
+    def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode` for validated inference inputs (dicts)."""
+        columns: dict[str, list[Any]] = {f.name: [] for f in self.numeric}
+        columns.update({f.name: [] for f in self.categorical})
+        for row in rows:
+            for name, values in columns.items():
+                value = row.get(name)
+                values.append(str(value).lower() if isinstance(value, bool) else value)
+        arrays = {
+            f.name: pa.array(columns[f.name], type=pa.float64()) for f in self.numeric
+        } | {
+            f.name: pa.array([None if v is None else str(v) for v in columns[f.name]],
+                             type=pa.string())
+            for f in self.categorical
+        }
+        return self.encode(pa.table(arrays) if arrays else pa.table({"_": [0] * len(rows)}))
+
+    def labels(self, table: pa.Table) -> np.ndarray:
+        """Class indices of the label column; unknown labels are an error."""
+        column = table[self.label]
+        if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
+            column = pc.cast(column, pa.int64())  # whole-number classes, as in the stats
+        texts = pc.cast(column, pa.string())
+        index = pc.index_in(texts, value_set=pa.array(self.classes, type=pa.string()))
+        if index.null_count:
+            raise ValueError(f"label column '{self.label}' has values unseen in training")
+        return index.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def input_schema(self) -> InputSchema:
+        fields = {
+            f.name: FieldSpec(type="integer" if f.integral else "number", nullable=True,
+                              minimum=0.0 if f.non_negative else None)
+            for f in self.numeric
+        }
+        fields.update({
+            f.name: FieldSpec(type="boolean", nullable=True) if f.boolean
+            else FieldSpec(type="string", nullable=True, categories=f.vocabulary[:100])
+            for f in self.categorical
+        })
+        return InputSchema(fields=fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> TabularPreprocessor:
+        return TabularPreprocessor(
+            label=data["label"], classes=list(data["classes"]),
+            class_weights=list(data["class_weights"]),
+            numeric=[NumericFeature(**f) for f in data["numeric"]],
+            categorical=[CategoricalFeature(**f) for f in data["categorical"]],
+            threshold=float(data.get("threshold", 0.5)),
+        )
+
+
+def fit_preprocessor(
+    stats: TableStats, *, label: str, features: Iterable[str]
+) -> TabularPreprocessor:
+    """Learns the preprocessing from the training split's statistics.
+
+    Raises:
+        ValueError: no usable label (fewer than two classes, or numeric with many values).
+    """
+    label_stats = stats.columns[label]
+    if label_stats.kind == "numeric" and (label_stats.truncated or not label_stats.counts):
+        raise ValueError(f"label '{label}' is numeric with many values: this family classifies")
+    classes = sorted(label_stats.counts)
+    if len(classes) < 2:
+        raise ValueError(f"label '{label}' has fewer than two classes in the training split")
+    total = sum(label_stats.counts.values())
+    weights = [math.sqrt(total / (len(classes) * label_stats.counts[c])) for c in classes]
+    preprocessor = TabularPreprocessor(label=label, classes=classes, class_weights=weights)
+    for name in features:
+        s = stats.columns[name]
+        if s.kind == "numeric":
+            preprocessor.numeric.append(NumericFeature(
+                name=name, integral=s.integral, non_negative=s.minimum >= 0,
+                mean=s.mean, std=s.std, log_mean=s.log_mean, log_std=s.log_std))
+        else:
+            vocabulary = [v for v, _ in s.counts.most_common(_MAX_VOCABULARY)]
+            preprocessor.categorical.append(
+                CategoricalFeature(name=name, boolean=s.kind == "boolean", vocabulary=vocabulary))
+    return preprocessor
+
+
+class TabularNet(nn.Module):
+    """Embeddings for categorical columns, concatenated with numeric ones, then an MLP."""
+
+    def __init__(self, numeric_width: int, cardinalities: Sequence[int], classes: int,
+                 hidden: Sequence[int] = (128, 64), dropout: float = 0.1) -> None:
+        super().__init__()
+        dimensions = [min(16, math.ceil(1.6 * c**0.56)) for c in cardinalities]
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(c, d) for c, d in zip(cardinalities, dimensions, strict=True)
+        )
+        width = numeric_width + sum(dimensions)
+        layers: list[nn.Module] = []
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
+            width = size
+        layers.append(nn.Linear(width, classes))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        parts = [numeric] + [e(categorical[:, i]) for i, e in enumerate(self.embeddings)]
+        return self.mlp(torch.cat(parts, dim=1))
+
+    @staticmethod
+    def for_preprocessor(preprocessor: TabularPreprocessor) -> TabularNet:
+        return TabularNet(preprocessor.numeric_width,
+                          [f.cardinality for f in preprocessor.categorical],
+                          len(preprocessor.classes))

@@ -1,0 +1,128 @@
+"""Fitting on Ray: Ray Data reads and splits the snapshot, TorchTrainer trains, the
+version is published and registered. Imported by the training job only once the run
+is marked running, so the heavy imports (torch, Ray Train) do not delay that."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import ray.data
+import ray.train
+import torch
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig, UserCallback
+from ray.train.torch import TorchTrainer
+
+from pulse_ray.config import Settings
+from pulse_ray.models.artifacts import TrainedModel, publish, weights_digest
+from pulse_ray.models.stats import TableStats, split_rows, stats_batch
+from pulse_ray.models.tabular import TabularNet, fit_preprocessor
+from pulse_ray.registry import next_version, should_deploy
+from pulse_ray.runtime.data import configure_data_context
+from pulse_ray.runtime.train_loop import CHECKPOINT_FILE, train_loop_per_worker
+from pulse_ray.schemas.training import TrainOptions
+from pulse_ray.store import Database
+from pulse_ray.store import models as model_repo
+from pulse_ray.store import runs as run_repo
+from pulse_ray.store.tables import Model, Snapshot, TrainingRun
+from pulse_ray.timeutil import utcnow
+from pulse_ray.training import feature_columns
+
+__all__ = ["fit", "register"]
+
+logger = logging.getLogger(__name__)
+
+class _EpochRecorder(UserCallback):
+    """Runs on the Train controller: writes each epoch's metrics to the store as it ends,
+    so GET /v1/train/{run} shows progress while the run goes on."""
+
+    def __init__(self, store_url: str, run_id: str) -> None:
+        self.store_url, self.run_id = store_url, run_id
+
+    def after_report(self, run_context: Any, metrics: list[dict[str, Any]],
+                     checkpoint: Any) -> None:
+        leader = metrics[0] if metrics else {}
+        database = Database(self.store_url)
+        try:
+            with database.session() as session:
+                run_repo.add_epoch(session=session, run_id=self.run_id,
+                                   metrics={k: float(v) for k, v in leader.items()})
+        finally:
+            database.dispose()
+
+
+def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings) -> tuple[
+        TrainedModel, dict[str, float]]:
+    configure_data_context()
+    options = TrainOptions.model_validate(run.options)
+    features = feature_columns(model, [c["name"] for c in snapshot.columns])
+    source = ray.data.read_parquet(snapshot.uri, columns=[*features, model.label_column])
+    train = source.map_batches(partial(split_rows, fraction=options.validation_split,
+                                       validation=False), batch_format="pyarrow")
+    validation = source.map_batches(partial(split_rows, fraction=options.validation_split,
+                                            validation=True), batch_format="pyarrow")
+    stats = TableStats(columns={})
+    for row in train.map_batches(stats_batch, batch_format="pyarrow",
+                                 batch_size=None).take_all():
+        stats = stats.merge(TableStats.from_json(row["stats"]))
+    preprocessor = fit_preprocessor(stats, label=model.label_column, features=features)
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"preprocessor": preprocessor.to_dict(),
+                           "options": options.model_dump()},
+        scaling_config=ScalingConfig(
+            num_workers=options.num_workers, use_gpu=options.gpu,
+            resources_per_worker={"CPU": settings.train_worker_cpus}),
+        datasets={"train": train, "validation": validation},
+        run_config=RunConfig(
+            name=run.id, storage_path=settings.train_storage_uri,
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+            failure_config=FailureConfig(max_failures=settings.train_max_failures),
+            callbacks=[_EpochRecorder(settings.store_url, run.id)],  # type: ignore[list-item]
+        ),
+    )
+    result = trainer.fit()
+    if result.checkpoint is None or result.metrics is None:
+        raise RuntimeError("training ended without a checkpoint")
+    with result.checkpoint.as_directory() as directory:
+        state = torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu",
+                           weights_only=True)
+    preprocessor.threshold = float(state["threshold"])
+    net = TabularNet.for_preprocessor(preprocessor)
+    net.load_state_dict(state["model"])
+    metrics = {k: float(result.metrics[k]) for k in
+               ("accuracy", "f1_score", "precision", "recall", "roc_auc")}
+    return TrainedModel(net=net, preprocessor=preprocessor), metrics
+
+
+def register(run: TrainingRun, model: Model, trained: TrainedModel,
+              metrics: dict[str, float], settings: Settings, database: Database) -> str:
+    schema = trained.input_schema.model_dump()
+    with database.session() as session:
+        latest = model_repo.latest_version(session=session, model_id=model.id)
+    version = next_version(latest.version if latest else None,
+                           schema_changed=latest is not None and latest.input_schema != schema,
+                           digest=weights_digest(trained.net.state_dict()))
+    uri = f"{settings.artifact_uri.rstrip('/')}/{model.name}/{version}"
+    with tempfile.TemporaryDirectory() as directory:
+        trained.save(Path(directory))
+        publish(Path(directory), uri)
+    options = TrainOptions.model_validate(run.options)
+    now = utcnow()
+    with database.session() as session:
+        model_repo.register_version(session=session, model=model, version=version,
+                                    run_id=run.id, metrics=metrics, input_schema=schema,
+                                    artifact_uri=uri, now=now)
+        deployed = model_repo.deployed_version(session=session, model_id=model.id)
+        if should_deploy(options.deploy, metrics.get("f1_score"),
+                         deployed.metrics.get("f1_score") if deployed else None):
+            model_repo.deploy_version(session=session, model=model, version=version,
+                                      by_key=run.key_id, by_run=run.id, now=now)
+        run_repo.finish(session=session, run_id=run.id, status="succeeded", now=now,
+                        metrics=metrics, version=version)
+    return version
+
+

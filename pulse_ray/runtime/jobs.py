@@ -1,0 +1,73 @@
+"""Training on Ray Jobs: the :class:`~pulse_ray.training.TrainingBackend` of the service."""
+
+from __future__ import annotations
+
+import sys
+
+import ray
+from ray.job_submission import JobStatus, JobSubmissionClient
+
+from pulse_ray.config import Settings
+from pulse_ray.training import JobPhase, JobState
+
+__all__ = ["RayJobsBackend", "job_environment"]
+
+_PHASES: dict[JobStatus, JobPhase] = {
+    JobStatus.PENDING: "pending",
+    JobStatus.RUNNING: "running",
+    JobStatus.SUCCEEDED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.STOPPED: "stopped",
+}
+
+
+def job_environment(settings: Settings) -> dict[str, str]:
+    """The settings a training job needs, as PULSE_* variables (the job's Settings()
+    reads them), plus Ray Train's faster health check (a run ends ~4 s sooner)."""
+    return {
+        "PULSE_STORE_URL": settings.store_url,
+        "PULSE_DATA_DIR": str(settings.data_dir),
+        "PULSE_SNAPSHOT_URI": settings.snapshot_uri,
+        "PULSE_ARTIFACT_URI": settings.artifact_uri,
+        "PULSE_TRAIN_STORAGE_URI": settings.train_storage_uri,
+        "PULSE_TRAIN_WORKER_CPUS": str(settings.train_worker_cpus),
+        "PULSE_TRAIN_MAX_FAILURES": str(settings.train_max_failures),
+        "PULSE_LOG_LEVEL": settings.log_level,
+        "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
+    }
+
+
+class RayJobsBackend:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: JobSubmissionClient | None = None
+
+    @property
+    def client(self) -> JobSubmissionClient:
+        if self._client is None:  # the dashboard may start after this replica
+            self._client = JobSubmissionClient(self._settings.jobs_url)
+        return self._client
+
+    def submit(self, run_id: str) -> str:
+        python = self._settings.job_python or sys.executable
+        return str(self.client.submit_job(
+            # -P: the job's working directory must not shadow packages (a `ray` folder
+            # in it would replace Ray itself).
+            entrypoint=f"{python} -P -m pulse_ray.runtime.train_job --run {run_id}",
+            submission_id=f"pulse-{run_id}",
+            runtime_env={"env_vars": job_environment(self._settings)},
+            metadata={"pulse_run": run_id},
+        ))
+
+    def state(self, job_id: str) -> JobState:
+        info = self.client.get_job_info(job_id)
+        return JobState(phase=_PHASES.get(info.status, "pending"), message=info.message)
+
+    def logs(self, job_id: str, lines: int = 40) -> str:
+        return "\n".join(self.client.get_job_logs(job_id).splitlines()[-lines:])
+
+    def stop(self, job_id: str) -> None:
+        self.client.stop_job(job_id)
+
+    def resources(self) -> dict[str, float]:
+        return {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}

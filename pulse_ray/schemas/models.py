@@ -1,0 +1,82 @@
+"""Models, their versions and their promotion history on the wire (seed 000)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pulse_ray.timeutil import Timestamp
+
+__all__ = [
+    "HistoryEvent",
+    "ModelCreate",
+    "ModelHistory",
+    "ModelPublic",
+    "ModelVersions",
+    "VersionPublic",
+]
+
+_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+VersionStatus = Literal["deployed", "archived", "candidate"]
+
+
+class ModelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(examples=["fraud-detector"], description="Lowercase, digits and dashes.")
+    family: Literal["tabular-classifier"] = "tabular-classifier"
+    label_column: str = Field(min_length=1, max_length=255, examples=["is_fraud"])
+    feature_columns: list[str] | None = Field(
+        default=None, min_length=1,
+        description="Columns the model reads; default: every column but the label.",
+    )
+    description: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be 1-64 lowercase letters, digits and dashes")
+        return value
+
+
+class ModelPublic(BaseModel):
+    name: str
+    family: str
+    label_column: str
+    feature_columns: list[str] | None
+    description: str | None = None
+    deployed_version: str | None = None
+    created_at: Timestamp
+
+
+class VersionPublic(BaseModel):
+    version: str = Field(examples=["1.0.0-def456"])
+    created_at: Timestamp
+    status: VersionStatus
+    metrics: dict[str, float] = Field(
+        description="On the validation split: accuracy, f1_score, precision, recall, roc_auc.")
+    run: str = Field(description="The training run (run_…) that made it.")
+    input_schema: dict[str, object] = Field(description="What inference accepts.")
+    artifact_uri: str
+
+
+class ModelVersions(BaseModel):
+    model: str
+    versions: list[VersionPublic]
+
+
+class HistoryEvent(BaseModel):
+    action: Literal["deploy", "rollback"]
+    from_version: str | None
+    to_version: str
+    by: str | None = Field(description="key_… that asked, or run_… for an automatic deploy.")
+    created_at: Timestamp
+
+
+class ModelHistory(BaseModel):
+    model: str
+    events: list[HistoryEvent]

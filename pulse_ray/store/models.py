@@ -1,0 +1,145 @@
+"""Repository functions for models, versions and promotions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from pulse_ray.errors import ConflictError, NotFoundError
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.registry import rollback_target
+from pulse_ray.schemas.models import ModelCreate
+from pulse_ray.store.pagination import page
+from pulse_ray.store.tables import Model, ModelVersion, Promotion
+
+__all__ = [
+    "create_model",
+    "deploy_version",
+    "deployed_version",
+    "get_model",
+    "get_version",
+    "history",
+    "latest_version",
+    "list_models",
+    "list_versions",
+    "register_version",
+    "rollback",
+]
+
+
+def create_model(*, session: Session, model_create: ModelCreate, account: str,
+                 now: datetime) -> Model:
+    """Raises ConflictError when the account already has a model of that name."""
+    model = Model(id=new_id(IdPrefix.MODEL, now=now), account=account, created_at=now,
+                  **model_create.model_dump())
+    try:
+        with session.begin_nested():
+            session.add(model)
+    except IntegrityError:
+        raise ConflictError(f"A model named '{model_create.name}' already exists") from None
+    return model
+
+
+def get_model(*, session: Session, name: str, account: str) -> Model:
+    model = session.exec(
+        select(Model).where(Model.account == account, Model.name == name)
+    ).first()
+    if model is None:
+        raise NotFoundError(f"No model named '{name}'")
+    return model
+
+
+def list_models(*, session: Session, account: str, limit: int,
+                starting_after: str | None = None) -> tuple[list[Model], bool]:
+    return page(session=session, statement=select(Model).where(Model.account == account),
+                id_column=Model.id,  # type: ignore[arg-type]
+                prefix=IdPrefix.MODEL, limit=limit, starting_after=starting_after)
+
+
+def list_versions(*, session: Session, model_id: str) -> list[ModelVersion]:
+    """Newest first."""
+    return list(session.exec(select(ModelVersion).where(ModelVersion.model_id == model_id)
+                             .order_by(col(ModelVersion.id).desc())))
+
+
+def get_version(*, session: Session, model: Model, version: str) -> ModelVersion:
+    found = session.exec(select(ModelVersion).where(
+        ModelVersion.model_id == model.id, ModelVersion.version == version)).first()
+    if found is None:
+        raise NotFoundError(f"Model '{model.name}' has no version '{version}'")
+    return found
+
+
+def deployed_version(*, session: Session, model_id: str) -> ModelVersion | None:
+    return session.exec(select(ModelVersion).where(
+        ModelVersion.model_id == model_id, ModelVersion.status == "deployed")).first()
+
+
+def latest_version(*, session: Session, model_id: str) -> ModelVersion | None:
+    return session.exec(select(ModelVersion).where(ModelVersion.model_id == model_id)
+                        .order_by(col(ModelVersion.id).desc()).limit(1)).first()
+
+
+def register_version(*, session: Session, model: Model, version: str, run_id: str,
+                     metrics: dict[str, float], input_schema: dict[str, Any],
+                     artifact_uri: str, now: datetime) -> ModelVersion:
+    row = ModelVersion(id=new_id(IdPrefix.VERSION, now=now), model_id=model.id,
+                       version=version, run_id=run_id, status="candidate", metrics=metrics,
+                       input_schema=input_schema, artifact_uri=artifact_uri, created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _promote(*, session: Session, model: Model, target: ModelVersion,
+             action: Literal["deploy", "rollback"], by_key: str | None, by_run: str | None,
+             now: datetime) -> ModelVersion:
+    current = deployed_version(session=session, model_id=model.id)
+    if current is not None and current.id == target.id:
+        return target  # already deployed: nothing to record
+    if current is not None:
+        current.status = "archived"
+        session.add(current)
+        session.flush()  # one deployed version at a time
+    target.status = "deployed"
+    session.add(target)
+    session.add(Promotion(id=new_id(IdPrefix.PROMOTION, now=now), model_id=model.id,
+                          action=action, from_version=current.version if current else None,
+                          to_version=target.version, key_id=by_key, run_id=by_run,
+                          created_at=now))
+    session.flush()
+    return target
+
+
+def deploy_version(*, session: Session, model: Model, version: str, by_key: str | None,
+                   now: datetime, by_run: str | None = None) -> ModelVersion:
+    """Makes ``version`` the deployed one; the previous becomes archived."""
+    target = get_version(session=session, model=model, version=version)
+    return _promote(session=session, model=model, target=target, action="deploy",
+                    by_key=by_key, by_run=by_run, now=now)
+
+
+def history(*, session: Session, model_id: str) -> list[Promotion]:
+    """Every deploy and rollback, newest first."""
+    return list(session.exec(select(Promotion).where(Promotion.model_id == model_id)
+                             .order_by(col(Promotion.id).desc())))
+
+
+def rollback(*, session: Session, model: Model, by_key: str | None,
+             now: datetime) -> ModelVersion:
+    """Redeploys the version deployed before the current one.
+
+    Raises:
+        ConflictError: nothing is deployed, or it was the first deployed version.
+    """
+    current = deployed_version(session=session, model_id=model.id)
+    target_name = rollback_target(history(session=session, model_id=model.id),
+                                  current.version if current else None)
+    if target_name is None:
+        raise ConflictError(f"Model '{model.name}' has no earlier deployed version to roll back to")
+    target = get_version(session=session, model=model, version=target_name)
+    return _promote(session=session, model=model, target=target, action="rollback",
+                    by_key=by_key, by_run=None, now=now)

@@ -1,0 +1,134 @@
+"""Training runs: what may be trained, how a run is created and reconciled with its
+Ray job. The Ray side (job submission, Ray Train) lives in ``pulse_ray.runtime``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from sqlmodel import Session
+
+from pulse_ray.errors import ErrorDetail, ValidationError
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.schemas.training import TERMINAL, TrainOptions
+from pulse_ray.store import runs as run_repo
+from pulse_ray.store.tables import Model, Snapshot, TrainingRun
+
+__all__ = [
+    "JobState",
+    "TrainingBackend",
+    "check_resources",
+    "create_run",
+    "feature_columns",
+    "reconcile",
+]
+
+JobPhase = Literal["pending", "running", "succeeded", "failed", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    phase: JobPhase
+    message: str | None = None
+
+
+class TrainingBackend(Protocol):
+    """Where training jobs run (Ray Jobs; a double in API unit tests)."""
+
+    def submit(self, run_id: str) -> str:
+        """Starts the training job of ``run_id``; returns the job id."""
+        ...
+
+    def state(self, job_id: str) -> JobState: ...
+
+    def logs(self, job_id: str, lines: int = 40) -> str: ...
+
+    def stop(self, job_id: str) -> None: ...
+
+    def resources(self) -> dict[str, float]:
+        """The cluster's total resources (CPU, GPU)."""
+        ...
+
+
+def feature_columns(model: Model, columns: Sequence[str]) -> list[str]:
+    """The model's features: as declared, else every column but the label and ids
+    (``id`` or ``*_id``: row identifiers carry no signal, only noise)."""
+    if model.feature_columns:
+        return list(model.feature_columns)
+    return [c for c in columns if c != model.label_column and c != "id"
+            and not c.endswith("_id")]
+
+
+def check_snapshot(model: Model, snapshot: Snapshot) -> list[str]:
+    """The features to train on, after checking the snapshot has them and the label.
+
+    Raises:
+        ValidationError: on ``snapshot``, naming the missing columns.
+    """
+    columns = [c["name"] for c in snapshot.columns]
+    features = feature_columns(model, columns)
+    missing = [c for c in [model.label_column, *features] if c not in columns]
+    if missing:
+        raise ValidationError.for_field(
+            "snapshot", f"{snapshot.id} has no column(s) {', '.join(missing)}",
+            summary=f"Snapshot does not fit model '{model.name}'")
+    if not features:
+        raise ValidationError.for_field("snapshot", "no feature columns besides the label")
+    return features
+
+
+def check_resources(options: TrainOptions, resources: dict[str, float],
+                    *, cpus_per_worker: float) -> None:
+    """Refuses what the cluster can never run, instead of leaving it queued forever.
+
+    Raises:
+        ValidationError: on ``options.gpu`` or ``options.num_workers``.
+    """
+    details = []
+    if options.gpu and resources.get("GPU", 0) < options.num_workers:
+        details.append(ErrorDetail(
+            "options.gpu", f"the cluster has {resources.get('GPU', 0):g} GPU(s) for "
+            f"{options.num_workers} worker(s); set gpu to false"))
+    needed = options.num_workers * cpus_per_worker
+    if resources.get("CPU", 0) < needed:
+        details.append(ErrorDetail(
+            "options.num_workers", f"needs {needed:g} CPUs, the cluster has "
+            f"{resources.get('CPU', 0):g}"))
+    if details:
+        raise ValidationError("The cluster cannot run this training", details=details)
+
+
+def create_run(*, session: Session, model: Model, snapshot: Snapshot, options: TrainOptions,
+               key_id: str | None, now: datetime) -> TrainingRun:
+    check_snapshot(model, snapshot)
+    run = TrainingRun(
+        id=new_id(IdPrefix.RUN, now=now), account=model.account, key_id=key_id,
+        model_id=model.id, snapshot_id=snapshot.id, status="queued",
+        options=options.model_dump(), epochs=[], started_at=now,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def reconcile(*, session: Session, run: TrainingRun, backend: TrainingBackend,
+              now: datetime) -> TrainingRun:
+    """A run whose job ended without saying so (killed, crashed, stopped elsewhere) is
+    marked failed or cancelled, never left running."""
+    if run.status in TERMINAL or not run.ray_job_id:
+        return run
+    state = backend.state(run.ray_job_id)
+    if state.phase in ("pending", "running"):
+        return run
+    # The job ended; give its own last write a moment to be the one that counts.
+    fresh = run_repo.get_run(session=session, run_id=run.id)
+    if fresh.status in TERMINAL:
+        return fresh
+    if state.phase == "stopped":
+        return run_repo.finish(session=session, run_id=run.id, status="cancelled", now=now,
+                               error="the Ray job was stopped")
+    message = state.message or f"the Ray job ended ({state.phase}) without registering a result"
+    return run_repo.finish(session=session, run_id=run.id, status="failed", now=now,
+                           error=message)

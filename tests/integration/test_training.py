@@ -1,0 +1,138 @@
+"""Training through the API: a Ray Job running Ray Train on a snapshot, registering
+versions that can be deployed and rolled back; a lost worker; a failing job; the same
+entrypoint submitted by hand with Ray's job client."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ray.job_submission import JobStatus, JobSubmissionClient
+from ray.util.state import list_actors
+
+from pulse_ray.demo import load, transactions
+from pulse_ray.runtime.jobs import job_environment
+from pulse_ray.runtime.service import RunningService
+
+from .conftest import bearer
+
+
+@pytest.fixture(scope="module")
+def trained_setup(service: RunningService, tmp_path_factory: pytest.TempPathFactory,
+                  make_key_module: Any) -> dict[str, Any]:
+    """A demo datasource, its snapshot and a fraud-detector model."""
+    key = make_key_module("read", "write", plan="enterprise")
+    headers = bearer(key["key"])
+    path = tmp_path_factory.mktemp("train") / "tx.db"
+    load(transactions(6000, seed=3), str(path))
+    with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
+        http.post("/v1/datasources", json={"name": "train-tx", "type": "sqlite",
+                                           "path": str(path), "table": "transactions"})
+        snapshot = http.post("/v1/snapshot/train-tx").json()["id"]
+        http.post("/v1/models", json={"name": "fraud-detector", "label_column": "is_fraud"})
+    return {"headers": headers, "snapshot": snapshot}
+
+
+def _wait(http: httpx.Client, run_id: str, timeout: float = 240) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = http.get(f"/v1/train/{run_id}").json()
+        if run["status"] in ("succeeded", "failed", "cancelled"):
+            return run  # type: ignore[no-any-return]
+        time.sleep(1)
+    raise AssertionError(f"{run_id} still {run['status']} after {timeout}s")
+
+
+def _train(http: httpx.Client, snapshot: str, **options: Any) -> str:
+    response = http.post("/v1/train/fraud-detector",
+                         json={"snapshot": snapshot, "options": options})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_train_register_deploy_and_roll_back(service: RunningService,
+                                             trained_setup: dict[str, Any]) -> None:
+    with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
+                      timeout=60) as http:
+        first = _wait(http, _train(http, trained_setup["snapshot"], epochs=2))
+        assert first["status"] == "succeeded", first["error"]
+        assert [e["epoch"] for e in first["epochs"]] == [0, 1]
+        assert set(first["metrics"]) == {"accuracy", "f1_score", "precision", "recall",
+                                         "roc_auc"}
+        assert first["version"].startswith("1.0.0-") and first["ray_job_id"]
+        assert first["running_at"] and first["completed_at"]
+        second = _wait(http, _train(http, trained_setup["snapshot"], epochs=1, deploy="never",
+                                    seed=1))
+        assert second["status"] == "succeeded" and second["version"].startswith("1.1.0-")
+        versions = http.get("/v1/models/fraud-detector/versions").json()["versions"]
+        assert [(v["version"], v["status"]) for v in versions] == [
+            (second["version"], "candidate"), (first["version"], "deployed")]
+        assert Path(versions[0]["artifact_uri"], "model.pt").exists()
+        assert http.post(f"/v1/models/fraud-detector/versions/{second['version']}/deploy"
+                         ).json()["status"] == "deployed"
+        assert http.post("/v1/models/fraud-detector/rollback").json()["version"] == \
+            first["version"]
+        events = http.get("/v1/models/fraud-detector/history").json()["events"]
+        assert [(e["action"], e["to_version"]) for e in events] == [
+            ("rollback", first["version"]), ("deploy", second["version"]),
+            ("deploy", first["version"])]
+        assert events[-1]["by"] is not None  # the automatic deploy names its key
+
+
+def test_a_killed_worker_resumes_from_its_checkpoint(service: RunningService,
+                                                     trained_setup: dict[str, Any]) -> None:
+    with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
+                      timeout=60) as http:
+        run_id = _train(http, trained_setup["snapshot"], epochs=40, batch_size=64,
+                        deploy="never")
+        deadline = time.monotonic() + 240
+        while len(http.get(f"/v1/train/{run_id}").json()["epochs"]) < 2:
+            assert time.monotonic() < deadline, "training never reached epoch 2"
+            time.sleep(0.5)
+        workers = [a for a in list_actors(filters=[("class_name", "=", "RayTrainWorker"),
+                                                   ("state", "=", "ALIVE")])]
+        assert len(workers) == 1
+        os.kill(workers[0].pid, signal.SIGKILL)
+        run = _wait(http, run_id, timeout=400)
+        assert run["status"] == "succeeded", run["error"]
+        epochs = [e["epoch"] for e in run["epochs"]]
+        assert epochs[-1] == 39 and len(epochs) < 40 + 3  # resumed, not restarted from 0
+
+
+def test_a_failing_job_is_reported_with_its_error(service: RunningService,
+                                                  trained_setup: dict[str, Any]) -> None:
+    with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
+                      timeout=60) as http:
+        http.post("/v1/models", json={"name": "amount-model", "label_column": "amount"})
+        response = http.post("/v1/train/amount-model",
+                             json={"snapshot": trained_setup["snapshot"]})
+        run = _wait(http, response.json()["id"])
+        assert run["status"] == "failed"
+        assert "numeric with many values" in run["error"]
+        assert run["logs"]
+
+
+def test_ray_job_submit_runs_the_same_entrypoint(service: RunningService,
+                                                 trained_setup: dict[str, Any]) -> None:
+    client = JobSubmissionClient(service.settings.jobs_url)
+    job = client.submit_job(
+        entrypoint=f"{sys.executable} -P -m pulse_ray.runtime.train_job --model fraud-detector"
+                   f" --snapshot {trained_setup['snapshot']}"
+                   f" --options {json.dumps(json.dumps({'epochs': 1, 'deploy': 'never'}))}",
+        runtime_env={"env_vars": job_environment(service.settings)},
+    )
+    deadline = time.monotonic() + 240
+    while client.get_job_status(job) not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    assert client.get_job_status(job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-2000:]
+    with httpx.Client(base_url=service.url, headers=trained_setup["headers"]) as http:
+        versions = http.get("/v1/models/fraud-detector/versions").json()["versions"]
+    assert any(v["status"] == "candidate" for v in versions)

@@ -1,0 +1,214 @@
+"""Models and training over the API, with the Ray Jobs backend replaced by a recorder
+(the real one runs in tests/integration/test_training.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from pulse_ray.api import AppState, build_state, create_app
+from pulse_ray.auth import Scope
+from pulse_ray.config import Settings
+from pulse_ray.demo import load
+from pulse_ray.store import models as model_repo
+from pulse_ray.store import runs as run_repo
+from pulse_ray.store import upgrade
+from pulse_ray.training import JobState
+
+from .conftest import MakeKey, bearer
+
+
+class RecordingBackend:
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self.stopped: list[str] = []
+        self.phase = "running"
+        self.cluster = {"CPU": 4.0}
+
+    def submit(self, run_id: str) -> str:
+        self.submitted.append(run_id)
+        return f"pulse-{run_id}"
+
+    def state(self, job_id: str) -> JobState:
+        return JobState(phase=self.phase, message="worker died: OOM")  # type: ignore[arg-type]
+
+    def logs(self, job_id: str, lines: int = 40) -> str:
+        return "epoch 1 ..."
+
+    def stop(self, job_id: str) -> None:
+        self.stopped.append(job_id)
+
+    def resources(self) -> dict[str, float]:
+        return self.cluster
+
+
+@pytest.fixture
+def backend() -> RecordingBackend:
+    return RecordingBackend()
+
+
+@pytest.fixture
+def state(settings: Settings, backend: RecordingBackend) -> Iterator[AppState]:
+    state = build_state(settings, training_backend=backend)
+    upgrade(state.database)
+    yield state
+    state.database.dispose()
+
+
+@pytest.fixture
+def headers(make_key: MakeKey) -> dict[str, str]:
+    return bearer(make_key(Scope.READ, Scope.WRITE, plan="pro"))
+
+
+@pytest.fixture
+def snapshot_id(client: TestClient, headers: dict[str, str], tmp_path: Path,
+                demo_table: pa.Table) -> str:
+    load(demo_table, str(tmp_path / "d.db"))
+    client.post("/v1/datasources", headers=headers, json={
+        "name": "tx", "type": "sqlite", "path": str(tmp_path / "d.db"), "table": "transactions"})
+    client.post("/v1/models", headers=headers, json={
+        "name": "fraud-detector", "label_column": "is_fraud"})
+    return str(client.post("/v1/snapshot/tx", headers=headers).json()["id"])
+
+
+def test_train_answers_at_once_with_the_seed_shape(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend
+) -> None:
+    response = client.post("/v1/train/fraud-detector", headers=headers,
+                           json={"snapshot": snapshot_id, "options": {"epochs": 2}})
+    assert response.status_code == 201, response.text
+    run = response.json()
+    assert set(run) == {"id", "model", "status", "started_at", "snapshot"}
+    assert run["id"].startswith("run_") and run["status"] == "queued"
+    assert backend.submitted == [run["id"]]
+    detail = client.get(f"/v1/train/{run['id']}", headers=headers).json()
+    assert detail["ray_job_id"] == f"pulse-{run['id']}" and detail["options"]["epochs"] == 2
+    assert detail["logs"] == "epoch 1 ..."
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"options": {"epochs": 0}}, {"options.epochs"}),
+        ({"options": {"gpu": "yes please"}}, {"options.gpu"}),
+        ({"options": {"deploy": "sometimes", "learning_rate": -1}},
+         {"options.deploy", "options.learning_rate"}),
+        ({"options": {"epocs": 3}}, {"options.epocs"}),
+        ({}, {"snapshot"}),
+    ],
+)
+def test_bad_options_name_their_field(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, body: dict, fields: set  # type: ignore[type-arg]
+) -> None:
+    response = client.post("/v1/train/fraud-detector", headers=headers,
+                           json={"snapshot": snapshot_id, **body} if "options" in body else body)
+    assert response.status_code == 400
+    assert {d["field"] for d in response.json()["error"]["details"]} == fields
+
+
+def test_what_the_cluster_cannot_run_is_refused(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend
+) -> None:
+    response = client.post("/v1/train/fraud-detector", headers=headers,
+                           json={"snapshot": snapshot_id, "options": {"gpu": True}})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "options.gpu"
+    response = client.post("/v1/train/fraud-detector", headers=headers,
+                           json={"snapshot": snapshot_id, "options": {"num_workers": 9}})
+    assert response.json()["error"]["details"][0]["field"] == "options.num_workers"
+    assert backend.submitted == []
+
+
+def test_unknown_model_snapshot_and_run_are_404(
+    client: TestClient, headers: dict[str, str], snapshot_id: str
+) -> None:
+    for method, path, body in [
+        ("POST", "/v1/train/nope", {"snapshot": snapshot_id}),
+        ("POST", "/v1/train/fraud-detector", {"snapshot": "snap_nope"}),
+        ("GET", "/v1/train/run_nope", None),
+        ("POST", "/v1/train/run_nope/cancel", None),
+    ]:
+        response = client.request(method, path, headers=headers, json=body)
+        assert response.status_code == 404, (path, response.text)
+
+
+def test_a_snapshot_without_the_label_is_refused(
+    client: TestClient, headers: dict[str, str], snapshot_id: str
+) -> None:
+    client.post("/v1/models", headers=headers, json={"name": "other", "label_column": "churn"})
+    response = client.post("/v1/train/other", headers=headers, json={"snapshot": snapshot_id})
+    assert response.status_code == 400
+    detail = response.json()["error"]["details"][0]
+    assert detail["field"] == "snapshot" and "churn" in detail["message"]
+
+
+def test_a_dead_job_marks_its_run_failed(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend
+) -> None:
+    run = client.post("/v1/train/fraud-detector", headers=headers,
+                      json={"snapshot": snapshot_id}).json()
+    backend.phase = "failed"
+    detail = client.get(f"/v1/train/{run['id']}", headers=headers).json()
+    assert detail["status"] == "failed" and "OOM" in detail["error"]
+    assert detail["completed_at"] is not None
+
+
+def test_cancel_stops_the_job_once(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend
+) -> None:
+    run = client.post("/v1/train/fraud-detector", headers=headers,
+                      json={"snapshot": snapshot_id}).json()
+    cancelled = client.post(f"/v1/train/{run['id']}/cancel", headers=headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert backend.stopped == [f"pulse-{run['id']}"]
+    again = client.post(f"/v1/train/{run['id']}/cancel", headers=headers)
+    assert again.status_code == 409
+
+
+def test_versions_deploy_rollback_and_history(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, state: AppState
+) -> None:
+    runs = [client.post("/v1/train/fraud-detector", headers=headers,
+                        json={"snapshot": snapshot_id}).json()["id"] for _ in range(2)]
+    with state.database.session() as session:  # what the training job registers
+        model = model_repo.get_model(session=session, name="fraud-detector", account="default")
+        for i, run_id in enumerate(runs):
+            model_repo.register_version(session=session, model=model,
+                                        version=f"1.{i}.0-00000{i}", run_id=run_id,
+                                        metrics={"f1_score": 0.9}, input_schema={"fields": {}},
+                                        artifact_uri="/m", now=state.clock())
+            run_repo.finish(session=session, run_id=run_id, status="succeeded",
+                            now=state.clock(), version=f"1.{i}.0-00000{i}")
+    versions = client.get("/v1/models/fraud-detector/versions", headers=headers).json()
+    assert versions["model"] == "fraud-detector"
+    assert [v["version"] for v in versions["versions"]] == ["1.1.0-000001", "1.0.0-000000"]
+    assert {v["status"] for v in versions["versions"]} == {"candidate"}
+    for version in ("1.0.0-000000", "1.1.0-000001"):
+        deployed = client.post(f"/v1/models/fraud-detector/versions/{version}/deploy",
+                               headers=headers)
+        assert deployed.status_code == 200 and deployed.json()["status"] == "deployed"
+    model = client.get("/v1/models/fraud-detector", headers=headers).json()
+    assert model["deployed_version"] == "1.1.0-000001"
+    back = client.post("/v1/models/fraud-detector/rollback", headers=headers)
+    assert back.json()["version"] == "1.0.0-000000"
+    events = client.get("/v1/models/fraud-detector/history", headers=headers).json()["events"]
+    assert [(e["action"], e["from_version"], e["to_version"]) for e in events] == [
+        ("rollback", "1.1.0-000001", "1.0.0-000000"),
+        ("deploy", "1.0.0-000000", "1.1.0-000001"),
+        ("deploy", None, "1.0.0-000000"),
+    ]
+    assert all(e["by"].startswith("key_") for e in events)
+    missing = client.post("/v1/models/fraud-detector/versions/9.9.9-x/deploy", headers=headers)
+    assert missing.status_code == 404
+
+
+def test_without_ray_training_is_unavailable(settings: Settings, make_key: MakeKey) -> None:
+    state = build_state(settings)
+    upgrade(state.database)
+    with TestClient(create_app(state)) as client:
+        response = client.get("/v1/train/run_x", headers=bearer(make_key(Scope.READ)))
+    assert response.status_code == 503
