@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         "cluster); empty: data_dir/runs.",
     )
     train_worker_cpus: float = Field(default=1.0, gt=0, description="CPUs per Train worker.")
+    train_data_cpus: float = Field(
+        default=0.25, gt=0, description="CPUs each Ray Data task of a training job asks for."
+    )
     train_max_failures: int = Field(
         default=2, ge=0, description="Worker losses a run survives (resuming from checkpoints)."
     )

@@ -80,8 +80,11 @@ def check_snapshot(model: Model, snapshot: Snapshot) -> list[str]:
 
 
 def check_resources(options: TrainOptions, resources: dict[str, float],
-                    *, cpus_per_worker: float) -> None:
+                    *, cpus_per_worker: float, reserved_cpus: float) -> None:
     """Refuses what the cluster can never run, instead of leaving it queued forever.
+
+    Args:
+        reserved_cpus: what Pulse's own replicas hold and a run's data tasks need.
 
     Raises:
         ValidationError: on ``options.gpu`` or ``options.num_workers``.
@@ -92,10 +95,11 @@ def check_resources(options: TrainOptions, resources: dict[str, float],
             "options.gpu", f"the cluster has {resources.get('GPU', 0):g} GPU(s) for "
             f"{options.num_workers} worker(s); set gpu to false"))
     needed = options.num_workers * cpus_per_worker
-    if resources.get("CPU", 0) < needed:
+    free = resources.get("CPU", 0) - reserved_cpus
+    if free < needed:
         details.append(ErrorDetail(
-            "options.num_workers", f"needs {needed:g} CPUs, the cluster has "
-            f"{resources.get('CPU', 0):g}"))
+            "options.num_workers", f"needs {needed:g} CPUs; the cluster has "
+            f"{resources.get('CPU', 0):g}, of which {reserved_cpus:g} serve Pulse itself"))
     if details:
         raise ValidationError("The cluster cannot run this training", details=details)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,11 @@ class _EpochRecorder(UserCallback):
     def after_report(self, run_context: Any, metrics: list[dict[str, Any]],
                      checkpoint: Any) -> None:
         leader = metrics[0] if metrics else {}
+        entry = {k: float(v) for k, v in leader.items()} | {"reported_at": time.time()}
         database = Database(self.store_url)
         try:
             with database.session() as session:
-                run_repo.add_epoch(session=session, run_id=self.run_id,
-                                   metrics={k: float(v) for k, v in leader.items()})
+                run_repo.add_epoch(session=session, run_id=self.run_id, metrics=entry)
         finally:
             database.dispose()
 
@@ -59,14 +60,19 @@ def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings) 
     configure_data_context()
     options = TrainOptions.model_validate(run.options)
     features = feature_columns(model, [c["name"] for c in snapshot.columns])
-    source = ray.data.read_parquet(snapshot.uri, columns=[*features, model.label_column])
+    # Data tasks ask for a fraction of a CPU: the Train workers hold whole ones, and on a
+    # small machine a 1-CPU read task would wait for them forever.
+    cpus = settings.train_data_cpus
+    source = ray.data.read_parquet(snapshot.uri, columns=[*features, model.label_column],
+                                   num_cpus=cpus)
     train = source.map_batches(partial(split_rows, fraction=options.validation_split,
-                                       validation=False), batch_format="pyarrow")
+                                       validation=False), batch_format="pyarrow", num_cpus=cpus)
     validation = source.map_batches(partial(split_rows, fraction=options.validation_split,
-                                            validation=True), batch_format="pyarrow")
+                                            validation=True), batch_format="pyarrow",
+                                    num_cpus=cpus)
     stats = TableStats(columns={})
-    for row in train.map_batches(stats_batch, batch_format="pyarrow",
-                                 batch_size=None).take_all():
+    for row in train.map_batches(stats_batch, batch_format="pyarrow", batch_size=None,
+                                 num_cpus=cpus).take_all():
         stats = stats.merge(TableStats.from_json(row["stats"]))
     preprocessor = fit_preprocessor(stats, label=model.label_column, features=features)
     trainer = TorchTrainer(

@@ -1,0 +1,150 @@
+"""Training quality and speed, against baselines measured in the same run.
+
+Trains ``fraud-detector`` on a demo snapshot through the API (Ray Job → Ray Train, one
+worker) and prints:
+
+* its validation F1 against scikit-learn's HistGradientBoostingClassifier on the same
+  split (both with the decision threshold that maximises F1 on that split);
+* training samples/s through Ray Train against a plain PyTorch loop over the same
+  tensors, model, batch size and thread count (the same ``train_epoch`` code);
+* the fixed overheads: submit → running, and last epoch → version registered.
+
+    python loadtests/bench_train.py [--rows 500000] [--epochs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyarrow.dataset as pads
+import torch
+
+from pulse_ray.config import Settings
+from pulse_ray.demo import load, transactions
+from pulse_ray.models.metrics import best_threshold, classification_metrics
+from pulse_ray.models.stats import split_rows, table_stats
+from pulse_ray.models.tabular import fit_preprocessor
+from pulse_ray.models.training import make_training, to_tensors, train_epoch
+from pulse_ray.runtime.service import start_service
+from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.store import Database
+from pulse_ray.store import keys as key_repo
+from pulse_ray.store import runs as run_repo
+from pulse_ray.timeutil import utcnow
+
+LABEL = "is_fraud"
+
+
+def hgb_f1(train, valid, features: list[str]) -> float:  # type: ignore[no-untyped-def]
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    frames = [t.select(features).to_pandas() for t in (train, valid)]
+    for name in features:
+        if not (pd.api.types.is_numeric_dtype(frames[0][name])
+                or pd.api.types.is_bool_dtype(frames[0][name])):
+            categories = frames[0][name].astype("category").cat.categories
+            for frame in frames:
+                frame[name] = frame[name].astype("category").cat.set_categories(categories)
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
+    model.fit(frames[0], train[LABEL].to_numpy())
+    scores = model.predict_proba(frames[1])
+    labels = valid[LABEL].to_numpy().astype(int)
+    threshold = best_threshold(labels == 1, scores[:, 1])
+    return classification_metrics(labels, scores, positive_index=1,
+                                  threshold=threshold)["f1_score"]
+
+
+def plain_torch_samples_per_s(train, features: list[str], options: dict,  # type: ignore[no-untyped-def, type-arg]
+                              threads: int) -> float:
+    torch.set_num_threads(threads)
+    preprocessor = fit_preprocessor(table_stats(train), label=LABEL, features=features)
+    data = to_tensors(preprocessor, [train])
+    net, optimizer, loss = make_training(preprocessor, learning_rate=options["learning_rate"],
+                                         seed=0)
+    generator = torch.Generator()
+    timings = []
+    for epoch in range(options["epochs"]):
+        generator.manual_seed(epoch)
+        started = time.perf_counter()
+        train_epoch(net, optimizer, loss, data, batch_size=options["batch_size"],
+                    generator=generator)
+        timings.append(time.perf_counter() - started)
+    return len(data) / statistics.median(timings[1:] or timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--port", type=int, default=8768)
+    args = parser.parse_args()
+    options = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": 2e-3,
+               "deploy": "never"}
+
+    work = Path(tempfile.mkdtemp(prefix="pulse-bench-train-"))
+    settings = Settings(_env_file=None, data_dir=work, http_port=args.port,  # type: ignore[call-arg]
+                        ray_dashboard_port=args.port + 2000, rate_limits=False)
+    service = start_service(settings)
+    database = Database(settings.store_url)
+    try:
+        with database.session() as session:
+            _, secret = key_repo.create_key(
+                session=session, key_create=ApiKeyCreate(name="bench", plan="enterprise"),
+                account="default", now=utcnow())
+        http = httpx.Client(base_url=service.url, timeout=600,
+                            headers={"Authorization": f"Bearer {secret}"})
+        load(transactions(args.rows), str(work / "tx.db"))
+        http.post("/v1/datasources", json={"name": "tx", "type": "sqlite",
+                                           "path": str(work / "tx.db"),
+                                           "table": "transactions"}).raise_for_status()
+        snapshot = http.post("/v1/snapshot/tx").json()
+        http.post("/v1/models", json={"name": "fraud-detector", "label_column": LABEL})
+        response = http.post("/v1/train/fraud-detector",
+                             json={"snapshot": snapshot["id"], "options": options})
+        response.raise_for_status()
+        run_id = response.json()["id"]
+        while http.get(f"/v1/train/{run_id}").json()["status"] not in (
+                "succeeded", "failed", "cancelled"):
+            time.sleep(1)
+        with database.session() as session:
+            run = run_repo.get_run(session=session, run_id=run_id)
+    finally:
+        service.stop()
+    if run.status != "succeeded":
+        raise SystemExit(f"training {run.status}: {run.error}")
+
+    table = pads.dataset(f"{settings.snapshot_uri}/{snapshot['id']}").to_table()
+    features = [c for c in table.column_names if c not in (LABEL, "id")]
+    train = split_rows(table, fraction=0.2, validation=False)
+    valid = split_rows(table, fraction=0.2, validation=True)
+    reported = [e["reported_at"] for e in run.epochs]
+    ray_epoch = statistics.median(np.diff(reported)) if len(reported) > 1 else float("nan")
+    ray_rate = train.num_rows / ray_epoch
+    plain_rate = plain_torch_samples_per_s(train, features, options,
+                                           threads=max(1, int(settings.train_worker_cpus)))
+    theirs = hgb_f1(train, valid, features)
+    assert run.running_at is not None and run.completed_at is not None and run.metrics
+    to_running = (run.running_at - run.started_at).total_seconds()
+    to_registered = run.completed_at.timestamp() - reported[-1]
+
+    print(f"rows {table.num_rows:,} (train {train.num_rows:,}), epochs {args.epochs}, "
+          f"version {run.version}")
+    print(f"F1  Pulse tabular-classifier {run.metrics['f1_score']:.4f}   "
+          f"HistGradientBoosting {theirs:.4f}   gap {run.metrics['f1_score'] - theirs:+.4f}"
+          "   (target within 0.02)")
+    print(f"samples/s  Ray Train 1 worker {ray_rate:,.0f}   plain PyTorch {plain_rate:,.0f}   "
+          f"ratio {ray_rate / plain_rate:.2f}   (target >= 0.85)")
+    print(f"overhead  submit -> running {to_running:.1f} s   last epoch -> registered "
+          f"{to_registered:.1f} s   (target < 10 s each)")
+
+
+if __name__ == "__main__":
+    main()
