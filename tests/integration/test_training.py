@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -136,3 +137,21 @@ def test_ray_job_submit_runs_the_same_entrypoint(service: RunningService,
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"]) as http:
         versions = http.get("/v1/models/fraud-detector/versions").json()["versions"]
     assert any(v["status"] == "candidate" for v in versions)
+
+
+def test_a_run_whose_job_dies_is_marked_failed(service: RunningService,
+                                               trained_setup: dict[str, Any]) -> None:
+    with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
+                      timeout=60) as http:
+        run_id = _train(http, trained_setup["snapshot"], epochs=200, batch_size=32,
+                        deploy="never")
+        deadline = time.monotonic() + 240
+        while http.get(f"/v1/train/{run_id}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        driver = subprocess.run(["pgrep", "-f", f"train_job --run {run_id}"],
+                                capture_output=True, text=True, check=True).stdout.split()
+        for pid in driver:
+            os.kill(int(pid), signal.SIGKILL)  # the job's entrypoint dies without a word
+        run = _wait(http, run_id)
+        assert run["status"] == "failed" and run["error"]
