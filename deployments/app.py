@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from ray.serve import Application
 
 from deployments.ingress import PulseIngress
+from deployments.model_server import ModelServer
 from pulse_ray.config import Settings
 
 __all__ = ["PulseAppArgs", "application", "build_app"]
@@ -26,14 +27,29 @@ class PulseAppArgs(BaseModel):
 
 
 def application(settings: Settings) -> Application:
-    """The Pulse Serve application for already-resolved settings."""
-    # PulseIngress is a Serve Deployment at run time, which mypy cannot see.
+    """The Pulse Serve application for already-resolved settings: the ingress and,
+    behind it, the autoscaled ModelServer."""
+    logging_config = {"enable_access_log": settings.serve_access_log}
+    # Serve deployments are decorated classes at run time, which mypy cannot see.
+    model_server = ModelServer.options(  # type: ignore[attr-defined]
+        autoscaling_config={
+            "min_replicas": settings.model_min_replicas,
+            "initial_replicas": max(1, settings.model_min_replicas),
+            "max_replicas": settings.model_max_replicas,
+            "target_ongoing_requests": settings.model_target_ongoing_requests,
+        },
+        max_ongoing_requests=settings.model_max_ongoing_requests,
+        max_queued_requests=settings.model_max_queued_requests,
+        ray_actor_options={"num_cpus": settings.model_num_cpus,
+                           "num_gpus": settings.model_num_gpus},
+        logging_config=logging_config,
+    ).bind(settings)
     return PulseIngress.options(  # type: ignore[attr-defined]
         num_replicas=settings.ingress_replicas,
         max_ongoing_requests=settings.ingress_max_ongoing_requests,
         ray_actor_options={"num_cpus": settings.ingress_num_cpus},
-        logging_config={"enable_access_log": settings.serve_access_log},
-    ).bind(settings)
+        logging_config=logging_config,
+    ).bind(settings, model_server)
 
 
 def build_app(args: PulseAppArgs) -> Application:

@@ -1,4 +1,5 @@
-"""The Serve ingress: Pulse's FastAPI app on N autoscalable replicas.
+"""The Serve ingress: Pulse's FastAPI app on N autoscalable replicas, in front of the
+ModelServer deployment (deployments/model_server.py), which it calls through a handle.
 
 The app is built late (``__serve_build_asgi_app__``) from the settings the builder
 resolved, so each replica gets its own store engine and key cache through the
@@ -11,12 +12,14 @@ import logging
 
 from fastapi import FastAPI
 from ray import serve
+from ray.serve.handle import DeploymentHandle
 
 from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.jobs import RayJobsBackend
 from pulse_ray.runtime.ratelimit import RayBucketBackend
+from pulse_ray.runtime.serving import ServePredictor
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
 from pulse_ray.store.migrate import current_revision, head_revision
 
@@ -43,7 +46,7 @@ def serve_app_ready(app_name: str) -> None:
 @serve.deployment(name="PulseIngress")
 @serve.ingress()
 class PulseIngress:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, model_server: DeploymentHandle) -> None:
         configure_logging(settings.log_level)
         app_name = settings.serve_app_name
         self._state = build_state(
@@ -53,6 +56,7 @@ class PulseIngress:
             bucket_backend=RayBucketBackend(f"{app_name}-ratelimit"),
             snapshot_runner=RaySnapshotRunner(),
             training_backend=RayJobsBackend(settings),
+            predictor=ServePredictor(model_server),
         )
         current, head = current_revision(self._state.database), head_revision()
         if current != head:

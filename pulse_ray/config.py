@@ -103,6 +103,42 @@ class Settings(BaseSettings):
         default=2, ge=0, description="Worker losses a run survives (resuming from checkpoints)."
     )
 
+    # --- inference -----------------------------------------------------------------
+    model_cache_ttl_s: float = Field(
+        default=1.0, gt=0, le=30,
+        description="How long a replica keeps which version serves a model: a deploy or "
+        "rollback moves traffic within this time.",
+    )
+    prediction_cache_size: int = Field(
+        default=10_000, ge=0, description="Outputs kept per replica for identical inputs."
+    )
+    inference_log_interval_s: float = Field(
+        default=0.05, gt=0, le=5, description="How often inference records are written."
+    )
+    model_min_replicas: int = Field(default=1, ge=0, description="ModelServer autoscaling floor.")
+    model_max_replicas: int = Field(default=2, ge=1, description="ModelServer autoscaling cap.")
+    model_target_ongoing_requests: float = Field(
+        default=16, gt=0, description="Requests per ModelServer replica autoscaling aims at."
+    )
+    model_max_ongoing_requests: int = Field(
+        default=64, ge=1, description="Requests one ModelServer replica takes at once "
+        "(at least model_batch_size, or batches never fill)."
+    )
+    model_max_queued_requests: int = Field(
+        default=256, ge=-1, description="Past this, callers get 503 + Retry-After (-1: no cap)."
+    )
+    model_num_cpus: float = Field(default=0.5, gt=0, description="CPUs per ModelServer replica.")
+    model_num_gpus: float = Field(
+        default=0, ge=0, description="GPUs per ModelServer replica (0 on a CPU cluster)."
+    )
+    model_versions_per_replica: int = Field(
+        default=4, ge=1, description="Model versions one replica keeps loaded (LRU)."
+    )
+    model_batch_size: int = Field(default=16, ge=1, description="@serve.batch max size.")
+    model_batch_wait_s: float = Field(
+        default=0.0005, ge=0, description="@serve.batch wait for more requests."
+    )
+
     # --- HTTP / Serve ------------------------------------------------------------
     http_host: str = "127.0.0.1"
     http_port: int = Field(
@@ -205,6 +241,11 @@ class Settings(BaseSettings):
                 "max_concurrent_requests must not exceed ingress_max_ongoing_requests, "
                 "or Serve queues requests before Pulse can shed them"
             )
+        if self.model_min_replicas > self.model_max_replicas:
+            raise ValueError("model_min_replicas must not exceed model_max_replicas")
+        if self.model_batch_size > self.model_max_ongoing_requests:
+            raise ValueError("model_batch_size must not exceed model_max_ongoing_requests, "
+                             "or a replica never holds a full batch")
         return self
 
     def ensure_dirs(self) -> None:

@@ -77,6 +77,7 @@ def transactions(rows: int, *, seed: int = 7) -> pa.Table:
         + rng.normal(0.0, 0.9, rows)
     )
     fraud = rng.random(rows) < _sigmoid(score + _intercept(score))
+    no_fingerprint = rng.random(rows) < 0.05  # device unknown: a nullable input
     return pa.table({
         "id": np.arange(1, rows + 1, dtype=np.int64),
         "amount": amount,
@@ -84,7 +85,7 @@ def transactions(rows: int, *, seed: int = 7) -> pa.Table:
         "country": _COUNTRIES[country],
         "home_country": _COUNTRIES[home],
         "hour": hour,
-        "device": _DEVICES[device],
+        "device": pa.array(_DEVICES[device], mask=no_fingerprint),
         "account_age_days": account_age,
         "txn_count_24h": txn_24h,
         "avg_amount_30d": avg_30d,

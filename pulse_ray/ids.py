@@ -10,10 +10,10 @@ relies on.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-__all__ = ["BASE62", "IdPrefix", "b62encode", "has_prefix", "new_id"]
+__all__ = ["BASE62", "IdPrefix", "b62encode", "created_at", "has_prefix", "new_id"]
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_WIDTH = 22  # ceil(128 / log2(62))
@@ -62,3 +62,14 @@ def has_prefix(value: str, prefix: IdPrefix) -> bool:
         and len(body) == _ID_WIDTH
         and all(c in BASE62 for c in body)
     )
+
+
+def created_at(value: str) -> datetime | None:
+    """When an id was made (from its first 48 bits); None if it is not one of ours."""
+    body = value.partition("_")[2]
+    if len(body) != _ID_WIDTH or not all(c in BASE62 for c in body):
+        return None
+    number = 0
+    for char in body:
+        number = number * 62 + BASE62.index(char)
+    return datetime.fromtimestamp((number >> 80) / 1000, tz=UTC)

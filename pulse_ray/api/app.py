@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
 
@@ -19,14 +20,33 @@ from pulse_ray.api.middleware import (
 )
 from pulse_ray.api.openapi import install_openapi
 from pulse_ray.api.ratelimiting import RateLimitMiddleware
-from pulse_ray.api.routers import auth, datasources, health, keys, models, snapshots, training
+from pulse_ray.api.routers import (
+    auth,
+    datasources,
+    health,
+    inference,
+    keys,
+    models,
+    snapshots,
+    training,
+)
 from pulse_ray.api.state import AppState, ReadinessCheck
 from pulse_ray.auth import Authenticator, Principal
 from pulse_ray.config import Settings
+from pulse_ray.inference import (
+    InferenceEvent,
+    InferenceLog,
+    LocalPredictor,
+    ModelDirectory,
+    PredictionCache,
+    Predictor,
+    ServedModel,
+)
 from pulse_ray.plans import load_plans
 from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
 from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
 from pulse_ray.store import Database
+from pulse_ray.store.inference import insert_events, served_model
 from pulse_ray.store.keys import principal_by_hash
 from pulse_ray.timeutil import Clock, utcnow
 from pulse_ray.training import TrainingBackend
@@ -35,7 +55,7 @@ __all__ = ["build_state", "create_app"]
 
 _V1_ROUTERS = (
     auth.router, keys.router, datasources.router, snapshots.router, models.router,
-    training.router,
+    training.router, inference.router,
 )
 
 
@@ -47,6 +67,7 @@ def build_state(
     bucket_backend: BucketBackend | None = None,
     snapshot_runner: SnapshotRunner | None = None,
     training_backend: TrainingBackend | None = None,
+    predictor: Predictor | None = None,
 ) -> AppState:
     """Wires the store, the authenticator and the rate limiter from settings.
 
@@ -57,6 +78,8 @@ def build_state(
             after another, the Serve ingress passes the Ray Data runner.
         training_backend: where training jobs run (Ray Jobs under Serve); without one
             training routes answer 503.
+        predictor: what answers predictions; in-process by default, the ModelServer
+            deployment's handle under Serve.
     """
     database = Database(settings.store_url)
     limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
@@ -64,6 +87,14 @@ def build_state(
     def lookup(key_hash: str) -> Principal | None:
         with database.session() as session:
             return principal_by_hash(session=session, key_hash=key_hash)
+
+    def served(account: str, name: str, version: str | None) -> ServedModel:
+        with database.session() as session:
+            return served_model(session=session, account=account, name=name, version=version)
+
+    def write(events: list[InferenceEvent]) -> None:
+        with database.session() as session:
+            insert_events(session=session, events=events)
 
     return AppState(
         settings=settings,
@@ -73,6 +104,10 @@ def build_state(
         rate_limiter=limiter if settings.rate_limits else None,
         snapshot_runner=snapshot_runner or LocalSnapshotRunner(),
         training_backend=training_backend,
+        models=ModelDirectory(served, ttl_s=settings.model_cache_ttl_s),
+        prediction_cache=PredictionCache(settings.prediction_cache_size),
+        predictor=predictor or LocalPredictor(),
+        inference_log=InferenceLog(write, interval_s=settings.inference_log_interval_s),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )
@@ -85,7 +120,13 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastA
         state: the injected store, authenticator, clock and readiness checks.
         emit_request_id_header: False under Ray Serve, whose proxy sets X-Request-Id.
     """
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.inference_log.stop()  # a clean shutdown loses no inference record
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Pulse",
         version=version("pulse-ray"),
         description="Snapshot, train, serve and trace ML models on Ray. Every /v1 route "

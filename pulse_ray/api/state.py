@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pulse_ray.auth import Authenticator
 from pulse_ray.config import Settings
+from pulse_ray.inference import InferenceLog, ModelDirectory, PredictionCache, Predictor
 from pulse_ray.plans import Plan, PlanLimits
 from pulse_ray.ratelimit import RateLimiter
 from pulse_ray.snapshots import SnapshotRunner
@@ -29,5 +30,9 @@ class AppState:
     rate_limiter: RateLimiter | None  # None: limits switched off
     snapshot_runner: SnapshotRunner
     training_backend: TrainingBackend | None  # None: not on Ray, training unavailable
+    models: ModelDirectory
+    prediction_cache: PredictionCache
+    predictor: Predictor
+    inference_log: InferenceLog
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)

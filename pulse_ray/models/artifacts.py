@@ -40,6 +40,15 @@ class TrainedModel:
     def input_schema(self) -> InputSchema:
         return self.preprocessor.input_schema()
 
+    @torch.inference_mode()
+    def predict(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Outputs for validated inputs (see TabularPreprocessor.decide)."""
+        numeric, categorical = self.preprocessor.encode_rows(rows)
+        device = next(self.net.parameters()).device
+        logits = self.net(torch.from_numpy(numeric).to(device),
+                          torch.from_numpy(categorical).to(device))
+        return self.preprocessor.decide(torch.softmax(logits, dim=1).cpu().numpy())
+
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         torch.save(self.net.state_dict(), directory / _WEIGHTS)

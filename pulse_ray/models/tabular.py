@@ -46,6 +46,7 @@ class NumericFeature:
     std: float
     log_mean: float
     log_std: float
+    nullable: bool = True  # training saw it missing: inference may leave it out
 
 
 @dataclass
@@ -53,6 +54,7 @@ class CategoricalFeature:
     name: str
     boolean: bool
     vocabulary: list[str]  # index i + 1; 0 is unknown or missing
+    nullable: bool = True
 
     @property
     def cardinality(self) -> int:
@@ -67,6 +69,7 @@ class TabularPreprocessor:
     numeric: list[NumericFeature] = field(default_factory=list)
     categorical: list[CategoricalFeature] = field(default_factory=list)
     threshold: float = 0.5  # binary models: P(positive) at or above which to say yes
+    label_kind: str = "string"  # boolean | integer | string: how predictions are written
 
     @property
     def positive_index(self) -> int:
@@ -133,13 +136,13 @@ class TabularPreprocessor:
 
     def input_schema(self) -> InputSchema:
         fields = {
-            f.name: FieldSpec(type="integer" if f.integral else "number", nullable=True,
+            f.name: FieldSpec(type="integer" if f.integral else "number", nullable=f.nullable,
                               minimum=0.0 if f.non_negative else None)
             for f in self.numeric
         }
         fields.update({
-            f.name: FieldSpec(type="boolean", nullable=True) if f.boolean
-            else FieldSpec(type="string", nullable=True, categories=f.vocabulary[:100])
+            f.name: FieldSpec(type="boolean", nullable=f.nullable) if f.boolean
+            else FieldSpec(type="string", nullable=f.nullable, categories=f.vocabulary[:100])
             for f in self.categorical
         })
         return InputSchema(fields=fields)
@@ -155,7 +158,33 @@ class TabularPreprocessor:
             numeric=[NumericFeature(**f) for f in data["numeric"]],
             categorical=[CategoricalFeature(**f) for f in data["categorical"]],
             threshold=float(data.get("threshold", 0.5)),
+            label_kind=str(data.get("label_kind", "string")),
         )
+
+    def label_value(self, index: int) -> bool | int | str:
+        """A class as the label column held it: true/false, a number or text."""
+        name = self.classes[index]
+        if self.label_kind == "boolean":
+            return name == "true"
+        if self.label_kind == "integer":
+            return int(name)
+        return name
+
+    def decide(self, probabilities: np.ndarray) -> list[dict[str, Any]]:
+        """Predictions from class probabilities: the label, and ``confidence`` — the
+        positive class's probability for a binary model (as in the seed: is_fraud false
+        with confidence 0.12), the chosen class's for a multiclass one."""
+        outputs = []
+        for row in probabilities:
+            if len(self.classes) == 2:
+                positive = self.positive_index
+                score = float(row[positive])
+                index = positive if score >= self.threshold else 1 - positive
+            else:
+                index = int(row.argmax())
+                score = float(row[index])
+            outputs.append({self.label: self.label_value(index), "confidence": round(score, 6)})
+        return outputs
 
 
 def fit_preprocessor(
@@ -174,17 +203,21 @@ def fit_preprocessor(
         raise ValueError(f"label '{label}' has fewer than two classes in the training split")
     total = sum(label_stats.counts.values())
     weights = [math.sqrt(total / (len(classes) * label_stats.counts[c])) for c in classes]
-    preprocessor = TabularPreprocessor(label=label, classes=classes, class_weights=weights)
+    label_kind = {"boolean": "boolean", "numeric": "integer"}.get(label_stats.kind, "string")
+    preprocessor = TabularPreprocessor(label=label, classes=classes, class_weights=weights,
+                                       label_kind=label_kind)
     for name in features:
         s = stats.columns[name]
         if s.kind == "numeric":
             preprocessor.numeric.append(NumericFeature(
                 name=name, integral=s.integral, non_negative=s.minimum >= 0,
-                mean=s.mean, std=s.std, log_mean=s.log_mean, log_std=s.log_std))
+                mean=s.mean, std=s.std, log_mean=s.log_mean, log_std=s.log_std,
+                nullable=s.nulls > 0))
         else:
             vocabulary = [v for v, _ in s.counts.most_common(_MAX_VOCABULARY)]
-            preprocessor.categorical.append(
-                CategoricalFeature(name=name, boolean=s.kind == "boolean", vocabulary=vocabulary))
+            preprocessor.categorical.append(CategoricalFeature(
+                name=name, boolean=s.kind == "boolean", vocabulary=vocabulary,
+                nullable=s.nulls > 0))
     return preprocessor
 
 

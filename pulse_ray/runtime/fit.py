@@ -112,7 +112,7 @@ def register(run: TrainingRun, model: Model, trained: TrainedModel,
     version = next_version(latest.version if latest else None,
                            schema_changed=latest is not None and latest.input_schema != schema,
                            digest=weights_digest(trained.net.state_dict()))
-    uri = f"{settings.artifact_uri.rstrip('/')}/{model.name}/{version}"
+    uri = f"{settings.artifact_uri.rstrip('/')}/{model.account}/{model.name}/{version}"
     with tempfile.TemporaryDirectory() as directory:
         trained.save(Path(directory))
         publish(Path(directory), uri)

@@ -64,16 +64,16 @@ class RunningService:
         return f"http://{self.settings.http_host}:{self.settings.http_port}"
 
     def stop(self) -> None:
-        """Removes the application, or the whole local Ray if this process started it.
+        """Removes the application, then the whole local Ray if this process started it.
 
-        A local Ray is shut down directly: ``serve.shutdown()`` would first wait out
-        Serve's 30 s drain period, which exists for load balancers in front of a
-        cluster, not for a laptop.
+        The application goes first, so replicas shut down gracefully: in-flight requests
+        finish and each ingress writes the inference records still in its buffer. Serve's
+        30 s proxy drain (``serve.shutdown()``), which exists for load balancers in front
+        of a cluster, is skipped for a local Ray: it is shut down directly.
         """
+        serve.delete(self.settings.serve_app_name)
         if self.started_ray:
             ray.shutdown()
-        else:
-            serve.delete(self.settings.serve_app_name)
 
 
 def _connect_ray(settings: Settings) -> bool:

@@ -19,6 +19,7 @@ __all__ = [
     "ApiKey",
     "Datasource",
     "IdempotencyRecord",
+    "InferenceRecord",
     "Model",
     "ModelVersion",
     "Promotion",
@@ -189,4 +190,20 @@ class Promotion(SQLModel, table=True):
     to_version: str = Field(max_length=64)
     key_id: str | None = Field(default=None, max_length=40)
     run_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class InferenceRecord(SQLModel, table=True):
+    """One prediction, for lineage: written in batches off the request path."""
+
+    __tablename__ = "inference_records"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100)
+    key_id: str | None = Field(default=None, max_length=40)
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False, index=True))
+    version: str = Field(max_length=64)
+    latency_ms: float
+    cached: bool
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,9 +1,12 @@
-"""The FastAPI app in-process (no Ray): the same app the Serve ingress wraps."""
+"""The FastAPI app in-process (no Ray): the same app the Serve ingress wraps, with Ray
+Jobs replaced by a recorder and predictions made in-process."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -11,20 +14,72 @@ from fastapi.testclient import TestClient
 from pulse_ray.api import AppState, build_state, create_app
 from pulse_ray.auth import Scope
 from pulse_ray.config import Settings
+from pulse_ray.demo import load
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store import keys as repo
 from pulse_ray.store import upgrade
 from pulse_ray.timeutil import utcnow
+from pulse_ray.training import JobState
 
 MakeKey = Callable[..., str]
 
 
+class RecordingBackend:
+    """Stands in for Ray Jobs: records what was submitted and stopped."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self.stopped: list[str] = []
+        self.phase = "running"
+        self.cluster = {"CPU": 4.0}
+
+    def submit(self, run_id: str) -> str:
+        self.submitted.append(run_id)
+        return f"pulse-{run_id}"
+
+    def state(self, job_id: str) -> JobState:
+        return JobState(phase=self.phase, message="worker died: OOM")  # type: ignore[arg-type]
+
+    def logs(self, job_id: str, lines: int = 40) -> str:
+        return "epoch 1 ..."
+
+    def stop(self, job_id: str) -> None:
+        self.stopped.append(job_id)
+
+    def resources(self) -> dict[str, float]:
+        return self.cluster
+
+
 @pytest.fixture
-def state(settings: Settings) -> Iterator[AppState]:
-    state = build_state(settings)
+def backend() -> RecordingBackend:
+    return RecordingBackend()
+
+
+@pytest.fixture
+def state(settings: Settings, backend: RecordingBackend) -> Iterator[AppState]:
+    state = build_state(settings, training_backend=backend)
     upgrade(state.database)
     yield state
     state.database.dispose()
+
+
+@pytest.fixture
+def headers(make_key: MakeKey) -> dict[str, str]:
+    return bearer(make_key(Scope.READ, Scope.WRITE, plan="pro"))
+
+
+@pytest.fixture
+def snapshot_id(client: TestClient, headers: dict[str, str], tmp_path: Path,
+                demo_table: pa.Table) -> str:
+    load(demo_table, str(tmp_path / "d.db"))
+    client.post("/v1/datasources", headers=headers, json={
+        "name": "tx", "type": "sqlite", "path": str(tmp_path / "d.db"), "table": "transactions"})
+    client.post("/v1/models", headers=headers, json={
+        "name": "fraud-detector", "label_column": "is_fraud"})
+    return str(client.post("/v1/snapshot/tx", headers=headers).json()["id"])
+
+
+
 
 
 @pytest.fixture

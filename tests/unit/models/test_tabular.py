@@ -118,11 +118,15 @@ def test_input_schema_names_every_bad_field(demo_table: pa.Table) -> None:
     features = [c for c in demo_table.column_names if c not in ("id", "is_fraud")]
     pre = fit_preprocessor(table_stats(demo_table), label="is_fraud", features=features)
     schema = pre.input_schema()
-    good = {"amount": 12.5, "merchant_category": "travel", "hour": 3}
-    assert schema.validate_input(good)["device"] is None  # missing inputs are nullable
+    good = {"amount": 12.5, "merchant_category": "travel", "hour": 3, "country": "US",
+            "home_country": "US", "account_age_days": 400, "txn_count_24h": 1,
+            "avg_amount_30d": 30.0, "distance_from_home_km": 2.0}
+    # Training saw devices missing, so inference may leave it out; nothing else.
+    assert schema.validate_input(good)["device"] is None
     with pytest.raises(ValidationError) as caught:
-        schema.validate_input({"amount": -5, "hour": 2.5, "merchant_category": 7,
-                               "colour": "red", "account_age_days": "old"})
+        schema.validate_input({**good, "amount": -5, "hour": 2.5, "merchant_category": 7,
+                               "colour": "red", "account_age_days": "old",
+                               "country": None, "txn_count_24h": None, "home_country": None})
     problems = {d.field: d.message for d in caught.value.details}
     assert problems == {
         "input.colour": "is not an input of this model",
@@ -130,4 +134,13 @@ def test_input_schema_names_every_bad_field(demo_table: pa.Table) -> None:
         "input.hour": "must be a whole number",
         "input.merchant_category": "must be a string",
         "input.account_age_days": "must be a number",
+        "input.country": "must not be null",
+        "input.txn_count_24h": "must not be null",
+        "input.home_country": "must not be null",
     }
+    missing = dict(good)
+    del missing["distance_from_home_km"]
+    with pytest.raises(ValidationError) as caught:
+        schema.validate_input(missing)
+    assert [(d.field, d.message) for d in caught.value.details] == [
+        ("input.distance_from_home_km", "is required")]

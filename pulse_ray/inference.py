@@ -1,0 +1,207 @@
+"""Inference on the request path: which version answers, the prediction cache, and the
+inference log that lineage reads — all without a database write per request.
+
+* :class:`ModelDirectory` resolves a model name (and optional pinned version) to the
+  version that serves it, cached for ``ttl_s`` per replica: a deploy or rollback moves
+  traffic within that time, with old and new versions both able to answer meanwhile.
+* :class:`PredictionCache` answers identical inputs to the same version from memory.
+* :class:`InferenceLog` buffers inference records and writes them in batches every
+  ``interval_s``; ``stop()`` flushes what is left, so a clean shutdown loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from anyio import to_thread
+
+from pulse_ray.models.inputs import InputSchema
+
+__all__ = [
+    "InferenceEvent",
+    "InferenceLog",
+    "LocalPredictor",
+    "ModelDirectory",
+    "PredictionCache",
+    "Predictor",
+    "ServedModel",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """One version of one account's model, as a replica sees it."""
+
+    account: str
+    name: str
+    model_row_id: str
+    version: str
+    artifact_uri: str
+    input_schema: InputSchema
+
+    @property
+    def model_id(self) -> str:
+        """The multiplexed model id: ``account/name:version``."""
+        return f"{self.account}/{self.name}:{self.version}"
+
+
+class Predictor(Protocol):
+    """What turns validated inputs into an output (a Serve handle, or in-process)."""
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]: ...
+
+
+DirectoryKey = tuple[str, str, str | None]  # account, model name, pinned version
+Lookup = Callable[[str, str, str | None], ServedModel]
+
+
+class ModelDirectory:
+    def __init__(self, lookup: Lookup, *, ttl_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._lookup = lookup
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[DirectoryKey, tuple[ServedModel, float]] = {}
+
+    def cached(self, key: DirectoryKey) -> ServedModel | None:
+        entry = self._entries.get(key)
+        return entry[0] if entry and entry[1] > self._clock() else None
+
+    def load(self, key: DirectoryKey) -> ServedModel:
+        """Looks the version up in the store (blocking); raises what the lookup raises."""
+        served = self._lookup(*key)
+        self._entries[key] = (served, self._clock() + self._ttl_s)
+        return served
+
+    async def resolve(self, key: DirectoryKey) -> ServedModel:
+        served = self.cached(key)
+        if served is None:
+            served = await to_thread.run_sync(self.load, key)
+        return served
+
+
+class PredictionCache:
+    """A bounded LRU of outputs by (model version, canonical input)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+    @staticmethod
+    def key(model: ServedModel, inputs: dict[str, Any]) -> tuple[str, str]:
+        return model.model_id, json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        output = self._entries.get(key)
+        if output is not None:
+            self._entries.move_to_end(key)
+        return output
+
+    def put(self, key: tuple[str, str], output: dict[str, Any]) -> None:
+        if self._max <= 0:
+            return
+        self._entries[key] = output
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceEvent:
+    id: str
+    account: str
+    key_id: str | None
+    model_row_id: str
+    version: str
+    latency_ms: float
+    cached: bool
+    created_at: datetime
+
+
+Writer = Callable[[list[InferenceEvent]], None]
+
+
+class InferenceLog:
+    """Inference records, batched: ``record`` costs an append; a background task writes
+    every ``interval_s`` (or sooner when ``max_batch`` are waiting)."""
+
+    def __init__(self, write: Writer, *, interval_s: float = 0.05,
+                 max_batch: int = 1000) -> None:
+        self._write = write
+        self._interval_s = interval_s
+        self._max_batch = max_batch
+        self._pending: list[InferenceEvent] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def record(self, event: InferenceEvent) -> None:
+        self._pending.append(event)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        if len(self._pending) >= self._max_batch:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Writes what is waiting; on a store error the records stay for the next try."""
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                await to_thread.run_sync(self._write, batch)
+            except Exception:
+                logger.exception("could not write %d inference records; retrying", len(batch))
+                self._pending = batch + self._pending
+
+    async def stop(self) -> None:
+        """Flushes everything (a clean shutdown loses nothing) and ends the writer."""
+        if self._task is not None:
+            self._task.cancel()
+        await self.flush()
+
+
+class LocalPredictor:
+    """Predicts in this process (no Ray): keeps the last few versions it loaded."""
+
+    def __init__(self, max_models: int = 4) -> None:
+        self._max_models = max_models
+        self._models: OrderedDict[str, Any] = OrderedDict()
+
+    def _model(self, model: ServedModel) -> Any:
+        from pulse_ray.models.artifacts import TrainedModel  # torch: only when predicting
+
+        loaded = self._models.get(model.model_id)
+        if loaded is None:
+            loaded = TrainedModel.load(model.artifact_uri)
+            self._models[model.model_id] = loaded
+            while len(self._models) > self._max_models:
+                self._models.popitem(last=False)
+        self._models.move_to_end(model.model_id)
+        return loaded
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            outputs: list[dict[str, Any]] = self._model(model).predict([inputs])
+            return outputs[0]
+
+        return await to_thread.run_sync(run)

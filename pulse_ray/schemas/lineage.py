@@ -1,0 +1,56 @@
+"""Lineage on the wire (seed 000: GET /v1/lineage/{id})."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from pulse_ray.timeutil import Timestamp
+
+__all__ = ["Lineage"]
+
+
+class LineageModel(BaseModel):
+    name: str
+    version: str | None
+
+
+class LineageTraining(BaseModel):
+    id: str
+    snapshot: str
+    status: str
+    started_at: Timestamp
+    completed_at: Timestamp | None
+
+
+class LineageSnapshot(BaseModel):
+    id: str
+    hash: str
+    rows: int
+    created_at: Timestamp
+
+
+class LineageDatasource(BaseModel):
+    name: str
+    type: str
+    rows: int
+
+
+class LineageInference(BaseModel):
+    created_at: Timestamp
+    latency_ms: float
+    cached: bool
+    key: str | None
+
+
+class Lineage(BaseModel):
+    """From a prediction (or run, snapshot, version) back to its data."""
+
+    id: str
+    type: Literal["inference", "training_run", "snapshot", "model_version"]
+    inference: LineageInference | None = None
+    model: LineageModel | None = None
+    training: LineageTraining | None = None
+    snapshot: LineageSnapshot | None = None
+    datasource: LineageDatasource | None = None

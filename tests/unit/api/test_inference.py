@@ -1,0 +1,192 @@
+"""Inference and lineage over the API with predictions made in-process (the ModelServer
+path runs in tests/integration/test_inference.py)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from pulse_ray.api import AppState
+from pulse_ray.auth import Scope
+from pulse_ray.models.artifacts import TrainedModel, publish
+from pulse_ray.models.stats import table_stats
+from pulse_ray.models.tabular import TabularNet, fit_preprocessor
+from pulse_ray.store import models as model_repo
+from pulse_ray.store import runs as run_repo
+from pulse_ray.training import feature_columns
+
+from .conftest import MakeKey, bearer
+
+GOOD = {"amount": 1500.0, "merchant_category": "electronics", "country": "US",
+        "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
+        "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}
+
+
+@pytest.fixture
+def versions(client: TestClient, headers: dict[str, str], snapshot_id: str, state: AppState,
+             demo_table: pa.Table) -> list[str]:
+    """Two versions of fraud-detector registered as the training job does; the first is
+    deployed."""
+    names = []
+    with state.database.session() as session:
+        model = model_repo.get_model(session=session, name="fraud-detector", account="default")
+    preprocessor = fit_preprocessor(table_stats(demo_table), label="is_fraud",
+                                    features=feature_columns(model, demo_table.column_names))
+    for i in range(2):
+        run_id = client.post("/v1/train/fraud-detector", headers=headers,
+                             json={"snapshot": snapshot_id}).json()["id"]
+        torch.manual_seed(i)
+        trained = TrainedModel(net=TabularNet.for_preprocessor(preprocessor).eval(),
+                               preprocessor=preprocessor)
+        version = f"1.{i}.0-00000{i}"
+        uri = f"{state.settings.artifact_uri}/default/fraud-detector/{version}"
+        with tempfile.TemporaryDirectory() as directory:
+            trained.save(Path(directory))
+            publish(Path(directory), uri)
+        with state.database.session() as session:
+            model_repo.register_version(
+                session=session, model=model, version=version, run_id=run_id,
+                metrics={"f1_score": 0.5}, input_schema=trained.input_schema.model_dump(),
+                artifact_uri=uri, now=state.clock())
+            run_repo.finish(session=session, run_id=run_id, status="succeeded",
+                            now=state.clock(), version=version)
+        names.append(version)
+    client.post(f"/v1/models/fraud-detector/versions/{names[0]}/deploy", headers=headers)
+    return names
+
+
+def _infer(client: TestClient, headers: dict[str, str], model: str = "fraud-detector",
+           **body: Any) -> Any:
+    return client.post(f"/v1/infer/{model}", headers=headers, json={"input": GOOD, **body})
+
+
+def test_infer_answers_in_the_seed_shape(client: TestClient, headers: dict[str, str],
+                                         versions: list[str]) -> None:
+    response = _infer(client, headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"id", "model", "version", "output"}
+    assert body["id"].startswith("inf_") and body["model"] == "fraud-detector"
+    assert body["version"] == versions[0]
+    assert set(body["output"]) == {"is_fraud", "confidence"}
+    assert isinstance(body["output"]["is_fraud"], bool)
+    assert 0 <= body["output"]["confidence"] <= 1
+
+
+def test_identical_inputs_are_answered_from_the_cache(
+    client: TestClient, headers: dict[str, str], versions: list[str]
+) -> None:
+    options = {"include_metadata": True}
+    first = _infer(client, headers, options=options).json()
+    again = _infer(client, headers, options=options).json()
+    assert first["metadata"]["cached"] is False and again["metadata"]["cached"] is True
+    assert again["output"] == first["output"] and again["id"] != first["id"]
+    assert again["metadata"]["latency_ms"] >= 0
+    other = client.post("/v1/infer/fraud-detector", headers=headers,
+                        json={"input": {**GOOD, "amount": 3.0}, "options": options}).json()
+    assert other["metadata"]["cached"] is False
+
+
+def test_a_version_can_be_pinned(client: TestClient, headers: dict[str, str],
+                                 versions: list[str]) -> None:
+    pinned = _infer(client, headers, options={"version": versions[1]})
+    assert pinned.status_code == 200 and pinned.json()["version"] == versions[1]
+    missing = _infer(client, headers, options={"version": "9.9.9-zzzzzz"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["details"][0]["field"] == "options.version"
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    ({"amount": None}, "input.amount", "must not be null"),
+    ({"colour": "red"}, "input.colour", "is not an input of this model"),
+    ({"hour": "three"}, "input.hour", "must be a number"),
+    ({"hour": 2.5}, "input.hour", "must be a whole number"),
+    ({"amount": -1}, "input.amount", "must be at least 0"),
+    ({"device": 3}, "input.device", "must be a string"),
+])
+def test_bad_inputs_name_the_field(client: TestClient, headers: dict[str, str],
+                                   versions: list[str], change: dict[str, Any], field: str,
+                                   message: str) -> None:
+    response = client.post("/v1/infer/fraud-detector", headers=headers,
+                           json={"input": {**GOOD, **change}})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert [(d["field"], d["message"]) for d in error["details"]] == [(field, message)]
+
+
+def test_missing_input_and_bad_envelopes(client: TestClient, headers: dict[str, str],
+                                         versions: list[str]) -> None:
+    missing = {k: v for k, v in GOOD.items() if k != "hour"}
+    response = client.post("/v1/infer/fraud-detector", headers=headers, json={"input": missing})
+    assert response.json()["error"]["details"] == [{"field": "input.hour",
+                                                    "message": "is required"}]
+    for body, field in (({"input": [1, 2]}, "input"), ({}, "input"),
+                        ({"input": GOOD, "options": {"fast": True}}, "options.fast")):
+        response = client.post("/v1/infer/fraud-detector", headers=headers, json=body)
+        assert response.status_code == 400, body
+        assert response.json()["error"]["details"][0]["field"] == field
+
+
+def test_unknown_and_undeployed_models(client: TestClient, headers: dict[str, str],
+                                       versions: list[str]) -> None:
+    assert _infer(client, headers, model="nope").status_code == 404
+    client.post("/v1/models", headers=headers, json={"name": "empty", "label_column": "y"})
+    response = _infer(client, headers, model="empty")
+    assert response.status_code == 409
+    assert "no deployed version" in response.json()["error"]["message"]
+
+
+def test_a_deploy_moves_traffic(client: TestClient, headers: dict[str, str],
+                                versions: list[str], state: AppState) -> None:
+    assert _infer(client, headers).json()["version"] == versions[0]
+    client.post(f"/v1/models/fraud-detector/versions/{versions[1]}/deploy", headers=headers)
+    time.sleep(state.settings.model_cache_ttl_s)  # replicas see the deploy within this
+    assert _infer(client, headers).json()["version"] == versions[1]
+
+
+def test_lineage_of_an_inference_right_after_it(
+    client: TestClient, headers: dict[str, str], versions: list[str], snapshot_id: str
+) -> None:
+    inference = _infer(client, headers).json()
+    lineage = client.get(f"/v1/lineage/{inference['id']}", headers=headers)
+    assert lineage.status_code == 200, lineage.text
+    body = lineage.json()
+    assert body["id"] == inference["id"] and body["type"] == "inference"
+    assert body["model"] == {"name": "fraud-detector", "version": versions[0]}
+    assert body["training"]["snapshot"] == snapshot_id
+    assert body["training"]["id"].startswith("run_") and body["training"]["completed_at"]
+    assert body["datasource"] == {"name": "tx", "type": "sqlite", "rows": 3000}
+    assert body["inference"]["cached"] is False and body["inference"]["key"].startswith("key_")
+    assert body["snapshot"]["id"] == snapshot_id
+
+
+def test_lineage_of_runs_snapshots_and_versions(
+    client: TestClient, headers: dict[str, str], versions: list[str], snapshot_id: str
+) -> None:
+    version = client.get(f"/v1/lineage/fraud-detector:{versions[1]}", headers=headers).json()
+    assert version["type"] == "model_version" and version["model"]["version"] == versions[1]
+    run = client.get(f"/v1/lineage/{version['training']['id']}", headers=headers).json()
+    assert run["type"] == "training_run" and run["model"]["version"] == versions[1]
+    assert run["datasource"]["name"] == "tx"
+    snapshot = client.get(f"/v1/lineage/{snapshot_id}", headers=headers).json()
+    assert snapshot["type"] == "snapshot" and "model" not in snapshot
+    assert snapshot["datasource"]["rows"] == 3000
+    for unknown in ("inf_0000000000000000000000", "fraud-detector:0.0.0", "whatever"):
+        assert client.get(f"/v1/lineage/{unknown}", headers=headers).status_code == 404
+
+
+def test_another_account_sees_neither_models_nor_lineage(
+    client: TestClient, headers: dict[str, str], versions: list[str], make_key: MakeKey
+) -> None:
+    inference = _infer(client, headers).json()
+    stranger = bearer(make_key(Scope.READ, account="other"))
+    assert _infer(client, stranger).status_code == 404
+    assert client.get(f"/v1/lineage/{inference['id']}", headers=stranger).status_code == 404
