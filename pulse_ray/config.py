@@ -243,9 +243,6 @@ class Settings(BaseSettings):
             )
         if self.model_min_replicas > self.model_max_replicas:
             raise ValueError("model_min_replicas must not exceed model_max_replicas")
-        if self.model_batch_size > self.model_max_ongoing_requests:
-            raise ValueError("model_batch_size must not exceed model_max_ongoing_requests, "
-                             "or a replica never holds a full batch")
         return self
 
     def ensure_dirs(self) -> None:

@@ -27,6 +27,8 @@ _SAMPLE_ROWS = 1000
 def _affinity(declared: str) -> pa.DataType | None:
     # https://www.sqlite.org/datatype3.html#determination_of_column_affinity
     kind = declared.upper()
+    if "BOOL" in kind:  # NUMERIC affinity holding 0/1, read as booleans like SQLAlchemy does
+        return pa.bool_()
     if "INT" in kind:
         return pa.int64()
     if any(t in kind for t in ("CHAR", "CLOB", "TEXT")):
@@ -47,6 +49,13 @@ def _from_values(values: list[object]) -> pa.DataType:
     if kinds == {bytes}:
         return pa.binary()
     return pa.string()
+
+
+def _array(values: tuple[object, ...], kind: pa.DataType) -> pa.Array:
+    if kind == pa.bool_():  # SQLite stores booleans as 0 and 1
+        values = tuple(v if v not in (0, 1) or isinstance(v, bool) else bool(v)
+                       for v in values)
+    return pa.array(values, type=kind)
 
 
 def _quote(name: str) -> str:
@@ -117,8 +126,8 @@ class SqliteSource:
                 columns = list(zip(*rows, strict=True))
                 try:
                     yield pa.Table.from_arrays(
-                        [pa.array(col, type=f.type) for col, f in zip(columns, plan.schema,
-                                                                        strict=True)],
+                        [_array(col, f.type) for col, f in zip(columns, plan.schema,
+                                                                 strict=True)],
                         schema=plan.schema,
                     )
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:

@@ -8,8 +8,10 @@ import random
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -102,3 +104,21 @@ def make_key_module(service: RunningService) -> MakeKey:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def train(http: httpx.Client, model: str, snapshot: str, **options: Any) -> str:
+    """Starts a training run over the API; its id."""
+    response = http.post(f"/v1/train/{model}", json={"snapshot": snapshot, "options": options})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def wait_for_run(http: httpx.Client, run_id: str, timeout: float = 240) -> dict[str, Any]:
+    """Polls a run until it ends; the run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = http.get(f"/v1/train/{run_id}").json()
+        if run["status"] in ("succeeded", "failed", "cancelled"):
+            return run  # type: ignore[no-any-return]
+        time.sleep(1)
+    raise AssertionError(f"{run_id} still {run['status']} after {timeout}s")

@@ -22,7 +22,9 @@ from pulse_ray.demo import load, transactions
 from pulse_ray.runtime.jobs import job_environment
 from pulse_ray.runtime.service import RunningService
 
-from .conftest import bearer
+from .conftest import bearer, train, wait_for_run
+
+FRAUD = "fraud-detector"
 
 
 @pytest.fixture(scope="module")
@@ -41,36 +43,19 @@ def trained_setup(service: RunningService, tmp_path_factory: pytest.TempPathFact
     return {"headers": headers, "snapshot": snapshot}
 
 
-def _wait(http: httpx.Client, run_id: str, timeout: float = 240) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = http.get(f"/v1/train/{run_id}").json()
-        if run["status"] in ("succeeded", "failed", "cancelled"):
-            return run  # type: ignore[no-any-return]
-        time.sleep(1)
-    raise AssertionError(f"{run_id} still {run['status']} after {timeout}s")
-
-
-def _train(http: httpx.Client, snapshot: str, **options: Any) -> str:
-    response = http.post("/v1/train/fraud-detector",
-                         json={"snapshot": snapshot, "options": options})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
 def test_train_register_deploy_and_roll_back(service: RunningService,
                                              trained_setup: dict[str, Any]) -> None:
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                       timeout=60) as http:
-        first = _wait(http, _train(http, trained_setup["snapshot"], epochs=2))
+        first = wait_for_run(http, train(http, FRAUD, trained_setup["snapshot"], epochs=2))
         assert first["status"] == "succeeded", first["error"]
         assert [e["epoch"] for e in first["epochs"]] == [0, 1]
         assert set(first["metrics"]) == {"accuracy", "f1_score", "precision", "recall",
                                          "roc_auc"}
         assert first["version"].startswith("1.0.0-") and first["ray_job_id"]
         assert first["running_at"] and first["completed_at"]
-        second = _wait(http, _train(http, trained_setup["snapshot"], epochs=1, deploy="never",
-                                    seed=1))
+        second = wait_for_run(http, train(http, FRAUD, trained_setup["snapshot"],
+                                          epochs=1, deploy="never", seed=1))
         assert second["status"] == "succeeded" and second["version"].startswith("1.1.0-")
         versions = http.get("/v1/models/fraud-detector/versions").json()["versions"]
         assert [(v["version"], v["status"]) for v in versions] == [
@@ -91,7 +76,7 @@ def test_a_killed_worker_resumes_from_its_checkpoint(service: RunningService,
                                                      trained_setup: dict[str, Any]) -> None:
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                       timeout=60) as http:
-        run_id = _train(http, trained_setup["snapshot"], epochs=40, batch_size=64,
+        run_id = train(http, FRAUD, trained_setup["snapshot"], epochs=40, batch_size=64,
                         deploy="never")
         deadline = time.monotonic() + 240
         while len(http.get(f"/v1/train/{run_id}").json()["epochs"]) < 2:
@@ -101,7 +86,7 @@ def test_a_killed_worker_resumes_from_its_checkpoint(service: RunningService,
                                                    ("state", "=", "ALIVE")])]
         assert len(workers) == 1
         os.kill(workers[0].pid, signal.SIGKILL)
-        run = _wait(http, run_id, timeout=400)
+        run = wait_for_run(http, run_id, timeout=400)
         assert run["status"] == "succeeded", run["error"]
         epochs = [e["epoch"] for e in run["epochs"]]
         assert epochs[-1] == 39 and len(epochs) < 40 + 3  # resumed, not restarted from 0
@@ -114,7 +99,7 @@ def test_a_failing_job_is_reported_with_its_error(service: RunningService,
         http.post("/v1/models", json={"name": "amount-model", "label_column": "amount"})
         response = http.post("/v1/train/amount-model",
                              json={"snapshot": trained_setup["snapshot"]})
-        run = _wait(http, response.json()["id"])
+        run = wait_for_run(http, response.json()["id"])
         assert run["status"] == "failed"
         assert "numeric with many values" in run["error"]
         assert run["logs"]
@@ -143,7 +128,7 @@ def test_a_run_whose_job_dies_is_marked_failed(service: RunningService,
                                                trained_setup: dict[str, Any]) -> None:
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                       timeout=60) as http:
-        run_id = _train(http, trained_setup["snapshot"], epochs=200, batch_size=32,
+        run_id = train(http, FRAUD, trained_setup["snapshot"], epochs=200, batch_size=32,
                         deploy="never")
         deadline = time.monotonic() + 240
         while http.get(f"/v1/train/{run_id}").json()["status"] != "running":
@@ -153,5 +138,5 @@ def test_a_run_whose_job_dies_is_marked_failed(service: RunningService,
                                 capture_output=True, text=True, check=True).stdout.split()
         for pid in driver:
             os.kill(int(pid), signal.SIGKILL)  # the job's entrypoint dies without a word
-        run = _wait(http, run_id)
+        run = wait_for_run(http, run_id)
         assert run["status"] == "failed" and run["error"]

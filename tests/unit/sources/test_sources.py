@@ -92,6 +92,25 @@ def test_missing_table_and_bad_query_name_their_field(tmp_path: Path) -> None:
     assert caught.value.field == "query"
 
 
+def test_sqlite_boolean_columns_read_as_booleans(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = str(tmp_path / "b.db")
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER, flag BOOLEAN)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(1, 1), (2, 0), (3, None)])
+    spec = SourceSpec(type=DatasourceType.SQLITE, path=path, table="t")
+    reader = sql_source(spec)
+    with reader.plan(parallelism=1) as plan:
+        (table,) = [t for shard in plan.shards for t in reader.read(plan, shard)]
+    assert table["flag"].to_pylist() == [True, False, None]
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO t VALUES (4, 7)")
+    with reader.plan(parallelism=1) as plan, pytest.raises(SourceError) as caught:
+        list(reader.read(plan, plan.shards[0]))
+    assert caught.value.field == "table" and "does not fit" in caught.value.message
+
+
 def test_source_errors_survive_pickling() -> None:
     import pickle
 
