@@ -65,9 +65,9 @@ def measure(mode: str, env_overrides: dict[str, str], args: argparse.Namespace) 
         wrk(f"{base}/healthz", duration=2, connections=args.connections, headers={})  # warm up
         return {
             "healthz": wrk(f"{base}/healthz", duration=args.duration,
-                           connections=args.connections, headers={}),
+                           connections=args.connections, headers={}).rps,
             "whoami": wrk(f"{base}/v1/auth/whoami", duration=args.duration,
-                          connections=args.connections, headers=auth),
+                          connections=args.connections, headers=auth).rps,
         }
     finally:
         os.killpg(server.pid, signal.SIGINT)

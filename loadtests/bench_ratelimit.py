@@ -8,9 +8,8 @@ each in turn, alternating for several rounds so machine noise hits both alike, w
   leased token buckets, none is refused;
 * an unlimited enterprise key: the limiter is consulted and finds no limit.
 
-The inference route does not exist yet, so the authenticated ``GET /v1/auth/whoami``
-stands in (auth + limiter + a small JSON answer); point ``--path`` at
-``/v1/infer/<model>`` once it does.
+The authenticated ``GET /v1/auth/whoami`` is driven (auth + limiter + a small JSON
+answer, no model in the way); bench_infer.py measures the inference route.
 
     python loadtests/bench_ratelimit.py [--duration 8] [--rounds 3] [--connections 16]
 """
@@ -87,7 +86,7 @@ def main() -> None:
             for name in names[round_ % 3:] + names[: round_ % 3]:  # rotate: no case always first
                 url, headers = cases[name]
                 results[name].append(wrk(url, duration=args.duration,
-                                         connections=args.connections, headers=headers))
+                                         connections=args.connections, headers=headers).rps)
                 time.sleep(0.5)
     finally:
         service.stop()

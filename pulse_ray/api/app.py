@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from pulse_ray.api.errors import install_error_handlers
 from pulse_ray.api.idempotency import IdempotencyMiddleware
@@ -53,9 +53,10 @@ from pulse_ray.training import TrainingBackend
 
 __all__ = ["build_state", "create_app"]
 
+# Routes match in order: the hot path (inference) first.
 _V1_ROUTERS = (
-    auth.router, keys.router, datasources.router, snapshots.router, models.router,
-    training.router, inference.router,
+    inference.router, auth.router, keys.router, datasources.router, snapshots.router,
+    models.router, training.router,
 )
 
 
@@ -163,8 +164,6 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastA
     app.add_middleware(RequestIdMiddleware, emit_header=emit_request_id_header)
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1")
-    for router in _V1_ROUTERS:
-        v1.include_router(router)
-    app.include_router(v1)
+    for router in _V1_ROUTERS:  # straight onto the app: one level of matching, not two
+        app.include_router(router, prefix="/v1")
     return app

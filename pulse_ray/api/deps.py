@@ -53,19 +53,26 @@ async def get_now(state: AppStateDep) -> datetime:
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
-async def get_principal(request: Request) -> Principal:
-    """The key the AuthMiddleware verified (OpenAPI documents the scheme itself)."""
+def _verified(request: Request) -> Principal:
     principal = request.scope.get("state", {}).get("principal")
     if not isinstance(principal, Principal):  # a route outside the authenticated prefix
         raise UnauthorizedError()
     return principal
 
 
+async def get_principal(request: Request) -> Principal:
+    """The key the AuthMiddleware verified (OpenAPI documents the scheme itself)."""
+    return _verified(request)
+
+
 CurrentKey = Annotated[Principal, Depends(get_principal)]
 
 
-def _requiring(scope: Scope) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    async def dependency(principal: CurrentKey) -> Principal:
+def _requiring(scope: Scope) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+    # Reads the request itself rather than depending on CurrentKey: each level of
+    # dependencies costs FastAPI a resolution pass on every request.
+    async def dependency(request: Request) -> Principal:
+        principal = _verified(request)
         principal.require(scope)
         return principal
 

@@ -1,0 +1,256 @@
+"""What Pulse's inference path costs, as ratios against bare Ray Serve, in one run.
+
+1. Serve's default mode: a fresh local Ray (in a child process, since Serve's modes are
+   switches of the Ray processes) runs the bare echo application — an ingress
+   deployment that forwards the body through a deployment handle to an echo
+   deployment, the shape of Pulse's ingress → ModelServer — and wrk drives it.
+2. Pulse as ``pulse serve`` runs it (throughput-optimized + HAProxy): the demo data is
+   snapshotted, a fraud-detector trained by a real run and deployed; the same echo
+   application is deployed beside it, in the same mode. wrk then alternates between
+   ``POST /v1/infer/fraud-detector`` (authenticated, rate limiter consulted, input
+   validated, lineage recorded; every body differs, so the prediction cache never
+   answers) and the echo, for several rounds, and takes medians.
+3. Batching: the same at 32 connections, against a second copy of Pulse whose
+   ModelServer runs one request per forward pass (``model_batch_size=1``).
+
+    python loadtests/bench_infer.py [--duration 8] [--rounds 3] [--connections 16]
+
+Needs wrk (apt install wrk). Only talks to 127.0.0.1; every run stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import ray
+from _wrk import WrkResult, require_wrk, wrk
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+from starlette.requests import Request
+from starlette.responses import Response
+
+from deployments.app import application
+from pulse_ray.config import Settings
+from pulse_ray.demo import load, transactions
+from pulse_ray.runtime.service import start_service
+from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.store import Database
+from pulse_ray.store import keys as repo
+from pulse_ray.timeutil import utcnow
+
+MODEL = "fraud-detector"
+_QUIET = {"enable_access_log": False}
+
+SAMPLE = {"amount": 1500.0, "merchant_category": "electronics", "country": "US",
+          "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
+          "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}
+
+# Every request a different transaction, so the prediction cache never answers.
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"input": {"amount": %d.%04d, "merchant_category": '
+    .. '"electronics", "country": "US", "home_country": "US", "hour": 3, '
+    .. '"device": "mobile", "account_age_days": 30, "txn_count_24h": 4, '
+    .. '"avg_amount_30d": 80.0, "distance_from_home_km": 12.5}}',
+    math.random(1, 5000), n % 10000)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+@serve.deployment(max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.25},
+                  logging_config=_QUIET)
+class Echo:
+    async def __call__(self, body: bytes) -> bytes:
+        return body
+
+
+@serve.deployment(max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.25},
+                  logging_config=_QUIET)
+class EchoIngress:
+    def __init__(self, echo: DeploymentHandle) -> None:
+        self._echo = echo
+
+    async def __call__(self, request: Request) -> Response:
+        body: bytes = await self._echo.remote(await request.body())
+        return Response(body, media_type="application/json")
+
+
+def deploy_echo() -> None:
+    serve.run(EchoIngress.bind(Echo.bind()), name="echo", route_prefix="/echo",  # type: ignore[attr-defined]
+              blocking=False)
+
+
+def serve_echo_default_mode(port: int) -> None:
+    """Child process: a local Ray in Serve's default mode with only the echo app."""
+    ray.init(num_cpus=8, include_dashboard=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    deploy_echo()
+    print("READY", flush=True)
+    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    ray.shutdown()
+
+
+def _wait_ok(url: str, **kwargs: Any) -> None:
+    """Waits for a 200 from POST ``url`` (a fresh replica may still be loading)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(url, timeout=10, **kwargs).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} never answered 200")
+
+
+def measure_default_mode(args: argparse.Namespace, script: str) -> WrkResult:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_SERVE_", "PULSE_"))}
+    child = subprocess.Popen([sys.executable, __file__, "--serve-echo", str(args.port + 1)],
+                             env=env, stdout=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "READY"
+        url = f"http://127.0.0.1:{args.port + 1}/echo"
+        _wait_ok(url, json={"input": SAMPLE})
+        wrk(url, duration=2, connections=args.connections, headers={}, script=script)
+        return wrk(url, duration=args.duration, connections=args.connections, headers={},
+                   script=script)
+    finally:
+        os.killpg(child.pid, signal.SIGTERM)
+        child.wait(60)
+
+
+def _key(store_url: str) -> str:
+    database = Database(store_url)
+    with database.session() as session:
+        _, secret = repo.create_key(
+            session=session, account="default", now=utcnow(),
+            key_create=ApiKeyCreate.model_validate(
+                {"name": "bench", "plan": "enterprise", "scopes": ["read", "write"]}))
+    database.dispose()
+    return secret
+
+
+def train_fraud_detector(base: str, headers: dict[str, str], data_dir: Path) -> str:
+    """Demo data → snapshot → a trained, deployed fraud-detector; its version."""
+    load(transactions(20_000, seed=1), str(data_dir / "demo.db"))
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+        http.post("/v1/datasources", json={"name": "transactions-db", "type": "sqlite",
+                                           "path": str(data_dir / "demo.db"),
+                                           "table": "transactions"}).raise_for_status()
+        snapshot = http.post("/v1/snapshot/transactions-db").json()["id"]
+        http.post("/v1/models", json={"name": MODEL, "label_column": "is_fraud"})
+        run = http.post(f"/v1/train/{MODEL}",
+                        json={"snapshot": snapshot, "options": {"epochs": 2}}).json()
+        while run["status"] not in ("succeeded", "failed", "cancelled"):
+            time.sleep(2)
+            run = http.get(f"/v1/train/{run['id']}").json()
+        if run["status"] != "succeeded":
+            raise RuntimeError(f"training {run['status']}: {run.get('error')}")
+        return str(run["version"])
+
+
+def _row(name: str, result: WrkResult, baseline: WrkResult | None) -> str:
+    ratios = (f"{result.rps / baseline.rps:>6.2f}x {result.p50_ms / baseline.p50_ms:>6.2f}x "
+              f"{result.p99_ms / baseline.p99_ms:>6.2f}x" if baseline else "")
+    return (f"{name:<44} {result.rps:>8.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f}   "
+            f"{ratios}")
+
+
+def _median(results: list[WrkResult]) -> WrkResult:
+    return WrkResult(rps=statistics.median(r.rps for r in results),
+                     p50_ms=statistics.median(r.p50_ms for r in results),
+                     p99_ms=statistics.median(r.p99_ms for r in results))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8780)
+    parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_echo:
+        serve_echo_default_mode(args.serve_echo)
+        return
+    require_wrk()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA)
+    script = f.name
+
+    default_echo = measure_default_mode(args, script)
+
+    data_dir = Path(tempfile.mkdtemp(prefix="pulse-bench-infer-"))
+    settings = Settings(_env_file=None, data_dir=data_dir, http_port=args.port,  # type: ignore[call-arg]
+                        ray_num_cpus=8, ray_dashboard=True, ray_dashboard_port=args.port + 2)
+    service = start_service(settings)
+    unbatched = settings.model_copy(update={"model_batch_size": 1,
+                                            "serve_app_name": "pulse-unbatched"})
+    try:
+        headers = {"Authorization": f"Bearer {_key(settings.store_url)}"}
+        version = train_fraud_detector(service.url, headers, data_dir)
+        deploy_echo()
+        serve.run(application(unbatched), name=unbatched.serve_app_name,
+                  route_prefix="/unbatched", blocking=False)
+        infer = f"{service.url}/v1/infer/{MODEL}"
+        cases = {"echo": (f"{service.url}/echo", {}), "infer": (infer, headers),
+                 "unbatched": (f"{service.url}/unbatched/v1/infer/{MODEL}", headers)}
+        for url, h in cases.values():
+            _wait_ok(url, headers=h, json={"input": SAMPLE})
+            # Warm: a fresh replica's first seconds (model load, first forward passes,
+            # connection pools) are slower than its steady state.
+            wrk(url, duration=5, connections=args.connections, headers=h, script=script)
+        same: dict[str, list[WrkResult]] = {"echo": [], "infer": []}
+        for round_ in range(args.rounds):
+            for name in ("echo", "infer") if round_ % 2 == 0 else ("infer", "echo"):
+                url, h = cases[name]
+                same[name].append(wrk(url, duration=args.duration,
+                                      connections=args.connections, headers=h, script=script))
+        batching: dict[str, WrkResult] = {}
+        for name in ("infer", "unbatched"):
+            url, h = cases[name]
+            batching[name] = wrk(url, duration=args.duration, connections=32, headers=h,
+                                 script=script)
+    finally:
+        service.stop()
+
+    echo, pulse = _median(same["echo"]), _median(same["infer"])
+    print(f"\nfraud-detector {version}; {args.connections} connections, {args.duration} s x "
+          f"{args.rounds} rounds (medians), throughput-optimized + HAProxy unless noted\n")
+    print(f"{'case':<44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   "
+          f"{'vs echo: req/s':>6} {'p50':>7} {'p99':>7}")
+    print(_row("echo app, default mode", default_echo, echo))
+    print(_row("echo app", echo, echo))
+    print(_row(f"POST /v1/infer/{MODEL}", pulse, echo))
+    print(f"\ninference vs default-mode echo: {pulse.rps / default_echo.rps:.2f}x req/s")
+    print(f"\n32 connections: batched (model_batch_size={settings.model_batch_size}) vs "
+          "unbatched (1)")
+    print(_row("batched", batching["infer"], batching["unbatched"]))
+    print(_row("unbatched", batching["unbatched"], batching["unbatched"]))
+    targets = {
+        "throughput >= 0.90x echo": pulse.rps >= 0.9 * echo.rps,
+        "p50 <= 1.2x echo": pulse.p50_ms <= 1.2 * echo.p50_ms,
+        "p99 <= 1.3x echo": pulse.p99_ms <= 1.3 * echo.p99_ms,
+        ">= 3x default-mode echo": pulse.rps >= 3 * default_echo.rps,
+    }
+    print("\n" + "\n".join(f"{'met ' if ok else 'MISSED'} {name}" for name, ok in targets.items()))
+
+
+if __name__ == "__main__":
+    main()
