@@ -21,6 +21,7 @@ from pulse_ray.runtime.jobs import RayJobsBackend
 from pulse_ray.runtime.ratelimit import RayBucketBackend
 from pulse_ray.runtime.serving import ServePredictor
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
+from pulse_ray.runtime.webhooks import start_dispatcher
 from pulse_ray.store.migrate import current_revision, head_revision
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class PulseIngress:
                 f"store {self._state.database.safe_url} is at revision {current}, this "
                 f"code needs {head}: run `pulse db upgrade`"
             )
+        self._webhooks = start_dispatcher(settings)  # one per application, shared
         logger.info("ingress replica ready on store %s", self._state.database.safe_url)
 
     def __serve_build_asgi_app__(self) -> FastAPI:

@@ -193,6 +193,37 @@ class Settings(BaseSettings):
         "revocation takes effect (at most 1 s).",
     )
 
+    # --- webhooks ----------------------------------------------------------------
+    webhook_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts webhooks may reach even on private or loopback addresses "
+        "(local development and tests); everything else must resolve to a public address.",
+    )
+    webhook_retry_schedule_s: list[float] = Field(
+        default=[0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+        min_length=1,
+        description="Delay before each attempt (Standard Webhooks' schedule); ±10% jitter.",
+    )
+    webhook_timeout_s: float = Field(default=15, gt=0, description="Per delivery attempt.")
+    webhook_concurrency: int = Field(
+        default=32, ge=1, description="Deliveries in flight at once, across endpoints."
+    )
+    webhook_endpoint_concurrency: int = Field(
+        default=4, ge=1, description="Deliveries in flight to one endpoint (a slow "
+        "receiver holds only these)."
+    )
+    webhook_poll_interval_s: float = Field(
+        default=0.5, gt=0, le=60, description="How often the dispatcher looks for due work."
+    )
+    webhook_disable_after_s: float = Field(
+        default=5 * 86400, gt=0,
+        description="An endpoint failing every attempt for this long is disabled.",
+    )
+    webhook_secret_overlap_s: float = Field(
+        default=86400, ge=0,
+        description="After a rotation, deliveries are signed by the old secret too this long.",
+    )
+
     # --- limits ------------------------------------------------------------------
     rate_limits: bool = Field(default=True, description="Enforce the plans' rate limits.")
     plans_file: Path | None = Field(

@@ -1,12 +1,16 @@
 """Fixtures shared by every test layer: settings in a temporary directory, the
 metadata store on SQLite or, when PULSE_TEST_POSTGRES_URL is set, real PostgreSQL, and
-demo transactions in every kind of datasource."""
+demo transactions in every kind of datasource, a webhook receiver."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow as pa
@@ -108,3 +112,41 @@ def source(request: pytest.FixtureRequest, tmp_path: Path, demo_table: pa.Table)
         else:
             pacsv.write_csv(part, directory / f"part-{i}.csv")
     return SourceSpec(type=kind, path=str(directory))
+
+
+@dataclass
+class Receiver:
+    url: str
+    statuses: list[int] = field(default_factory=list)  # answered in order, then 200
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 answering with scripted status codes."""
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers["content-length"]))
+            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(state.statuses.pop(0) if state.statuses else 200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as state:
+        yield state

@@ -29,6 +29,7 @@ from pulse_ray.api.routers import (
     models,
     snapshots,
     training,
+    webhooks,
 )
 from pulse_ray.api.state import AppState, ReadinessCheck
 from pulse_ray.auth import Authenticator, Principal
@@ -56,7 +57,7 @@ __all__ = ["build_state", "create_app"]
 # Routes match in order: the hot path (inference) first.
 _V1_ROUTERS = (
     inference.router, auth.router, keys.router, datasources.router, snapshots.router,
-    models.router, training.router,
+    models.router, training.router, webhooks.router,
 )
 
 

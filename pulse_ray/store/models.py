@@ -12,8 +12,10 @@ from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.registry import rollback_target
 from pulse_ray.schemas.models import ModelCreate
+from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.pagination import page
 from pulse_ray.store.tables import Model, ModelVersion, Promotion
+from pulse_ray.webhooks.events import EventType
 
 __all__ = [
     "create_model",
@@ -111,6 +113,11 @@ def _promote(*, session: Session, model: Model, target: ModelVersion,
                           to_version=target.version, key_id=by_key, run_id=by_run,
                           created_at=now))
     session.flush()
+    webhook_repo.emit(session=session, account=model.account, now=now,
+                      type_=EventType.MODEL_UPDATED, data={
+                          "model": model.name, "version": target.version, "action": action,
+                          "from_version": current.version if current else None,
+                          "metrics": target.metrics, "run": target.run_id})
     return target
 
 

@@ -9,7 +9,10 @@ from sqlmodel import Session
 
 from pulse_ray.errors import NotFoundError
 from pulse_ray.schemas.training import TERMINAL
+from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.tables import Model, TrainingRun
+from pulse_ray.timeutil import format_timestamp
+from pulse_ray.webhooks.events import EventType
 
 __all__ = ["add_epoch", "finish", "get_run", "get_run_with_model", "mark_running"]
 
@@ -59,4 +62,14 @@ def finish(*, session: Session, run_id: str, status: str, now: datetime,
     run.error = (error or "")[:4000] or None
     session.add(run)
     session.flush()
+    if run.options.get("notify_on_complete") and status in ("succeeded", "failed"):
+        model = session.get(Model, run.model_id)
+        assert model is not None  # foreign key
+        webhook_repo.emit(
+            session=session, account=run.account, now=now,
+            type_=EventType.TRAINING_COMPLETED if status == "succeeded"
+            else EventType.TRAINING_FAILED,
+            data={"id": run.id, "model": model.name, "status": status,
+                  "snapshot": run.snapshot_id, "version": run.version, "metrics": run.metrics,
+                  "error": run.error, "completed_at": format_timestamp(now)})
     return run

@@ -9,8 +9,11 @@ from sqlmodel import Session, col, select
 from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix
 from pulse_ray.snapshots import SnapshotJob, SnapshotResult, SnapshotStorage
+from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.pagination import page
 from pulse_ray.store.tables import Datasource, Snapshot
+from pulse_ray.timeutil import format_timestamp
+from pulse_ray.webhooks.events import EventType
 
 __all__ = [
     "add_snapshot",
@@ -96,4 +99,10 @@ def record(
         compression=job.compression.value, uri=result.uri, columns=result.columns,
         files=result.files, created_at=now,
     )
-    return add_snapshot(session=session, snapshot=snapshot), True
+    add_snapshot(session=session, snapshot=snapshot)
+    webhook_repo.emit(session=session, account=datasource.account,
+                      type_=EventType.SNAPSHOT_CREATED, now=now, data={
+                          "id": snapshot.id, "datasource": datasource.name,
+                          "rows": snapshot.rows, "size_bytes": snapshot.size_bytes,
+                          "hash": snapshot.hash, "created_at": format_timestamp(now)})
+    return snapshot, True

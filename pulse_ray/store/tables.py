@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Principal, Scope
@@ -25,6 +34,10 @@ __all__ = [
     "Promotion",
     "Snapshot",
     "TrainingRun",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]
 
 
@@ -206,4 +219,71 @@ class InferenceRecord(SQLModel, table=True):
     version: str = Field(max_length=64)
     latency_ms: float
     cached: bool
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A subscription: where an account's events go, and the secrets that sign them."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100, index=True)
+    url: str = Field(max_length=2048)
+    events: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool = True
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    secret: str = Field(max_length=100)
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_secret_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    failing_since: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookMessage(SQLModel, table=True):
+    """The outbox: one event, written in the transaction of the change that caused it."""
+
+    __tablename__ = "webhook_messages"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100, index=True)
+    type: str = Field(max_length=100)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One message to one endpoint: pending until a 2xx, or until retries run out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("message_id", "endpoint_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("webhook_messages.id", ondelete="CASCADE"), nullable=False))
+    endpoint_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False,
+        index=True))
+    status: str = Field(default="pending", max_length=20, index=True)  # delivered | failed
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One try of a delivery: the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(sa_column=Column(
+        Integer, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False,
+        index=True))
+    attempt: int
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    latency_ms: float
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

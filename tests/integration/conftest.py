@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from pulse_ray.config import Settings
+from pulse_ray.demo import load, transactions
 from pulse_ray.runtime.service import RunningService, start_service
 
 MakeKey = Callable[..., dict]  # type: ignore[type-arg]
@@ -45,7 +46,7 @@ def free_port() -> int:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     """Pulse as `pulse serve` runs it: local Ray with its dashboard (Ray Jobs), 8
     logical CPUs so fractional replicas never wait on 2 real cores, 2 ingress replicas,
-    a SQLite store."""
+    a SQLite store, webhooks allowed to 127.0.0.1."""
     http_port = free_port()
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -56,6 +57,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         ray_dashboard_port=http_port + 2000,
         ingress_replicas=2,
         ingress_num_cpus=0.25,
+        # Webhooks: local receivers, retries in fractions of a second.
+        webhook_allow_hosts=["127.0.0.1"],
+        webhook_retry_schedule_s=[0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+        webhook_poll_interval_s=0.2,
+        webhook_timeout_s=2,
     )
     service = start_service(settings)
     try:
@@ -122,3 +128,17 @@ def wait_for_run(http: httpx.Client, run_id: str, timeout: float = 240) -> dict[
             return run  # type: ignore[no-any-return]
         time.sleep(1)
     raise AssertionError(f"{run_id} still {run['status']} after {timeout}s")
+
+
+def demo_snapshot(service: RunningService, headers: dict[str, str], directory: Path, *,
+                  datasource: str, model: str, rows: int, seed: int) -> str:
+    """Demo transactions in a SQLite datasource, its snapshot, and a model to train on it
+    (is_fraud); the snapshot id."""
+    path = directory / f"{datasource}.db"
+    load(transactions(rows, seed=seed), str(path))
+    with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
+        http.post("/v1/datasources", json={"name": datasource, "type": "sqlite",
+                                           "path": str(path), "table": "transactions"})
+        snapshot = str(http.post(f"/v1/snapshot/{datasource}").json()["id"])
+        http.post("/v1/models", json={"name": model, "label_column": "is_fraud"})
+    return snapshot

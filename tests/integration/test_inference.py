@@ -15,10 +15,9 @@ from ray import serve
 
 from deployments.app import application
 from pulse_ray.config import Settings
-from pulse_ray.demo import load, transactions
 from pulse_ray.runtime.service import RunningService
 
-from .conftest import MakeKey, bearer, train, wait_for_run
+from .conftest import MakeKey, bearer, demo_snapshot, train, wait_for_run
 
 MODEL = "fraud-serve"
 INPUT = {"amount": 1500.0, "merchant_category": "electronics", "country": "US",
@@ -36,13 +35,9 @@ def fraud(service: RunningService, tmp_path_factory: pytest.TempPathFactory,
           make_key_module: MakeKey) -> dict[str, Any]:
     """fraud-serve trained twice by real runs: the first deployed, the second a candidate."""
     headers = bearer(make_key_module("read", "write", plan="enterprise")["key"])
-    path = tmp_path_factory.mktemp("infer") / "tx.db"
-    load(transactions(4000, seed=5), str(path))
+    snapshot = demo_snapshot(service, headers, tmp_path_factory.mktemp("infer"),
+                             datasource="infer-tx", model=MODEL, rows=4000, seed=5)
     with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
-        http.post("/v1/datasources", json={"name": "infer-tx", "type": "sqlite",
-                                           "path": str(path), "table": "transactions"})
-        snapshot = http.post("/v1/snapshot/infer-tx").json()["id"]
-        http.post("/v1/models", json={"name": MODEL, "label_column": "is_fraud"})
         first = train(http, MODEL, snapshot, epochs=1, deploy="always", seed=0)
         second = train(http, MODEL, snapshot, epochs=1, deploy="never", seed=1)
         runs = [wait_for_run(http, first), wait_for_run(http, second)]

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,37 +18,38 @@ import httpx
 import pytest
 from ray.job_submission import JobStatus, JobSubmissionClient
 from ray.util.state import list_actors
+from standardwebhooks import Webhook
 
-from pulse_ray.demo import load, transactions
 from pulse_ray.runtime.jobs import job_environment
 from pulse_ray.runtime.service import RunningService
+from tests.conftest import Receiver, running_receiver
 
-from .conftest import bearer, train, wait_for_run
+from .conftest import bearer, demo_snapshot, train, wait_for_run
 
 FRAUD = "fraud-detector"
 
 
 @pytest.fixture(scope="module")
 def trained_setup(service: RunningService, tmp_path_factory: pytest.TempPathFactory,
-                  make_key_module: Any) -> dict[str, Any]:
-    """A demo datasource, its snapshot and a fraud-detector model."""
-    key = make_key_module("read", "write", plan="enterprise")
-    headers = bearer(key["key"])
-    path = tmp_path_factory.mktemp("train") / "tx.db"
-    load(transactions(6000, seed=3), str(path))
-    with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
-        http.post("/v1/datasources", json={"name": "train-tx", "type": "sqlite",
-                                           "path": str(path), "table": "transactions"})
-        snapshot = http.post("/v1/snapshot/train-tx").json()["id"]
-        http.post("/v1/models", json={"name": "fraud-detector", "label_column": "is_fraud"})
-    return {"headers": headers, "snapshot": snapshot}
+                  make_key_module: Any) -> Iterator[dict[str, Any]]:
+    """A demo datasource, its snapshot, a fraud-detector model, and a webhook receiving
+    its training and deploy events."""
+    headers = bearer(make_key_module("read", "write", plan="enterprise")["key"])
+    snapshot = demo_snapshot(service, headers, tmp_path_factory.mktemp("train"),
+                             datasource="train-tx", model=FRAUD, rows=6000, seed=3)
+    with running_receiver() as receiver:
+        webhook = httpx.post(f"{service.url}/v1/webhooks", headers=headers, json={
+            "url": receiver.url, "events": ["training.completed", "model.updated"]}).json()
+        yield {"headers": headers, "snapshot": snapshot, "receiver": receiver,
+               "secret": webhook["secret"]}
 
 
 def test_train_register_deploy_and_roll_back(service: RunningService,
                                              trained_setup: dict[str, Any]) -> None:
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                       timeout=60) as http:
-        first = wait_for_run(http, train(http, FRAUD, trained_setup["snapshot"], epochs=2))
+        first = wait_for_run(http, train(http, FRAUD, trained_setup["snapshot"], epochs=2,
+                                         notify_on_complete=True))
         assert first["status"] == "succeeded", first["error"]
         assert [e["epoch"] for e in first["epochs"]] == [0, 1]
         assert set(first["metrics"]) == {"accuracy", "f1_score", "precision", "recall",
@@ -70,6 +72,16 @@ def test_train_register_deploy_and_roll_back(service: RunningService,
             ("rollback", first["version"]), ("deploy", second["version"]),
             ("deploy", first["version"])]
         assert events[-1]["by"] is not None  # the automatic deploy names its key
+    receiver: Receiver = trained_setup["receiver"]
+    deadline = time.monotonic() + 30
+    while len(receiver.received) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sent = [Webhook(trained_setup["secret"]).verify(body, headers)
+            for headers, body in receiver.received]
+    # The first run asked to be told; the second did not. Deploys and rollbacks always.
+    assert sorted((e["type"], e["data"].get("id") or e["data"]["version"]) for e in sent) == \
+        sorted([("training.completed", first["id"]), ("model.updated", first["version"]),
+                ("model.updated", second["version"]), ("model.updated", first["version"])])
 
 
 def test_a_killed_worker_resumes_from_its_checkpoint(service: RunningService,

@@ -1,0 +1,128 @@
+"""The dispatcher: takes due deliveries from the outbox and POSTs them, signed.
+
+State lives in the store, never in the dispatcher: a delivery is claimed for a lease
+before it is sent and settled after, so a dispatcher that stops (or crashes) mid-send
+leaves it to be sent again when the lease runs out — at least once, same ``webhook-id``,
+so receivers can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+from anyio import to_thread
+
+from pulse_ray.config import Settings
+from pulse_ray.store import Database
+from pulse_ray.store import webhooks as repo
+from pulse_ray.timeutil import utcnow
+from pulse_ray.webhooks.guard import (
+    BlockedDestination,
+    Resolver,
+    check_destination,
+    system_resolver,
+)
+from pulse_ray.webhooks.signing import signed_headers
+
+__all__ = ["Dispatcher"]
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, database: Database, settings: Settings, *,
+                 client: httpx.AsyncClient | None = None,
+                 resolve: Resolver = system_resolver,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._database = database
+        self._settings = settings
+        self._client = client or httpx.AsyncClient(follow_redirects=False)
+        self._resolve = resolve
+        self._clock = clock
+        self._in_flight: Counter[str] = Counter()  # by endpoint
+        self._sending: set[int] = set()  # delivery ids
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Longer than a send can take, so a claim outlives only a dispatcher that died.
+        self._lease = timedelta(seconds=settings.webhook_timeout_s * 2)
+
+    def _claim(self, limit: int) -> list[repo.Due]:
+        with self._database.session() as session:
+            return repo.claim_due(session=session, now=self._clock(), limit=limit,
+                                  lease=self._lease,
+                                  per_endpoint=self._settings.webhook_endpoint_concurrency,
+                                  in_flight=self._in_flight, sending=self._sending)
+
+    def _record(self, due: repo.Due, status_code: int | None, error: str | None,
+                latency_ms: float) -> None:
+        with self._database.session() as session:
+            repo.record_attempt(
+                session=session, due=due, status_code=status_code, error=error,
+                latency_ms=latency_ms, now=self._clock(),
+                schedule=self._settings.webhook_retry_schedule_s,
+                disable_after=timedelta(seconds=self._settings.webhook_disable_after_s))
+
+    async def _deliver(self, due: repo.Due) -> None:
+        started = time.perf_counter()
+        status_code, error = None, None
+        try:
+            # Again at delivery: the name may point somewhere else than when subscribed.
+            await to_thread.run_sync(lambda: check_destination(
+                due.url, allow_hosts=self._settings.webhook_allow_hosts, resolve=self._resolve))
+            body = json.dumps(due.body, separators=(",", ":"))
+            response = await self._client.post(
+                due.url, content=body, timeout=self._settings.webhook_timeout_s,
+                headers=signed_headers(due.message_id, self._clock(), body, due.secrets))
+            status_code = response.status_code
+        except BlockedDestination as exc:
+            error = f"refused: the URL {exc}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            await to_thread.run_sync(self._record, due, status_code, error, latency_ms)
+        except Exception:  # the lease runs out and it is sent again: never lost
+            logger.exception("could not record attempt %d of %s", due.attempt, due.message_id)
+        finally:
+            self._in_flight[due.endpoint_id] -= 1
+            self._sending.discard(due.delivery_id)
+
+    async def run_once(self) -> int:
+        """Starts what is due (within the concurrency bounds); how many it started."""
+        free = self._settings.webhook_concurrency - len(self._tasks)
+        if free <= 0:
+            return 0
+        due = await to_thread.run_sync(self._claim, free)
+        for item in due:
+            self._in_flight[item.endpoint_id] += 1
+            self._sending.add(item.delivery_id)
+            task = asyncio.get_running_loop().create_task(self._deliver(item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(due)
+
+    async def drain(self) -> None:
+        """Waits for the deliveries in flight."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Polls until ``stop`` is set; a store error is logged and retried."""
+        while not stop.is_set():
+            try:
+                started = await self.run_once()
+            except Exception:
+                logger.exception("webhook dispatcher could not read the outbox")
+                started = 0
+            if not started:
+                try:
+                    await asyncio.wait_for(stop.wait(), self._settings.webhook_poll_interval_s)
+                except TimeoutError:
+                    pass
+        await self.drain()
