@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class Receiver:
     url: str
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    delay_s: float = 0.0  # how long it takes to answer
 
 
 @contextmanager
@@ -129,6 +131,7 @@ def running_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers["content-length"]))
+            time.sleep(state.delay_s)
             state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(state.statuses.pop(0) if state.statuses else 200)
             self.send_header("content-length", "0")

@@ -19,7 +19,7 @@ from pulse_ray.timeutil import utcnow
 from pulse_ray.webhooks.dispatcher import Dispatcher
 from pulse_ray.webhooks.events import EventType
 from pulse_ray.webhooks.signing import new_secret
-from tests.conftest import Receiver
+from tests.conftest import Receiver, running_receiver
 
 
 @pytest.fixture
@@ -110,6 +110,23 @@ def _emit_reaches_nobody(database: Database) -> bool:
     with database.session() as session:
         return repo.emit(session=session, account="acme", type_=EventType.MODEL_UPDATED,
                          data={}, now=utcnow()) is None
+
+
+def test_a_slow_receiver_holds_up_only_itself(database: Database, quick: Settings,
+                                              receiver: Receiver) -> None:
+    with running_receiver() as slow:
+        slow.delay_s = 1.0
+        _subscribe(database, slow.url)
+        _subscribe(database, receiver.url)
+        for _ in range(8):
+            _emit(database)  # each goes to both
+        dispatcher = Dispatcher(database, quick.model_copy(update={
+            "webhook_concurrency": 6, "webhook_endpoint_concurrency": 2}))
+        started = time.monotonic()
+        _run(dispatcher, lambda: len(receiver.received) == 8)
+        # The fast one got all eight while the slow one, two at a time, took about 4 s.
+        assert time.monotonic() - started < 2.5
+        assert len(slow.received) <= 4
 
 
 def test_retries_run_out(database: Database, quick: Settings, receiver: Receiver) -> None:
