@@ -67,7 +67,7 @@ class PulseIngress:
                 f"store {self._state.database.safe_url} is at revision {current}, this "
                 f"code needs {head}: run `pulse db upgrade`"
             )
-        self._webhooks = start_dispatcher(settings)  # one per application, shared
+        self._webhooks = start_dispatcher(settings)  # one per store, shared
         logger.info("ingress replica ready on store %s", self._state.database.safe_url)
 
     def __serve_build_asgi_app__(self) -> FastAPI:

@@ -1,14 +1,16 @@
-"""The cluster's one webhook dispatcher: a detached Ray actor running
+"""The cluster's webhook dispatcher: a detached Ray actor running
 :class:`~pulse_ray.webhooks.dispatcher.Dispatcher` in a thread of its own.
 
-Every ingress replica asks for it by name when it starts (the first creates it). Its
-loop starts in ``__init__``, so when Ray restarts the actor after a crash the loop comes
-back without anyone asking; pending deliveries are in the store and resume either way.
+One per store, named after it: every ingress replica of every application on that store
+asks for it by name when it starts (the first creates it, with its settings). Its loop
+starts in ``__init__``, so when Ray restarts the actor after a crash the loop comes back
+without anyone asking; pending deliveries are in the store and resume either way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 from typing import Any
@@ -40,7 +42,8 @@ class _DispatcherActor:
 
 
 def start_dispatcher(settings: Settings) -> Any:
-    """The dispatcher actor for this application (created on first call)."""
+    """The dispatcher actor for this store (created on first call)."""
+    store = hashlib.sha256(settings.store_url.encode()).hexdigest()[:12]
     return _DispatcherActor.options(  # type: ignore[attr-defined]
-        name=f"{settings.serve_app_name}-webhooks", get_if_exists=True, lifetime="detached",
+        name=f"pulse-webhooks-{store}", get_if_exists=True, lifetime="detached",
     ).remote(settings)

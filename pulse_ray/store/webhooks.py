@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from pulse_ray.errors import NotFoundError
@@ -107,7 +108,11 @@ def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta,
     """Up to ``limit`` pending deliveries whose time has come, at most ``per_endpoint``
     in flight per endpoint (so a slow receiver holds only its own share), pushed
     ``lease`` into the future so a dispatcher that dies mid-send leaves them to be tried
-    again, not lost. ``sending``: deliveries this dispatcher is sending right now."""
+    again, not lost. ``sending``: deliveries this dispatcher is sending right now.
+
+    Each claim is a conditional UPDATE on the row as it was read, so when several
+    dispatchers share a store (two Pulse applications on one database) each delivery
+    goes to exactly one of them."""
     rows = session.exec(
         select(WebhookDelivery, WebhookMessage, WebhookEndpoint)
         .join(WebhookMessage, col(WebhookMessage.id) == WebhookDelivery.message_id)
@@ -125,9 +130,16 @@ def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta,
             break
         if taken.get(endpoint.id, 0) >= per_endpoint or delivery.id in sending:
             continue
+        claimed = session.exec(  # type: ignore[call-overload]
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) == delivery.id,
+                   col(WebhookDelivery.status) == "pending",
+                   col(WebhookDelivery.attempts) == delivery.attempts,
+                   col(WebhookDelivery.next_attempt_at) == delivery.next_attempt_at)
+            .values(next_attempt_at=now + lease))
+        if claimed.rowcount != 1:
+            continue  # another dispatcher took it between the read and here
         taken[endpoint.id] = taken.get(endpoint.id, 0) + 1
-        delivery.next_attempt_at = now + lease
-        session.add(delivery)
         secrets = [endpoint.secret]
         if endpoint.previous_secret and endpoint.previous_secret_until \
                 and endpoint.previous_secret_until > now:

@@ -129,6 +129,28 @@ def test_a_slow_receiver_holds_up_only_itself(database: Database, quick: Setting
         assert len(slow.received) <= 4
 
 
+def test_two_dispatchers_on_one_store_send_each_message_once(
+    database: Database, quick: Settings, receiver: Receiver
+) -> None:
+    _subscribe(database, receiver.url)
+    ids = [_emit(database) for _ in range(20)]
+    other = Database(quick.store_url)  # another process's connection pool
+    first, second = Dispatcher(database, quick), Dispatcher(other, quick)
+
+    async def both() -> None:
+        deadline = time.monotonic() + 10
+        while len(receiver.received) < len(ids) and time.monotonic() < deadline:
+            await asyncio.gather(first.run_once(), second.run_once())
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # room for a duplicate to show up
+        await first.drain()
+        await second.drain()
+
+    asyncio.run(both())
+    other.dispose()
+    assert sorted(h["webhook-id"] for h, _ in receiver.received) == sorted(ids)
+
+
 def test_retries_run_out(database: Database, quick: Settings, receiver: Receiver) -> None:
     _subscribe(database, receiver.url)
     receiver.statuses = [500] * 10
