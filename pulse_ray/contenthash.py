@@ -86,6 +86,8 @@ def _hashed_text(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """The column as text. Arrow casts scalars itself; nested values (lists, structs,
+    maps) it cannot cast are written as canonical JSON, so they hash by content too."""
     try:
         return pc.cast(column, pa.string())
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
