@@ -1,19 +1,30 @@
-"""The KubeRay manifests in cluster/ describe what this code runs: Serve's own schema
-accepts the RayService's serveConfigV2, its application is the one serve_config.yaml
-deploys, every setting it passes exists, and the RayJob's entrypoint parses."""
+"""The manifests in cluster/ describe what this code runs: Serve's own schema accepts
+the RayService's serveConfigV2, its application is the one serve_config.yaml deploys,
+every setting it passes exists, and the RayJob's entrypoint parses; Ray's autoscaler
+accepts the `ray up` config, whose `ray start` lines parse with Ray's own CLI and whose
+commands name real entry points."""
 
 from __future__ import annotations
 
+import copy
 import importlib
+import json
 import re
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+import ray.autoscaler
 import yaml
+from ray.autoscaler._private.util import prepare_config, validate_config
+from ray.scripts.scripts import start as ray_start
 from ray.serve.schema import ServeDeploySchema
+from typer.testing import CliRunner
 
+from pulse_ray.cli import app as pulse_cli
 from pulse_ray.config import Settings
 from pulse_ray.runtime.train_job import _arguments
 from pulse_ray.schemas.training import TrainOptions
@@ -68,3 +79,64 @@ def test_the_ray_job_runs_the_training_entrypoint() -> None:
     args = _arguments(words[4:])
     assert args.model == "fraud-detector" and args.snapshot.startswith("snap_")
     TrainOptions.model_validate_json(args.options)
+
+
+def _ray_starts(commands: list[str]) -> Iterator[dict[str, Any]]:
+    """The options of every `ray start` in ``commands``, parsed by Ray's own CLI."""
+    for command in commands:
+        for part in command.split("&&"):
+            words = shlex.split(part)
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value prefixes
+                words.pop(0)
+            if words[:2] == ["ray", "start"]:
+                yield ray_start.make_context("ray start", words[2:]).params
+
+
+def test_the_ray_up_config_passes_the_autoscalers_own_validation() -> None:
+    config = _load("ray-cluster.yaml")
+    schema = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
+    jsonschema.validate(config, schema)
+    validate_config(prepare_config(copy.deepcopy(config)))  # as `ray up`: defaults merged
+    assert config["provider"]["type"] == "aws"
+    types = config["available_node_types"]
+    gpu = [t for t in types.values() if t["resources"].get("GPU", 0) >= 1]
+    assert gpu and all(t["max_workers"] >= 1 for t in gpu)
+    # Ray's image at the version pyproject pins; its CUDA variant where the GPUs are.
+    assert config["docker"]["image"] == f"rayproject/ray:{_ray_pin()}.0-py311"
+    assert all(t["docker"]["worker_image"] == f"rayproject/ray:{_ray_pin()}.0-py311-gpu"
+               for t in gpu)
+
+
+def test_the_ray_up_config_starts_one_cluster_with_pulse_installed() -> None:
+    config = _load("ray-cluster.yaml")
+    (head,) = _ray_starts(config["head_start_ray_commands"])
+    (worker,) = _ray_starts(config["worker_start_ray_commands"])
+    assert head["head"] and worker["address"] == f"$RAY_HEAD_IP:{head['port']}"
+    head_type = config["available_node_types"][config["head_node_type"]]
+    assert head["num_cpus"] == head_type["resources"]["CPU"]
+    assert head["metrics_export_port"] == worker["metrics_export_port"]  # one scrape port
+    # The repository is mounted on every node and installed from there.
+    (remote,) = [r for r, local in config["file_mounts"].items()
+                 if (ROOT / local).resolve() == ROOT]
+    assert f"pip install --no-cache-dir {remote}" in config["setup_commands"]
+    for command in config["setup_commands"]:
+        if command.startswith("python -c "):
+            statement = shlex.split(command)[2]
+            assert statement.startswith("import ")
+            for module in statement.removeprefix("import ").split(","):
+                importlib.import_module(module.strip())
+    env_file = f"{remote}/cluster/pulse.env"
+    for command in (*config["head_setup_commands"], *config["head_start_ray_commands"][1:],
+                    *config["worker_start_ray_commands"][1:]):
+        assert f". {env_file} " in command  # every Ray process sees the same settings
+
+
+def test_every_pulse_command_in_the_ray_up_config_exists() -> None:
+    text = (ROOT / "cluster" / "ray-cluster.yaml").read_text()
+    # `pulse <sub commands> [--option value]…`, in commands and in the header's usage.
+    found = re.findall(
+        r"(?<![\w/.~-])pulse((?: [a-z][\w-]*)+)((?: --[\w-]+(?: [^\s'`-][^\s'`]*)?)*)", text)
+    assert {words.strip() for words, _ in found} >= {"serve", "db upgrade"}
+    for words, options in found:
+        result = CliRunner().invoke(pulse_cli, [*words.split(), *options.split(), "--help"])
+        assert result.exit_code == 0, f"pulse{words}{options}: {result.output}"
