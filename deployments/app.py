@@ -14,6 +14,7 @@ from ray.serve import Application
 
 from deployments.ingress import PulseIngress
 from deployments.model_server import ModelServer
+from deployments.text_encoder import TextEncoder
 from pulse_ray.config import Settings
 
 __all__ = ["PulseAppArgs", "application", "build_app"]
@@ -28,7 +29,7 @@ class PulseAppArgs(BaseModel):
 
 def application(settings: Settings) -> Application:
     """The Pulse Serve application for already-resolved settings: the ingress and,
-    behind it, the autoscaled ModelServer."""
+    behind it, the autoscaled ModelServer and the TextEncoder."""
     logging_config = {"enable_access_log": settings.serve_access_log}
     # Serve deployments are decorated classes at run time, which mypy cannot see.
     model_server = ModelServer.options(  # type: ignore[attr-defined]
@@ -44,12 +45,19 @@ def application(settings: Settings) -> Application:
                            "num_gpus": settings.model_num_gpus},
         logging_config=logging_config,
     ).bind(settings)
+    text_encoder = TextEncoder.options(  # type: ignore[attr-defined]
+        num_replicas=settings.encoder_replicas,
+        max_ongoing_requests=64,
+        ray_actor_options={"num_cpus": settings.encoder_num_cpus,
+                           "num_gpus": settings.encoder_num_gpus},
+        logging_config=logging_config,
+    ).bind(settings)
     return PulseIngress.options(  # type: ignore[attr-defined]
         num_replicas=settings.ingress_replicas,
         max_ongoing_requests=settings.ingress_max_ongoing_requests,
         ray_actor_options={"num_cpus": settings.ingress_num_cpus},
         logging_config=logging_config,
-    ).bind(settings, model_server)
+    ).bind(settings, model_server, text_encoder)
 
 
 def build_app(args: PulseAppArgs) -> Application:

@@ -1,5 +1,6 @@
 """The Serve ingress: Pulse's FastAPI app on N autoscalable replicas, in front of the
-ModelServer deployment (deployments/model_server.py), which it calls through a handle.
+ModelServer (deployments/model_server.py) and the TextEncoder
+(deployments/text_encoder.py), which it calls through handles.
 
 The app is built late (``__serve_build_asgi_app__``) from the settings the builder
 resolved, so each replica gets its own store engine and key cache through the
@@ -18,8 +19,9 @@ from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.jobs import RayJobsBackend
+from pulse_ray.runtime.metrics import RayRequestRecorder
 from pulse_ray.runtime.ratelimit import RayBucketBackend
-from pulse_ray.runtime.serving import ServePredictor
+from pulse_ray.runtime.serving import ServeEncoder, ServePredictor
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
 from pulse_ray.runtime.webhooks import start_dispatcher
 from pulse_ray.store.migrate import current_revision, head_revision
@@ -47,7 +49,8 @@ def serve_app_ready(app_name: str) -> None:
 @serve.deployment(name="PulseIngress")
 @serve.ingress()
 class PulseIngress:
-    def __init__(self, settings: Settings, model_server: DeploymentHandle) -> None:
+    def __init__(self, settings: Settings, model_server: DeploymentHandle,
+                 text_encoder: DeploymentHandle) -> None:
         configure_logging(settings.log_level)
         app_name = settings.serve_app_name
         self._state = build_state(
@@ -58,6 +61,7 @@ class PulseIngress:
             snapshot_runner=RaySnapshotRunner(),
             training_backend=RayJobsBackend(settings),
             predictor=ServePredictor(model_server),
+            encoder=ServeEncoder(text_encoder),
         )
         current, head = current_revision(self._state.database), head_revision()
         if current != head:
@@ -72,4 +76,6 @@ class PulseIngress:
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         # Serve's proxy sets X-Request-Id on every response itself.
-        return create_app(self._state, emit_request_id_header=False)
+        # Request counts and latencies as Ray metrics, exported by each node's agent.
+        return create_app(self._state, emit_request_id_header=False,
+                          request_recorder=RayRequestRecorder())

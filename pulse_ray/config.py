@@ -139,6 +139,28 @@ class Settings(BaseSettings):
         default=0.0005, ge=0, description="@serve.batch wait for more requests."
     )
 
+    # --- e-commerce (seed 002) ----------------------------------------------------
+    shop_persona_model: str = Field(
+        default="shopper-persona",
+        description="The model POST /v1/infer reads personas with (trained like any "
+        "other: `pulse demo shop` creates it).",
+    )
+    shop_tag_sync_max: int = Field(
+        default=100, ge=1, description="Products tagged within the request; more are "
+        "accepted with 202 and tagged in the background (products.tagged announces it).",
+    )
+    shop_catalog_ttl_s: float = Field(
+        default=5.0, gt=0, le=300,
+        description="How long a replica keeps an account's catalog before checking the "
+        "store for new tags or purchases.",
+    )
+    shop_query_cache_size: int = Field(
+        default=10_000, ge=0, description="Search-query embeddings kept per replica.")
+    encoder_replicas: int = Field(default=1, ge=1, description="TextEncoder replicas.")
+    encoder_num_cpus: float = Field(default=0.5, gt=0, description="CPUs per TextEncoder replica.")
+    encoder_num_gpus: float = Field(
+        default=0, ge=0, description="GPUs per TextEncoder replica (0 on a CPU cluster).")
+
     # --- HTTP / Serve ------------------------------------------------------------
     http_host: str = "127.0.0.1"
     http_port: int = Field(
@@ -275,6 +297,14 @@ class Settings(BaseSettings):
         if self.model_min_replicas > self.model_max_replicas:
             raise ValueError("model_min_replicas must not exceed model_max_replicas")
         return self
+
+    @property
+    def serving_cpus(self) -> float:
+        """What Pulse's own Serve replicas hold at their floor (ingress, ModelServer,
+        TextEncoder): CPUs training can never have."""
+        return (self.ingress_replicas * self.ingress_num_cpus
+                + self.model_min_replicas * self.model_num_cpus
+                + self.encoder_replicas * self.encoder_num_cpus)
 
     def ensure_dirs(self) -> None:
         """Creates the data directory; called by entry points, never at import."""

@@ -35,15 +35,6 @@ _COUNTRY_WEIGHTS = np.array([45, 10, 9, 8, 7, 4, 5, 5, 4, 3], dtype=float)
 _DEVICES = np.array(["mobile", "desktop", "tablet"])
 _TARGET_RATE = 0.015
 
-_SQL_TYPES = {
-    "id": "BIGINT PRIMARY KEY", "amount": "DOUBLE PRECISION", "merchant_category": "TEXT",
-    "country": "TEXT", "home_country": "TEXT", "hour": "INTEGER", "device": "TEXT",
-    "account_age_days": "INTEGER", "txn_count_24h": "INTEGER",
-    "avg_amount_30d": "DOUBLE PRECISION", "distance_from_home_km": "DOUBLE PRECISION",
-    "is_fraud": "BOOLEAN",
-}
-
-
 def _pick(
     rng: np.random.Generator, values: np.ndarray, weights: np.ndarray, n: int
 ) -> np.ndarray:
@@ -116,14 +107,32 @@ def _hour_weights() -> np.ndarray:
     return weights / weights.sum()
 
 
-def load(table: pa.Table, into: str, *, name: str = TRANSACTIONS_TABLE) -> None:
+def load(table: pa.Table, into: str, *, name: str = TRANSACTIONS_TABLE,
+         primary_key: str = "id") -> None:
     """Replaces table ``name`` in the database at ``into`` (postgresql://... or a
-    SQLite file path / sqlite:///... URL) with ``table``."""
-    columns = ", ".join(f'"{c}" {_SQL_TYPES[c]}' for c in table.column_names)
+    SQLite file path / sqlite:///... URL) with ``table``, its column types from the
+    Arrow schema."""
+    columns = ", ".join(
+        f'"{f.name}" {_sql_type(f.type)}{" PRIMARY KEY" if f.name == primary_key else ""}'
+        for f in table.schema)
     if into.startswith(("postgresql://", "postgres://")):
         _load_postgres(table, into, name, columns)
     else:
         _load_sqlite(table, Path(into.removeprefix("sqlite:///")), name, columns)
+
+
+def _sql_type(type_: pa.DataType) -> str:
+    if pa.types.is_boolean(type_):
+        return "BOOLEAN"
+    if pa.types.is_int64(type_):
+        return "BIGINT"
+    if pa.types.is_integer(type_):
+        return "INTEGER"
+    if pa.types.is_floating(type_):
+        return "DOUBLE PRECISION"
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return "TEXT"
+    raise ValueError(f"no SQL type for Arrow {type_}")
 
 
 def _load_postgres(table: pa.Table, url: str, name: str, columns: str) -> None:

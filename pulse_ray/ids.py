@@ -29,6 +29,8 @@ class IdPrefix(StrEnum):
     KEY = "key"
     WEBHOOK = "wh"
     MESSAGE = "msg"
+    TAGGING_JOB = "tagjob"
+    CONVERSION = "conv"
     # Internal: never part of a URL (models are addressed by name, versions by number).
     MODEL = "mdl"
     VERSION = "ver"

@@ -16,10 +16,10 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
 
 from anyio import to_thread
 
@@ -29,13 +29,23 @@ __all__ = [
     "InferenceEvent",
     "InferenceLog",
     "LocalPredictor",
+    "LruCache",
     "ModelDirectory",
     "PredictionCache",
     "Predictor",
     "ServedModel",
+    "TtlDirectory",
+    "await_young",
+    "predict_cached",
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# An inference is written within the log's flush interval by whichever replica served
+# it: a look-up of a young inference id waits this long before taking "not found".
+_RECENT = timedelta(seconds=5)
+_WAIT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,58 +72,70 @@ class Predictor(Protocol):
 
 
 DirectoryKey = tuple[str, str, str | None]  # account, model name, pinned version
-Lookup = Callable[[str, str, str | None], ServedModel]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
-class ModelDirectory:
-    def __init__(self, lookup: Lookup, *, ttl_s: float,
+class TtlDirectory(Generic[K, V]):
+    """What the store says for a key, cached for ``ttl_s`` per replica: a change in
+    the store (a deploy, a newly tagged product) is seen within that time, and the
+    request path reads the store at most once per key per ``ttl_s``."""
+
+    def __init__(self, lookup: Callable[[K], V], *, ttl_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._lookup = lookup
         self._ttl_s = ttl_s
         self._clock = clock
-        self._entries: dict[DirectoryKey, tuple[ServedModel, float]] = {}
+        self._entries: dict[K, tuple[V, float]] = {}
 
-    def cached(self, key: DirectoryKey) -> ServedModel | None:
+    def cached(self, key: K) -> V | None:
         entry = self._entries.get(key)
         return entry[0] if entry and entry[1] > self._clock() else None
 
-    def load(self, key: DirectoryKey) -> ServedModel:
-        """Looks the version up in the store (blocking); raises what the lookup raises."""
-        served = self._lookup(*key)
-        self._entries[key] = (served, self._clock() + self._ttl_s)
-        return served
+    def load(self, key: K) -> V:
+        """Looks the key up in the store (blocking); raises what the lookup raises."""
+        value = self._lookup(key)
+        self._entries[key] = (value, self._clock() + self._ttl_s)
+        return value
 
-    async def resolve(self, key: DirectoryKey) -> ServedModel:
-        served = self.cached(key)
-        if served is None:
-            served = await to_thread.run_sync(self.load, key)
-        return served
+    async def resolve(self, key: K) -> V:
+        value = self.cached(key)
+        if value is None:
+            value = await to_thread.run_sync(self.load, key)
+        return value
 
 
-class PredictionCache:
-    """A bounded LRU of outputs by (model version, canonical input)."""
+ModelDirectory = TtlDirectory[DirectoryKey, ServedModel]
+
+
+class LruCache(Generic[K, V]):
+    """A bounded least-recently-used map (``max_entries`` 0 keeps nothing)."""
 
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
-        self._entries: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if self._max <= 0:
+            return
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+class PredictionCache(LruCache[tuple[str, str], dict[str, Any]]):
+    """Outputs by (model version, canonical input)."""
 
     @staticmethod
     def key(model: ServedModel, inputs: dict[str, Any]) -> tuple[str, str]:
         return model.model_id, json.dumps(inputs, sort_keys=True, separators=(",", ":"))
-
-    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
-        output = self._entries.get(key)
-        if output is not None:
-            self._entries.move_to_end(key)
-        return output
-
-    def put(self, key: tuple[str, str], output: dict[str, Any]) -> None:
-        if self._max <= 0:
-            return
-        self._entries[key] = output
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +148,8 @@ class InferenceEvent:
     latency_ms: float
     cached: bool
     created_at: datetime
+    session_id: str | None = None  # e-commerce inferences: the shopper session
+    recommended: list[str] | None = None  # ... and the products recommended to it
 
 
 Writer = Callable[[list[InferenceEvent]], None]
@@ -205,3 +229,30 @@ class LocalPredictor:
             return outputs[0]
 
         return await to_thread.run_sync(run)
+
+
+async def await_young(look: Callable[[], T | None], *, made: datetime | None,
+                      now: Callable[[], datetime]) -> T | None:
+    """``look()`` (blocking, run in a thread), retried for up to a second while the
+    thing looked for was made (``made``) so recently that it may still sit in some
+    replica's :class:`InferenceLog` buffer."""
+    found = await to_thread.run_sync(look)
+    deadline = time.monotonic() + _WAIT_S
+    while (found is None and made is not None and now() - made < _RECENT
+           and time.monotonic() < deadline):
+        await asyncio.sleep(0.05)
+        found = await to_thread.run_sync(look)
+    return found
+
+
+async def predict_cached(predictor: Predictor, cache: PredictionCache, model: ServedModel,
+                         inputs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The output for validated ``inputs``, from the cache when an identical input was
+    answered by the same version; and whether it came from there."""
+    key = PredictionCache.key(model, inputs)
+    output = cache.get(key)
+    if output is not None:
+        return output, True
+    output = await predictor.predict(model, inputs)
+    cache.put(key, output)
+    return output, False

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, make_url, text
 from pulse_ray.config import Settings
 from pulse_ray.demo import load, transactions
 from pulse_ray.schemas.datasources import DatasourceType
+from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.sources import SourceSpec
 from pulse_ray.store import Database, upgrade
 from pulse_ray.store.engine import normalize_url
@@ -43,6 +44,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "pulse")
+
+
+@pytest.fixture(scope="session")
+def encoder() -> LocalEncoder:
+    """The text model in this process, shared by the session (it loads once, lazily)."""
+    return LocalEncoder()
 
 
 @pytest.fixture(scope="session")

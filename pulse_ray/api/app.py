@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from pulse_ray.api.errors import install_error_handlers
 from pulse_ray.api.idempotency import IdempotencyMiddleware
+from pulse_ray.api.metrics import MetricsMiddleware, RequestRecorder
 from pulse_ray.api.middleware import (
     AuthMiddleware,
     BodyLimitMiddleware,
@@ -27,6 +28,7 @@ from pulse_ray.api.routers import (
     inference,
     keys,
     models,
+    shop,
     snapshots,
     training,
     webhooks,
@@ -45,6 +47,8 @@ from pulse_ray.inference import (
 )
 from pulse_ray.plans import load_plans
 from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
+from pulse_ray.shop.encoder import Encoder, LocalEncoder
+from pulse_ray.shop.service import ShopService
 from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.store.inference import insert_events, served_model
@@ -56,7 +60,7 @@ __all__ = ["build_state", "create_app"]
 
 # Routes match in order: the hot path (inference) first.
 _V1_ROUTERS = (
-    inference.router, auth.router, keys.router, datasources.router, snapshots.router,
+    inference.router, shop.router, auth.router, keys.router, datasources.router, snapshots.router,
     models.router, training.router, webhooks.router,
 )
 
@@ -70,6 +74,7 @@ def build_state(
     snapshot_runner: SnapshotRunner | None = None,
     training_backend: TrainingBackend | None = None,
     predictor: Predictor | None = None,
+    encoder: Encoder | None = None,
 ) -> AppState:
     """Wires the store, the authenticator and the rate limiter from settings.
 
@@ -82,6 +87,8 @@ def build_state(
             training routes answer 503.
         predictor: what answers predictions; in-process by default, the ModelServer
             deployment's handle under Serve.
+        encoder: the text model (tagging, search queries); in-process by default, the
+            TextEncoder deployment's handle under Serve.
     """
     database = Database(settings.store_url)
     limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
@@ -90,7 +97,8 @@ def build_state(
         with database.session() as session:
             return principal_by_hash(session=session, key_hash=key_hash)
 
-    def served(account: str, name: str, version: str | None) -> ServedModel:
+    def served(key: tuple[str, str, str | None]) -> ServedModel:
+        account, name, version = key
         with database.session() as session:
             return served_model(session=session, account=account, name=name, version=version)
 
@@ -98,6 +106,10 @@ def build_state(
         with database.session() as session:
             insert_events(session=session, events=events)
 
+    models = ModelDirectory(served, ttl_s=settings.model_cache_ttl_s)
+    prediction_cache = PredictionCache(settings.prediction_cache_size)
+    predictor = predictor or LocalPredictor()
+    inference_log = InferenceLog(write, interval_s=settings.inference_log_interval_s)
     return AppState(
         settings=settings,
         database=database,
@@ -106,25 +118,33 @@ def build_state(
         rate_limiter=limiter if settings.rate_limits else None,
         snapshot_runner=snapshot_runner or LocalSnapshotRunner(),
         training_backend=training_backend,
-        models=ModelDirectory(served, ttl_s=settings.model_cache_ttl_s),
-        prediction_cache=PredictionCache(settings.prediction_cache_size),
-        predictor=predictor or LocalPredictor(),
-        inference_log=InferenceLog(write, interval_s=settings.inference_log_interval_s),
+        models=models,
+        prediction_cache=prediction_cache,
+        predictor=predictor,
+        inference_log=inference_log,
+        shop=ShopService(settings=settings, database=database,
+                         encoder=encoder or LocalEncoder(), models=models, predictor=predictor,
+                         prediction_cache=prediction_cache, inference_log=inference_log,
+                         clock=clock),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )
 
 
-def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastAPI:
+def create_app(state: AppState, *, emit_request_id_header: bool = True,
+               request_recorder: RequestRecorder | None = None) -> FastAPI:
     """The Pulse REST API over ``state``.
 
     Args:
         state: the injected store, authenticator, clock and readiness checks.
         emit_request_id_header: False under Ray Serve, whose proxy sets X-Request-Id.
+        request_recorder: where request counts and latencies go (Ray's Prometheus
+            metrics under Serve); None records nothing.
     """
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await state.shop.drain()  # background tagging jobs finish
         await state.inference_log.stop()  # a clean shutdown loses no inference record
 
     app = FastAPI(
@@ -163,6 +183,8 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True) -> FastA
         max_concurrent=settings.max_concurrent_requests,
     )
     app.add_middleware(RequestIdMiddleware, emit_header=emit_request_id_header)
+    if request_recorder is not None:  # outermost: it sees and times every answer
+        app.add_middleware(MetricsMiddleware, recorder=request_recorder, routes=app.routes)
 
     app.include_router(health.router)
     for router in _V1_ROUTERS:  # straight onto the app: one level of matching, not two

@@ -10,6 +10,7 @@ from pulse_ray.config import Settings
 from pulse_ray.inference import InferenceLog, ModelDirectory, PredictionCache, Predictor
 from pulse_ray.plans import Plan, PlanLimits
 from pulse_ray.ratelimit import RateLimiter
+from pulse_ray.shop.service import ShopService
 from pulse_ray.snapshots import SnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.timeutil import Clock, utcnow
@@ -34,5 +35,6 @@ class AppState:
     prediction_cache: PredictionCache
     predictor: Predictor
     inference_log: InferenceLog
+    shop: ShopService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)

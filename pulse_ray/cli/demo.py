@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated
 
@@ -12,59 +13,128 @@ from pulse_ray.cli.output import out_console
 from pulse_ray.config import get_settings
 from pulse_ray.datasources import check_datasource
 from pulse_ray.demo import TRANSACTIONS_TABLE, load, transactions
-from pulse_ray.errors import NotFoundError
+from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourceType
+from pulse_ray.schemas.models import ModelCreate
+from pulse_ray.store import Database
 from pulse_ray.store import datasources as repo
+from pulse_ray.store import models as model_repo
 from pulse_ray.timeutil import utcnow
 
 app = typer.Typer(help="Demo data.", no_args_is_help=True)
+
+_ACCOUNT = "default"
+IntoOption = Annotated[
+    str | None,
+    typer.Option(help="postgresql://… or a SQLite file (default: demo.db in the data dir)."),
+]
+SeedOption = Annotated[int, typer.Option(help="Same seed, same data.")]
+
+
+def _registered(name: str) -> bool:
+    with store_session() as session:
+        try:
+            repo.get_datasource(session=session, name=name, account=_ACCOUNT)
+        except NotFoundError:
+            return False
+        return True
+
+
+def _target(into: str | None) -> str:
+    settings = get_settings()
+    settings.ensure_dirs()
+    return into or str(settings.data_dir / "demo.db")
+
+
+def _register(name: str, target: str, table: str, label_column: str) -> None:
+    """Registers ``table`` at ``target`` as datasource ``name`` (once)."""
+    postgres = target.startswith(("postgresql://", "postgres://"))
+    url = postgres or target.startswith("sqlite:///")
+    body = DatasourceCreate(
+        name=name, type=DatasourceType.POSTGRESQL if postgres else DatasourceType.SQLITE,
+        url=target if url else None, path=None if url else target, table=table,
+        label_column=label_column)
+    check_datasource(body)
+    with store_session() as session:
+        repo.create_datasource(session=session, datasource_create=body, account=_ACCOUNT,
+                               now=utcnow())
 
 
 @app.command("transactions")
 def transactions_(
     rows: Annotated[int, typer.Option(min=100, help="How many transactions.")] = 100_000,
-    into: Annotated[
-        str | None,
-        typer.Option(help="postgresql://… or a SQLite file (default: demo.db in the data dir)."),
-    ] = None,
+    into: IntoOption = None,
     name: Annotated[str, typer.Option(help="Datasource name to register.")] = "transactions-db",
     if_missing: Annotated[
         bool, typer.Option(help="Do nothing if the datasource already exists.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 7,
+    seed: SeedOption = 7,
 ) -> None:
     """Generate a card-transactions table (about 1.5% fraud) and register it."""
-    settings = get_settings()
-    settings.ensure_dirs()
-    with store_session() as session:
-        try:
-            repo.get_datasource(session=session, name=name, account="default")
-            registered = True
-        except NotFoundError:
-            registered = False
+    registered = _registered(name)
     if registered and if_missing:
         out_console.print(f"Datasource {name} exists; nothing to do.")
         return
-    target = into or str(settings.data_dir / "demo.db")
+    target = _target(into)
     started = time.perf_counter()
     load(transactions(rows, seed=seed), target)
-    postgres = target.startswith(("postgresql://", "postgres://"))
-    body = DatasourceCreate(
-        name=name,
-        type=DatasourceType.POSTGRESQL if postgres else DatasourceType.SQLITE,
-        url=target if postgres or target.startswith("sqlite:///") else None,
-        path=None if postgres or target.startswith("sqlite:///") else target,
-        table=TRANSACTIONS_TABLE,
-        label_column="is_fraud",
-    )
     elapsed = time.perf_counter() - started
     if registered:  # its snapshots stay as they were: they are copies
         out_console.print(f"Wrote {rows:,} transactions in {elapsed:.1f}s; datasource "
                           f"{name} was already registered.")
         return
-    check_datasource(body)
-    with store_session() as session:
-        repo.create_datasource(session=session, datasource_create=body, account="default",
-                               now=utcnow())
+    _register(name, target, TRANSACTIONS_TABLE, "is_fraud")
     out_console.print(f"Wrote {rows:,} transactions to {target} in {elapsed:.1f}s and "
                       f"registered datasource {name}.")
+
+
+@app.command("shop")
+def shop(
+    products: Annotated[int, typer.Option(min=60, help="Catalog size.")] = 5000,
+    sessions: Annotated[int, typer.Option(min=100, help="Training sessions.")] = 20_000,
+    into: IntoOption = None,
+    name: Annotated[str, typer.Option(help="Datasource name to register.")] = "shop-sessions-db",
+    seed: SeedOption = 11,
+) -> None:
+    """Generate a catalog (tagged into the store), shopper sessions with known personas
+    and their purchases, and the persona model to train on them."""
+    from pulse_ray.shop import demo, loader  # the text model: only for this command
+    from pulse_ray.shop.encoder import LocalEncoder
+    from pulse_ray.shop.features import FEATURES
+    from pulse_ray.shop.tagger import Tagger
+
+    settings = get_settings()
+    target = _target(into)
+    with store_session():  # migrates the store first
+        pass
+    encoder = LocalEncoder()
+    tagger = Tagger(encoder)
+    database = Database(settings.store_url)
+    started = time.perf_counter()
+    try:
+        catalog = demo.catalog(products, seed=seed)
+        with out_console.status(f"Tagging {len(catalog):,} products with the text model…"):
+            tagged = asyncio.run(loader.load_products(tagger, database, catalog,
+                                                      account=_ACCOUNT, now=utcnow()))
+        history = demo.sessions(catalog, sessions, seed=seed + 1)
+        bought = loader.record_purchases(database, history, account=_ACCOUNT, now=utcnow())
+        table = asyncio.run(loader.session_table(history, catalog=tagged, tagger=tagger,
+                                                 encoder=encoder))
+        loader.write_sessions(table.table, target)
+    finally:
+        database.dispose()
+    if not _registered(name):
+        _register(name, target, loader.SESSIONS_TABLE, "persona")
+    with store_session() as session:
+        try:
+            model_repo.create_model(
+                session=session, account=_ACCOUNT, now=utcnow(), model_create=ModelCreate(
+                    name=settings.shop_persona_model, label_column="persona",
+                    feature_columns=list(FEATURES),
+                    description="Shopper persona from a live session (POST /v1/infer)."))
+        except ConflictError:
+            pass  # trained before: new snapshots make new versions
+    out_console.print(
+        f"Tagged {len(tagged):,} products, wrote {sessions:,} sessions ({bought:,} purchases) "
+        f"to {target} in {time.perf_counter() - started:.1f}s. Next: `pulse snapshot {name}`, "
+        f"then train {settings.shop_persona_model} on it (`pulse train` or POST /v1/train).")

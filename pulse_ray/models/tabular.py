@@ -173,17 +173,23 @@ class TabularPreprocessor:
     def decide(self, probabilities: np.ndarray) -> list[dict[str, Any]]:
         """Predictions from class probabilities: the label, and ``confidence`` — the
         positive class's probability for a binary model (as in the seed: is_fraud false
-        with confidence 0.12), the chosen class's for a multiclass one."""
+        with confidence 0.12), the chosen class's for a multiclass one, which also gives
+        every class's ``probabilities`` (what a caller mixing classes needs)."""
         outputs = []
         for row in probabilities:
+            output: dict[str, Any]
             if len(self.classes) == 2:
                 positive = self.positive_index
                 score = float(row[positive])
                 index = positive if score >= self.threshold else 1 - positive
+                output = {self.label: self.label_value(index), "confidence": round(score, 6)}
             else:
                 index = int(row.argmax())
-                score = float(row[index])
-            outputs.append({self.label: self.label_value(index), "confidence": round(score, 6)})
+                output = {self.label: self.label_value(index),
+                          "confidence": round(float(row[index]), 6),
+                          "probabilities": {str(self.label_value(i)): round(float(p), 6)
+                                            for i, p in enumerate(row)}}
+            outputs.append(output)
         return outputs
 
 

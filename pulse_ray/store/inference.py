@@ -45,7 +45,8 @@ def insert_events(*, session: Session, events: list[InferenceEvent]) -> None:
     session.add_all([
         InferenceRecord(id=e.id, account=e.account, key_id=e.key_id, model_id=e.model_row_id,
                         version=e.version, latency_ms=e.latency_ms, cached=e.cached,
-                        created_at=e.created_at)
+                        created_at=e.created_at, session_id=e.session_id,
+                        recommended=e.recommended)
         for e in events
     ])
 

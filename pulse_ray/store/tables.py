@@ -28,11 +28,14 @@ __all__ = [
     "ApiKey",
     "Datasource",
     "IdempotencyRecord",
+    "Conversion",
     "InferenceRecord",
     "Model",
     "ModelVersion",
+    "Product",
     "Promotion",
     "Snapshot",
+    "TaggingJob",
     "TrainingRun",
     "WebhookAttempt",
     "WebhookDelivery",
@@ -220,6 +223,10 @@ class InferenceRecord(SQLModel, table=True):
     latency_ms: float
     cached: bool
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # E-commerce inferences (POST /v1/infer): the shopper session and what was
+    # recommended, so a later conversion can be attributed to it.
+    session_id: str | None = Field(default=None, max_length=100, index=True)
+    recommended: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -286,4 +293,59 @@ class WebhookAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, max_length=500)
     latency_ms: float
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Product(SQLModel, table=True):
+    """A catalog product (client-provided ``prod_`` id) with its Digital Twin tags and
+    the text embedding they came from (float32, used to rank recommendations)."""
+
+    __tablename__ = "products"
+
+    account: str = Field(primary_key=True, max_length=100)
+    id: str = Field(primary_key=True, max_length=100)
+    name: str = Field(max_length=500)
+    description: str | None = Field(default=None, max_length=5000)
+    price: float
+    category: str = Field(max_length=255)
+    image_url: str | None = Field(default=None, max_length=2048)
+    rating: float | None = None
+    tags: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    tagged_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class TaggingJob(SQLModel, table=True):
+    """A large tagging request finished in the background."""
+
+    __tablename__ = "tagging_jobs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100, index=True)
+    key_id: str | None = Field(default=None, max_length=40)
+    status: str = Field(max_length=16)  # queued | running | succeeded | failed
+    products: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    total: int
+    tagged: int = 0
+    error: str | None = Field(default=None, max_length=4000)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                         nullable=True))
+
+
+class Conversion(SQLModel, table=True):
+    """A purchase, attributed (when it can be) to the inference that recommended it."""
+
+    __tablename__ = "conversions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100, index=True)
+    key_id: str | None = Field(default=None, max_length=40)
+    session_id: str = Field(max_length=100, index=True)
+    product_id: str = Field(max_length=100)
+    value: float
+    currency: str = Field(max_length=3)
+    inference_id: str | None = Field(default=None, max_length=40)
+    model_id: str | None = Field(default=None, max_length=40)
+    version: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -31,8 +31,9 @@ def test_the_directory_sees_a_new_version_after_its_ttl() -> None:
     deployed = ["1.0.0"]
     lookups = []
 
-    def lookup(account: str, name: str, version: str | None) -> ServedModel:
-        lookups.append((account, name, version))
+    def lookup(key: tuple[str, str, str | None]) -> ServedModel:
+        lookups.append(key)
+        version = key[2]
         return _served(version or deployed[0])
 
     directory = ModelDirectory(lookup, ttl_s=1.0, clock=lambda: now[0])

@@ -2,42 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from datetime import timedelta
 
-from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request
 
 from pulse_ray.api.deps import AppStateDep, ReadKey
 from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, created_at, has_prefix, new_id
-from pulse_ray.inference import InferenceEvent, PredictionCache
+from pulse_ray.inference import InferenceEvent, await_young, predict_cached
 from pulse_ray.lineage import trace
 from pulse_ray.schemas.inference import InferMetadata, InferRequest, InferResponse
 from pulse_ray.schemas.lineage import Lineage
 
 router = APIRouter(tags=["inference"])
 
-# An inference is written within the log's flush interval, by whichever replica served
-# it; lineage waits this long for a young id before answering 404.
-_RECENT = timedelta(seconds=5)
-_WAIT_S = 1.0
-
 
 @router.post("/infer/{model}", response_model=InferResponse, response_model_exclude_none=True,
              summary="Predict with the deployed (or a pinned) version of a model")
 async def infer(model: str, body: InferRequest, principal: ReadKey,
-                state: AppStateDep) -> InferResponse:
+                state: AppStateDep, request: Request) -> InferResponse:
     started = time.perf_counter()
     served = await state.models.resolve((principal.account, model, body.options.version))
+    # What was served, for the layers around the route (request metrics): set only for
+    # a model that exists, so a made-up name never becomes a label value.
+    request.state.model, request.state.model_version = model, served.version
     inputs = served.input_schema.validate_input(body.input)
-    key = PredictionCache.key(served, inputs)
-    output = state.prediction_cache.get(key)
-    cached = output is not None
-    if output is None:
-        output = await state.predictor.predict(served, inputs)
-        state.prediction_cache.put(key, output)
+    output, cached = await predict_cached(state.predictor, state.prediction_cache, served,
+                                          inputs)
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     now = state.clock()
     inference_id = new_id(IdPrefix.INFERENCE, now=now)
@@ -59,13 +50,8 @@ async def lineage(lineage_id: str, principal: ReadKey, state: AppStateDep) -> Li
         with state.database.session() as session:
             return trace(session=session, lineage_id=lineage_id, account=principal.account)
 
-    found = await run_in_threadpool(look)
     made = created_at(lineage_id) if has_prefix(lineage_id, IdPrefix.INFERENCE) else None
-    deadline = time.monotonic() + _WAIT_S
-    while found is None and made is not None and state.clock() - made < _RECENT \
-            and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)  # still in some replica's log buffer
-        found = await run_in_threadpool(look)
+    found = await await_young(look, made=made, now=state.clock)
     if found is None:
         raise NotFoundError(f"No inference '{lineage_id}'")
     return found

@@ -56,8 +56,7 @@ async def train(model: str, body: TrainCreate, principal: WriteKey,
     resources = await run_in_threadpool(backend.resources)
     settings = state.settings
     check_resources(body.options, resources, cpus_per_worker=settings.train_worker_cpus,
-                    reserved_cpus=settings.ingress_replicas * settings.ingress_num_cpus
-                    + settings.train_data_cpus)
+                    reserved_cpus=settings.serving_cpus + settings.train_data_cpus)
 
     def queue() -> TrainingRun:
         with state.database.session() as session:

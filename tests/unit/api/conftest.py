@@ -16,6 +16,7 @@ from pulse_ray.auth import Scope
 from pulse_ray.config import Settings
 from pulse_ray.demo import load
 from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.store import keys as repo
 from pulse_ray.store import upgrade
 from pulse_ray.timeutil import utcnow
@@ -56,8 +57,9 @@ def backend() -> RecordingBackend:
 
 
 @pytest.fixture
-def state(settings: Settings, backend: RecordingBackend) -> Iterator[AppState]:
-    state = build_state(settings, training_backend=backend)
+def state(settings: Settings, backend: RecordingBackend,
+          encoder: LocalEncoder) -> Iterator[AppState]:
+    state = build_state(settings, training_backend=backend, encoder=encoder)
     upgrade(state.database)
     yield state
     state.database.dispose()

@@ -1,0 +1,187 @@
+"""Repository functions for products, tagging jobs and conversions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from pulse_ray.errors import NotFoundError
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.shop.catalog import CatalogItem
+from pulse_ray.store import webhooks as webhook_repo
+from pulse_ray.store.tables import (
+    Conversion,
+    InferenceRecord,
+    Model,
+    ModelVersion,
+    Product,
+    Snapshot,
+    TaggingJob,
+    TrainingRun,
+)
+from pulse_ray.timeutil import format_timestamp
+from pulse_ray.webhooks.events import EventType
+
+__all__ = [
+    "Attribution",
+    "catalog_item",
+    "catalog_items",
+    "catalog_signature",
+    "conversion_counts",
+    "create_job",
+    "finish_job",
+    "get_job",
+    "get_product",
+    "latest_recommending",
+    "record_conversion",
+    "tagged_event",
+    "upsert_products",
+]
+
+
+def upsert_products(*, session: Session, products: Sequence[Product]) -> None:
+    """Inserts new products and replaces known ones (same account and id)."""
+    for product in products:
+        session.merge(product)
+    session.flush()
+
+
+def get_product(*, session: Session, account: str, product_id: str) -> Product:
+    product = session.get(Product, (account, product_id))
+    if product is None:
+        raise NotFoundError(f"No product '{product_id}'")
+    return product
+
+
+def catalog_signature(*, session: Session, account: str) -> tuple[Any, ...]:
+    """Changes whenever the catalog or its purchases do: one cheap query, so a replica
+    rebuilds its catalog only when there is something new."""
+    products = session.exec(select(func.count(), func.max(Product.tagged_at))
+                            .where(Product.account == account)).one()
+    conversions = session.exec(select(func.count()).select_from(Conversion)
+                               .where(Conversion.account == account)).one()
+    return (*products, conversions)
+
+
+def catalog_items(*, session: Session, account: str) -> list[CatalogItem]:
+    """Every tagged product of ``account``, as the recommender holds them."""
+    purchases = conversion_counts(session=session, account=account)
+    return [catalog_item(p, purchases.get(p.id, 0))
+            for p in session.exec(select(Product).where(Product.account == account)
+                                  .order_by(col(Product.id)))]
+
+
+def catalog_item(product: Product, purchases: int = 0) -> CatalogItem:
+    return CatalogItem(id=product.id, price=product.price, rating=product.rating,
+                       category=product.category,
+                       embedding=np.frombuffer(product.embedding, dtype=np.float32),
+                       personas={s["persona"]: s["score"] for s in product.tags["personas"]},
+                       purchases=purchases)
+
+
+def tagged_event(*, session: Session, account: str, product_ids: list[str],
+                 job_id: str | None, now: datetime) -> None:
+    """``products.tagged``, in the caller's transaction: sent only if the tags are."""
+    webhook_repo.emit(session=session, account=account, type_=EventType.PRODUCTS_TAGGED,
+                      now=now, data={"job_id": job_id, "count": len(product_ids),
+                                     "product_ids": product_ids[:1000],
+                                     "tagged_at": format_timestamp(now)})
+
+
+def create_job(*, session: Session, account: str, key_id: str | None,
+               products: list[dict[str, Any]], now: datetime) -> TaggingJob:
+    job = TaggingJob(id=new_id(IdPrefix.TAGGING_JOB, now=now), account=account, key_id=key_id,
+                     status="queued", products=products, total=len(products), created_at=now)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(*, session: Session, account: str, job_id: str) -> TaggingJob:
+    job = session.get(TaggingJob, job_id)
+    if job is None or job.account != account:
+        raise NotFoundError(f"No tagging job '{job_id}'")
+    return job
+
+
+def finish_job(*, session: Session, job: TaggingJob, status: str, tagged: int,
+               error: str | None, now: datetime) -> None:
+    job.status, job.tagged, job.error, job.completed_at = status, tagged, error, now
+    job.products = []  # the input is no longer needed once the products are stored
+    session.add(job)
+    session.flush()
+
+
+def latest_recommending(*, session: Session, account: str, session_id: str,
+                        product_id: str) -> InferenceRecord | None:
+    """The session's most recent inference whose recommendations held ``product_id``."""
+    records = session.exec(
+        select(InferenceRecord)
+        .where(InferenceRecord.account == account, InferenceRecord.session_id == session_id)
+        .order_by(col(InferenceRecord.created_at).desc()).limit(50))
+    return next((r for r in records if product_id in (r.recommended or [])), None)
+
+
+class Attribution:
+    """What a conversion is credited to: the inference, its model version, and the
+    snapshot that version was trained on."""
+
+    def __init__(self, record: InferenceRecord, model: Model, snapshot: Snapshot | None) -> None:
+        self.record = record
+        self.model = model
+        self.snapshot = snapshot
+
+    @staticmethod
+    def of(session: Session, record: InferenceRecord) -> Attribution:
+        model = session.get(Model, record.model_id)
+        assert model is not None  # a foreign key
+        run_snapshot = session.exec(
+            select(Snapshot).join(TrainingRun, col(TrainingRun.snapshot_id) == col(Snapshot.id))
+            .join(ModelVersion, col(ModelVersion.run_id) == col(TrainingRun.id))
+            .where(ModelVersion.model_id == model.id, ModelVersion.version == record.version)
+        ).first()
+        return Attribution(record, model, run_snapshot)
+
+
+def record_conversion(*, session: Session, account: str, key_id: str | None, session_id: str,
+                      product_id: str, value: float, currency: str, inference_id: str | None,
+                      attribution: Attribution | None, now: datetime) -> Conversion:
+    """Stores the conversion and, when attributed, ``session.converted`` with it.
+
+    Args:
+        inference_id: the inference the client named, credited or not.
+    """
+    conversion = Conversion(
+        id=new_id(IdPrefix.CONVERSION, now=now), account=account, key_id=key_id,
+        session_id=session_id, product_id=product_id, value=value, currency=currency,
+        inference_id=attribution.record.id if attribution else inference_id,
+        model_id=attribution.model.id if attribution else None,
+        version=attribution.record.version if attribution else None, created_at=now)
+    session.add(conversion)
+    session.flush()
+    if attribution is not None:
+        snapshot = attribution.snapshot
+        webhook_repo.emit(session=session, account=account, type_=EventType.SESSION_CONVERTED,
+                          now=now, data={
+                              "conversion_id": conversion.id, "session_id": session_id,
+                              "product_id": product_id, "value": value, "currency": currency,
+                              "inference_id": attribution.record.id,
+                              "model": {"name": attribution.model.name,
+                                        "version": attribution.record.version},
+                              "snapshot": {"id": snapshot.id, "hash": snapshot.hash}
+                              if snapshot else None,
+                              "created_at": format_timestamp(now)})
+    return conversion
+
+
+def conversion_counts(*, session: Session, account: str) -> dict[str, int]:
+    """Purchases per product: how popular each is (a ranking signal)."""
+    rows = session.exec(
+        select(Conversion.product_id, func.count())
+        .where(Conversion.account == account).group_by(Conversion.product_id))
+    return {product_id: int(count) for product_id, count in rows}
