@@ -128,10 +128,13 @@ def _column_stats(column: pa.ChunkedArray | pa.Array) -> ColumnStats:
         if len(values):
             stats.total, stats.total_sq = float(values.sum()), float((values**2).sum())
             stats.minimum, stats.maximum = float(values.min()), float(values.max())
-            stats.integral = bool(np.all(values == np.round(values)))
+            whole = bool(np.all(values == np.round(values)))
+            # A float column whose training values happen to be whole (prices of 50.0)
+            # still takes 49.5 at inference: only an integer column asks for integers.
+            stats.integral = whole and not pa.types.is_floating(column.type)
             logs = np.log1p(np.abs(values))
             stats.log_total, stats.log_total_sq = float(logs.sum()), float((logs**2).sum())
-            if stats.integral:  # kept while few, so 0/1 columns can serve as labels
+            if whole:  # kept while few, so 0/1 columns can serve as labels
                 distinct, counts = np.unique(values.astype(np.int64), return_counts=True)
                 if len(distinct) <= _MAX_NUMERIC_DISTINCT:
                     stats.counts = Counter({str(int(v)): int(c)

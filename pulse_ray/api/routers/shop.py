@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pulse_ray.api.deps import AppStateDep, ReadKey, WriteKey
@@ -37,11 +38,11 @@ async def infer_session(body: SessionInferRequest, principal: ReadKey,
                      "in the background; products.tagged announces the end."},
                400: {"model": ErrorEnvelope}},
     summary="Upsert products and give them Digital Twin tags")
-async def tag_products(body: TagRequest, principal: WriteKey, state: AppStateDep,
-                       response: Response) -> TagResult | TaggingJobPublic:
+async def tag_products(body: TagRequest, principal: WriteKey,
+                       state: AppStateDep) -> TagResult | JSONResponse:
     if len(body.products) > state.settings.shop_tag_sync_max:
-        response.status_code = status.HTTP_202_ACCEPTED
-        return job_public(await state.shop.start_job(principal, body.products))
+        job = job_public(await state.shop.start_job(principal, body.products))
+        return JSONResponse(job.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     rows = await state.shop.tag_now(principal, body.products)
     return TagResult(data=[product_public(row) for row in rows])
 

@@ -3,11 +3,13 @@ Jobs replaced by a recorder and predictions made in-process."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import torch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -15,12 +17,17 @@ from pulse_ray.api import AppState, build_state, create_app
 from pulse_ray.auth import Scope
 from pulse_ray.config import Settings
 from pulse_ray.demo import load
+from pulse_ray.models.artifacts import TrainedModel, publish
+from pulse_ray.models.stats import table_stats
+from pulse_ray.models.tabular import TabularNet, fit_preprocessor
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.store import keys as repo
+from pulse_ray.store import models as model_repo
+from pulse_ray.store import runs as run_repo
 from pulse_ray.store import upgrade
 from pulse_ray.timeutil import utcnow
-from pulse_ray.training import JobState
+from pulse_ray.training import JobState, feature_columns
 
 MakeKey = Callable[..., str]
 
@@ -118,3 +125,32 @@ def make_key(state: AppState) -> MakeKey:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def register_untrained(client: TestClient, headers: dict[str, str], state: AppState, *,
+                       model: str, snapshot_id: str, table: pa.Table, version: str,
+                       seed: int = 0) -> str:
+    """A version of ``model`` with untrained weights, registered as the training job
+    registers one (a run through the API, its artifact published, the run finished);
+    the version. Inference tests need a real artifact, not a good one."""
+    with state.database.session() as session:
+        found = model_repo.get_model(session=session, name=model, account="default")
+    preprocessor = fit_preprocessor(table_stats(table), label=found.label_column,
+                                    features=feature_columns(found, table.column_names))
+    run_id = client.post(f"/v1/train/{model}", headers=headers,
+                         json={"snapshot": snapshot_id}).json()["id"]
+    torch.manual_seed(seed)
+    trained = TrainedModel(net=TabularNet.for_preprocessor(preprocessor).eval(),
+                           preprocessor=preprocessor)
+    uri = f"{state.settings.artifact_uri}/default/{model}/{version}"
+    with tempfile.TemporaryDirectory() as directory:
+        trained.save(Path(directory))
+        publish(Path(directory), uri)
+    with state.database.session() as session:
+        model_repo.register_version(
+            session=session, model=found, version=version, run_id=run_id,
+            metrics={"f1_score": 0.5}, input_schema=trained.input_schema.model_dump(),
+            artifact_uri=uri, now=state.clock())
+        run_repo.finish(session=session, run_id=run_id, status="succeeded",
+                        now=state.clock(), version=version)
+    return version

@@ -3,26 +3,17 @@ path runs in tests/integration/test_inference.py)."""
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
-from pulse_ray.models.artifacts import TrainedModel, publish
-from pulse_ray.models.stats import table_stats
-from pulse_ray.models.tabular import TabularNet, fit_preprocessor
-from pulse_ray.store import models as model_repo
-from pulse_ray.store import runs as run_repo
-from pulse_ray.training import feature_columns
 
-from .conftest import MakeKey, bearer
+from .conftest import MakeKey, bearer, register_untrained
 
 GOOD = {"amount": 1500.0, "merchant_category": "electronics", "country": "US",
         "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
@@ -34,30 +25,9 @@ def versions(client: TestClient, headers: dict[str, str], snapshot_id: str, stat
              demo_table: pa.Table) -> list[str]:
     """Two versions of fraud-detector registered as the training job does; the first is
     deployed."""
-    names = []
-    with state.database.session() as session:
-        model = model_repo.get_model(session=session, name="fraud-detector", account="default")
-    preprocessor = fit_preprocessor(table_stats(demo_table), label="is_fraud",
-                                    features=feature_columns(model, demo_table.column_names))
-    for i in range(2):
-        run_id = client.post("/v1/train/fraud-detector", headers=headers,
-                             json={"snapshot": snapshot_id}).json()["id"]
-        torch.manual_seed(i)
-        trained = TrainedModel(net=TabularNet.for_preprocessor(preprocessor).eval(),
-                               preprocessor=preprocessor)
-        version = f"1.{i}.0-00000{i}"
-        uri = f"{state.settings.artifact_uri}/default/fraud-detector/{version}"
-        with tempfile.TemporaryDirectory() as directory:
-            trained.save(Path(directory))
-            publish(Path(directory), uri)
-        with state.database.session() as session:
-            model_repo.register_version(
-                session=session, model=model, version=version, run_id=run_id,
-                metrics={"f1_score": 0.5}, input_schema=trained.input_schema.model_dump(),
-                artifact_uri=uri, now=state.clock())
-            run_repo.finish(session=session, run_id=run_id, status="succeeded",
-                            now=state.clock(), version=version)
-        names.append(version)
+    names = [register_untrained(client, headers, state, model="fraud-detector",
+                                snapshot_id=snapshot_id, table=demo_table,
+                                version=f"1.{i}.0-00000{i}", seed=i) for i in range(2)]
     client.post(f"/v1/models/fraud-detector/versions/{names[0]}/deploy", headers=headers)
     return names
 
