@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import ray
+from _pulse import enterprise_key, train
 from _wrk import WrkResult, require_wrk, wrk
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -43,10 +44,6 @@ from deployments.app import application
 from pulse_ray.config import Settings
 from pulse_ray.demo import load, transactions
 from pulse_ray.runtime.service import start_service
-from pulse_ray.schemas.keys import ApiKeyCreate
-from pulse_ray.store import Database
-from pulse_ray.store import keys as repo
-from pulse_ray.timeutil import utcnow
 
 MODEL = "fraud-detector"
 _QUIET = {"enable_access_log": False}
@@ -135,17 +132,6 @@ def measure_default_mode(args: argparse.Namespace, script: str) -> WrkResult:
         child.wait(60)
 
 
-def _key(store_url: str) -> str:
-    database = Database(store_url)
-    with database.session() as session:
-        _, secret = repo.create_key(
-            session=session, account="default", now=utcnow(),
-            key_create=ApiKeyCreate.model_validate(
-                {"name": "bench", "plan": "enterprise", "scopes": ["read", "write"]}))
-    database.dispose()
-    return secret
-
-
 def train_fraud_detector(base: str, headers: dict[str, str], data_dir: Path) -> str:
     """Demo data → snapshot → a trained, deployed fraud-detector; its version."""
     load(transactions(20_000, seed=1), str(data_dir / "demo.db"))
@@ -155,14 +141,7 @@ def train_fraud_detector(base: str, headers: dict[str, str], data_dir: Path) -> 
                                            "table": "transactions"}).raise_for_status()
         snapshot = http.post("/v1/snapshot/transactions-db").json()["id"]
         http.post("/v1/models", json={"name": MODEL, "label_column": "is_fraud"})
-        run = http.post(f"/v1/train/{MODEL}",
-                        json={"snapshot": snapshot, "options": {"epochs": 2}}).json()
-        while run["status"] not in ("succeeded", "failed", "cancelled"):
-            time.sleep(2)
-            run = http.get(f"/v1/train/{run['id']}").json()
-        if run["status"] != "succeeded":
-            raise RuntimeError(f"training {run['status']}: {run.get('error')}")
-        return str(run["version"])
+        return str(train(http, MODEL, snapshot, epochs=2)["version"])
 
 
 def _row(name: str, result: WrkResult, baseline: WrkResult | None) -> str:
@@ -203,7 +182,7 @@ def main() -> None:
     unbatched = settings.model_copy(update={"model_batch_size": 1,
                                             "serve_app_name": "pulse-unbatched"})
     try:
-        headers = {"Authorization": f"Bearer {_key(settings.store_url)}"}
+        headers = {"Authorization": f"Bearer {enterprise_key(settings.store_url)}"}
         version = train_fraud_detector(service.url, headers, data_dir)
         deploy_echo()
         serve.run(application(unbatched), name=unbatched.serve_app_name,

@@ -21,21 +21,9 @@ from pulse_ray.shop.filters import parse_filters
 from pulse_ray.shop.personas import AXES, PERSONA_NAMES
 from pulse_ray.store.shop import catalog_items
 from pulse_ray.store.tables import Conversion, Product
+from tests.seed_bodies import SEED_INFER, SEED_TAG
 
 from .conftest import register_untrained
-
-SEED_TAG = {"products": [{
-    "id": "prod_123", "name": "Performance Running Shoe",
-    "description": "Lightweight cushioned...", "price": 129.99,
-    "category": "footwear/running", "image_url": "https://..."}]}
-SEED_INFER = {
-    "session_id": "sess_abc123",
-    "context": {"device": "mobile", "browser": "safari", "referrer": "instagram.com",
-                "geo": {"country": "US", "region": "CA"}, "time": "2025-01-14T23:30:00Z"},
-    "behavior": {"search_query": "running shoes under 100",
-                 "filters": ["price:0-100", "rating:4+"],
-                 "viewed_products": ["prod_123", "prod_456"], "dwell_time_ms": 45000},
-}
 
 
 def _product_body(p: demo.DemoProduct) -> dict[str, Any]:
