@@ -5,8 +5,9 @@ Each product is written for one persona (its words, category and price band), wi
 some products borrowing another persona's phrase. Each session comes from a persona:
 it picks a category that persona shops, searches for it in that persona's words
 (a quarter of the time another's), filters as that persona does, views a few
-products (a third of them off any shelf) and buys a popular one that fits its filters. Nothing in a session names its persona: a model
-has to read it from the device, referrer, hour, words, filters and viewed products.
+products (a third of them off any shelf) and buys a popular one that fits its
+filters. Nothing in a session names its persona: a model has to read it from the
+device, referrer, hour, words, filters and viewed products.
 """
 
 from __future__ import annotations
