@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Self
 
 __all__ = [
@@ -257,21 +259,43 @@ def error_class_for(*, code: str | None = None, status: int | None = None) -> ty
 
 
 def from_envelope(
-    status: int, body: Any, headers: Mapping[str, str] | None = None
+    status: int, body: Any, headers: Mapping[str, str] | None = None,
+    *, now: datetime | None = None,
 ) -> PulseError:
-    """Rebuilds the typed error from a response (used by the SDK and the CLI)."""
+    """Rebuilds the typed error from a response (used by the SDK and the CLI).
+
+    A 429 or 503 keeps its ``Retry-After`` (seconds, or an HTTP-date counted from
+    ``now``) as ``retry_after_s``, also when a proxy answered without an envelope.
+    """
     error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return error_class_for(status=status)(f"HTTP {status} without an error envelope")
-    cls = error_class_for(code=error.get("code"), status=status)
-    details = [
-        ErrorDetail(str(d.get("field", "")), str(d.get("message", "")))
-        for d in error.get("details") or []
-        if isinstance(d, dict)
-    ]
-    message = str(error.get("message") or cls.default_message)
-    retry_after = (headers or {}).get("retry-after") or (headers or {}).get("Retry-After")
+    if isinstance(error, dict):
+        cls = error_class_for(code=error.get("code"), status=status)
+        details = [
+            ErrorDetail(str(d.get("field", "")), str(d.get("message", "")))
+            for d in error.get("details") or []
+            if isinstance(d, dict)
+        ]
+        message = str(error.get("message") or cls.default_message)
+    else:
+        cls, details = error_class_for(status=status), []
+        message = f"HTTP {status} without an error envelope"
     if issubclass(cls, _RetryableError):
-        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
-        return cls(message, details=details, retry_after_s=seconds)
+        retry_after = (headers or {}).get("retry-after") or (headers or {}).get("Retry-After")
+        return cls(message, details=details, retry_after_s=_retry_after_s(retry_after, now))
     return cls(message, details=details)
+
+
+def _retry_after_s(value: str | None, now: datetime | None) -> float | None:
+    """RFC 9110 ``Retry-After``: delay-seconds or an HTTP-date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -8,10 +8,12 @@ import pydantic
 import typer
 from typer.core import TyperGroup
 
-from pulse_ray.cli import auth, datasources, db, demo, keys
+from pulse_ray.cli import auth, datasources, db, demo, keys, models, webhooks
+from pulse_ray.cli.infer import infer, lineage
 from pulse_ray.cli.output import print_error
 from pulse_ray.cli.serve import serve
-from pulse_ray.cli.snapshot import snapshot
+from pulse_ray.cli.snapshot import snapshot, snapshots_app
+from pulse_ray.cli.train import runs_app, train
 from pulse_ray.errors import PulseError, ValidationError
 
 __all__ = ["app", "main"]
@@ -37,13 +39,22 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+# Run the service; manage its local store (keys, schema, datasources, demo data).
 app.command()(serve)
-app.command()(snapshot)
 app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
-app.add_typer(auth.app, name="auth")
 app.add_typer(datasources.app, name="datasources")
 app.add_typer(demo.app, name="demo")
+# Talk to the running service through the SDK (key: PULSE_API_KEY or `pulse auth login`).
+app.add_typer(auth.app, name="auth")
+app.command()(snapshot)
+app.add_typer(snapshots_app, name="snapshots")
+app.add_typer(models.app, name="models")
+app.command()(train)
+app.add_typer(runs_app, name="runs")
+app.command()(infer)
+app.command()(lineage)
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

@@ -7,11 +7,13 @@ from typing import Annotated
 import typer
 
 from pulse_ray.apikeys import parse_secret
-from pulse_ray.cli.output import out_console
+from pulse_ray.cli import service
+from pulse_ray.cli.output import JsonOption, out_console, print_json
 from pulse_ray.client import DEFAULT_BASE_URL, Pulse
 from pulse_ray.credentials import Credentials, save_credentials
 
-app = typer.Typer(help="Log the CLI in with an API key.", no_args_is_help=True)
+app = typer.Typer(help="Log the CLI in with an API key; show the key it uses.",
+                  no_args_is_help=True)
 
 
 @app.command()
@@ -30,3 +32,15 @@ def login(
         me = client.whoami()
     path = save_credentials(Credentials(api_key=secret, base_url=base_url))
     out_console.print(f"Logged in as {me.name} ({me.id}, plan {me.plan}); key saved to {path}.")
+
+
+@app.command()
+def whoami(json_output: JsonOption = False) -> None:
+    """The key the CLI uses: its name, plan, scopes and limits."""
+    with service.client() as client:
+        me = client.whoami()
+    if json_output:
+        print_json(me)
+        return
+    out_console.print(f"{me.name} ({me.id}), plan {me.plan}, scopes {', '.join(me.scopes)}; "
+                      f"at {client.base_url}", highlight=False)

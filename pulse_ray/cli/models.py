@@ -1,0 +1,121 @@
+"""`pulse models`: the registry, through the service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pulse_ray.cli import service
+from pulse_ray.cli.output import JsonOption, out_console, print_json, table
+from pulse_ray.schemas.models import ModelPublic, VersionPublic
+from pulse_ray.timeutil import format_timestamp
+
+app = typer.Typer(help="Create and list models; deploy, roll back and trace their versions.",
+                  no_args_is_help=True)
+
+ModelArgument = Annotated[str, typer.Argument(help="The model's name, e.g. fraud-detector.")]
+_METRICS = ("f1_score", "accuracy", "roc_auc")
+
+
+def _show_model(model: ModelPublic) -> None:
+    features = ", ".join(model.feature_columns) if model.feature_columns else "all but the label"
+    out_console.print(
+        f"{model.name} ({model.family}): predicts {model.label_column} from {features}; "
+        f"deployed: {model.deployed_version or 'none'}", highlight=False)
+
+
+def _show_version(version: VersionPublic, verb: str) -> None:
+    out_console.print(f"{verb} {version.version} ({version.status}, from {version.run}).",
+                      highlight=False)
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 100,
+    json_output: JsonOption = False,
+) -> None:
+    """Models, newest first, with the version each serves."""
+    with service.client() as client:
+        models = client.list_models(limit=limit).data
+    if json_output:
+        print_json(models)
+        return
+    table("Models", ["name", "family", "label", "deployed", "created"], [
+        (m.name, m.family, m.label_column, m.deployed_version, format_timestamp(m.created_at))
+        for m in models])
+
+
+@app.command()
+def show(model: ModelArgument, json_output: JsonOption = False) -> None:
+    """One model and its data contract."""
+    with service.client() as client:
+        found = client.get_model(model)
+    print_json(found) if json_output else _show_model(found)
+
+
+@app.command()
+def create(
+    name: ModelArgument,
+    label_column: Annotated[str, typer.Option(help="The column to predict.")],
+    feature_column: Annotated[list[str] | None, typer.Option(
+        help="Repeat for several; default: every column but the label and ids.")] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a model (family tabular-classifier) to train on snapshots."""
+    with service.client() as client:
+        created = client.create_model(name, label_column=label_column,
+                                      feature_columns=feature_column, description=description)
+    print_json(created) if json_output else _show_model(created)
+
+
+@app.command()
+def versions(model: ModelArgument, json_output: JsonOption = False) -> None:
+    """A model's versions, newest first, with their validation metrics."""
+    with service.client() as client:
+        found = client.list_versions(model)
+    if json_output:
+        print_json(found)
+        return
+    table(f"{found.model} versions", ["version", "status", *_METRICS, "run", "created"], [
+        (v.version, v.status, *(_metric(v, k) for k in _METRICS), v.run,
+         format_timestamp(v.created_at)) for v in found.versions])
+
+
+def _metric(version: VersionPublic, name: str) -> str | None:
+    value = version.metrics.get(name)
+    return None if value is None else f"{value:.4f}"
+
+
+@app.command()
+def deploy(
+    model: ModelArgument,
+    version: Annotated[str, typer.Argument(help="e.g. 1.0.0-def456 (see `versions`).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Serve a version; the one deployed before is archived."""
+    with service.client() as client:
+        deployed = client.deploy_version(model, version)
+    print_json(deployed) if json_output else _show_version(deployed, "Deployed")
+
+
+@app.command()
+def rollback(model: ModelArgument, json_output: JsonOption = False) -> None:
+    """Go back to the version deployed before the current one."""
+    with service.client() as client:
+        restored = client.rollback_model(model)
+    print_json(restored) if json_output else _show_version(restored, "Rolled back to")
+
+
+@app.command()
+def history(model: ModelArgument, json_output: JsonOption = False) -> None:
+    """Every deploy and rollback, newest first."""
+    with service.client() as client:
+        found = client.get_model_history(model)
+    if json_output:
+        print_json(found)
+        return
+    table(f"{found.model} history", ["when", "action", "from", "to", "by"], [
+        (format_timestamp(e.created_at), e.action, e.from_version, e.to_version, e.by)
+        for e in found.events])
