@@ -39,6 +39,15 @@ from pulse_ray.schemas.inference import InferResponse
 from pulse_ray.schemas.keys import ApiKeyCreated, ApiKeyPublic, WhoAmI
 from pulse_ray.schemas.lineage import Lineage
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
+from pulse_ray.schemas.shop import (
+    ConversionPublic,
+    ProductIn,
+    ProductPublic,
+    SessionInferRequest,
+    SessionInferResponse,
+    TaggingJobPublic,
+    TagResult,
+)
 from pulse_ray.schemas.snapshots import Compression, SnapshotDetail, SnapshotPublic
 from pulse_ray.schemas.training import TERMINAL, RunDetail, RunPublic, TrainOptions
 from pulse_ray.schemas.webhooks import (
@@ -330,10 +339,55 @@ class _Endpoints:
         return Call.post(f"/v1/webhooks/{webhook_id}/deliveries/{message_id}/retry",
                          TestSent.model_validate, idempotency_key=idempotency_key)
 
-    # -- e-commerce (pulse_ray/schemas/shop.py) ------------------------------------
-    # infer_session (POST /v1/infer), tag_products (POST /v1/products/tag),
-    # get_product (GET /v1/products/{id}) and create_conversion (POST /v1/conversions)
-    # go here, written like the endpoints above; both clients get them.
+    # -- e-commerce (seed 002) -----------------------------------------------------
+
+    @endpoint
+    def infer_session(
+        self, session: SessionInferRequest | Mapping[str, Any], *,
+        idempotency_key: str | None = None,
+    ) -> Call[SessionInferResponse]:
+        """A live shopper session's persona and recommendations (the seed's body, as a
+        dict or the model). Safe to retry without a key, like :meth:`infer`."""
+        body = (session.model_dump(mode="json", exclude_none=True)
+                if isinstance(session, SessionInferRequest) else dict(session))
+        return Call.post("/v1/infer", SessionInferResponse.model_validate, body,
+                         idempotency_key=idempotency_key, auto_key=False, idempotent=True)
+
+    @endpoint
+    def tag_products(
+        self, products: Sequence[ProductIn | Mapping[str, Any]], *,
+        idempotency_key: str | None = None,
+    ) -> Call[TagResult | TaggingJobPublic]:
+        """Upserts and tags products: the tagged products (a :class:`TagResult`) for a
+        small request, a background :class:`TaggingJobPublic` for a large one."""
+        body = {"products": [p.model_dump(mode="json", exclude_none=True)
+                             if isinstance(p, ProductIn) else dict(p) for p in products]}
+        return Call.post("/v1/products/tag", _tagged, body, idempotency_key=idempotency_key)
+
+    @endpoint
+    def get_tagging_job(self, job_id: str) -> Call[TaggingJobPublic]:
+        return Call.get(f"/v1/products/tag/{job_id}", TaggingJobPublic.model_validate)
+
+    @endpoint
+    def get_product(self, product_id: str) -> Call[ProductPublic]:
+        """A product and its Digital Twin tags."""
+        return Call.get(f"/v1/products/{product_id}", ProductPublic.model_validate)
+
+    @endpoint
+    def create_conversion(
+        self, session_id: str, product_id: str, value: float, currency: str, *,
+        inference_id: str | None = None, idempotency_key: str | None = None,
+    ) -> Call[ConversionPublic]:
+        """Records a purchase; Pulse credits the recommendation that led to it."""
+        return Call.post("/v1/conversions", ConversionPublic.model_validate, _body(
+            session_id=session_id, product_id=product_id, value=value, currency=currency,
+            inference_id=inference_id), idempotency_key=idempotency_key)
+
+
+def _tagged(body: Any) -> TagResult | TaggingJobPublic:
+    if isinstance(body, dict) and body.get("object") == "tagging_job":
+        return TaggingJobPublic.model_validate(body)
+    return TagResult.model_validate(body)
 
 
 @dataclass

@@ -275,13 +275,12 @@ def _session(rng: np.random.Generator, persona: str, shelves: dict[tuple[str, st
     time = _EPOCH + timedelta(days=day, hours=hour, minutes=int(rng.integers(60)))
     # Half the shoppers arrive the way everybody does (search, direct, social).
     referrer = str(rng.choice(style.referrers if rng.random() < 0.5 else _COMMON_REFERRERS))
-    referrer = referrer or None
     unknown = rng.random(4) < 0.03  # clients do not always send everything
     return DemoSession(
         session_id=session_id, persona=persona,
         device=None if unknown[0] else device,
         browser=None if unknown[0] else str(rng.choice(_BROWSERS[device])),
-        referrer=referrer, country=None if unknown[1] else country,
+        referrer=referrer or None, country=None if unknown[1] else country,
         region=None if unknown[1] else region, time=None if unknown[2] else time,
         query=query, filters=filters, viewed=viewed,
         dwell_ms=None if unknown[3] else int(rng.lognormal(style.dwell, 0.5)),

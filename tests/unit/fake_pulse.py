@@ -46,6 +46,15 @@ def run_detail(status: str = "running", epochs: int = 0, total: int = 3,
             "metrics": None, "version": None, "error": None, "logs": None, **fields}
 
 
+PRODUCT = {"id": "prod_123", "name": "Performance Running Shoe", "description": None,
+           "price": 129.99, "category": "footwear/running", "image_url": None,
+           "rating": None, "tagged_at": T0, "tags": {
+               "attributes": {"price_sensitivity": "low"},
+               "attribute_scores": {"price_sensitivity": 0.2},
+               "personas": [{"persona": "performance_athlete", "score": 0.7}],
+               "price_tier": "premium", "facets": {"category": ["footwear"]},
+               "model": "all-MiniLM-L6-v2/personas-1"}}
+
 PAYLOADS: dict[str, Any] = {
     "whoami": {"id": "key_1", "name": "me", "plan": "pro", "scopes": ["read", "write"],
                "limits": {"inference": "unlimited", "tagging": "unlimited",
@@ -86,6 +95,22 @@ PAYLOADS: dict[str, Any] = {
                              "status_code": 200, "error": None, "latency_ms": 12.0,
                              "created_at": T0, "delivery_status": "delivered",
                              "next_retry_at": None}]},
+    "product": PRODUCT,
+    "tagged": {"object": "list", "data": [PRODUCT]},
+    "tagging_job": {"id": "tagjob_1", "object": "tagging_job", "status": "queued",
+                    "total": 500, "tagged": 0, "created_at": T0},
+    "session_inference": {
+        "id": "inf_2", "session_id": "sess_abc123",
+        "persona": {"primary": "value_conscious_runner", "confidence": 0.89,
+                    "attributes": {"price_sensitivity": "high"}},
+        "recommendations": {"product_ids": ["prod_789"], "rerank_scores": [0.94]},
+        "metadata": {"inference_time_ms": 9.5, "model_version": "1.0.0-def456",
+                     "model": "shopper-persona"}},
+    "conversion": {"id": "conv_1", "session_id": "sess_abc123", "product_id": "prod_789",
+                   "value": 89.0, "currency": "USD", "attributed": True,
+                   "inference_id": "inf_2",
+                   "model": {"name": "shopper-persona", "version": "1.0.0-def456"},
+                   "created_at": T0},
 }
 
 

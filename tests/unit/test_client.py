@@ -29,6 +29,7 @@ from pulse_ray.errors import (
     from_envelope,
 )
 from pulse_ray.plans import Family
+from pulse_ray.schemas.shop import TaggingJobPublic
 from pulse_ray.schemas.training import TrainOptions
 
 from .fake_pulse import PAYLOADS, FakeApi, envelope, page, run_detail
@@ -125,6 +126,20 @@ ENDPOINTS: list[tuple[Callable[[Any], Any], str, str, dict[str, str], Any, Any]]
      "/v1/webhooks/wh_1/deliveries", {"limit": "10"}, None, P["deliveries"]),
     (lambda c: c.retry_webhook_delivery("wh_1", "msg_1"), "POST",
      "/v1/webhooks/wh_1/deliveries/msg_1/retry", {}, None, P["sent"]),
+    (lambda c: c.infer_session({"session_id": "sess_abc123"}), "POST", "/v1/infer", {},
+     {"session_id": "sess_abc123"}, P["session_inference"]),
+    (lambda c: c.tag_products([{"id": "prod_123", "name": "Shoe", "price": 1.0,
+                                "category": "footwear"}]), "POST", "/v1/products/tag", {},
+     {"products": [{"id": "prod_123", "name": "Shoe", "price": 1.0, "category": "footwear"}]},
+     P["tagged"]),
+    (lambda c: c.get_tagging_job("tagjob_1"), "GET", "/v1/products/tag/tagjob_1", {}, None,
+     P["tagging_job"]),
+    (lambda c: c.get_product("prod_123"), "GET", "/v1/products/prod_123", {}, None,
+     P["product"]),
+    (lambda c: c.create_conversion("sess_abc123", "prod_789", 89.0, "USD",
+                                   inference_id="inf_2"), "POST", "/v1/conversions", {},
+     {"session_id": "sess_abc123", "product_id": "prod_789", "value": 89.0,
+      "currency": "USD", "inference_id": "inf_2"}, P["conversion"]),
 ]
 
 
@@ -161,9 +176,18 @@ def test_every_endpoint_sends_its_request_and_returns_its_model(mode: str) -> No
             scalars = {k: v for k, v in payload.items() if isinstance(v, str | int | float)}
             assert {k: dumped[k] for k in scalars} == scalars, path
         has_key = "idempotency-key" in request.headers
-        assert has_key == (method == "POST" and "/v1/infer/" not in path), path
+        # Inference, which changes nothing, goes without (and retries without) a key.
+        assert has_key == (method == "POST" and not path.startswith("/v1/infer")), path
         if has_key:
             uuid.UUID(request.headers["idempotency-key"])
+
+
+def test_a_large_tagging_request_comes_back_as_its_background_job() -> None:
+    api = FakeApi()
+    api.on("POST /v1/products/tag", P["tagging_job"], status=202)
+    with api.client() as client:
+        job = client.tag_products([{"id": f"prod_{i}"} for i in range(500)])
+    assert isinstance(job, TaggingJobPublic) and job.id == "tagjob_1"
 
 
 def test_each_post_gets_its_own_key_and_a_callers_key_is_used() -> None:
