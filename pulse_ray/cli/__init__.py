@@ -12,6 +12,7 @@ from pulse_ray.cli import auth, datasources, db, demo, keys, models, webhooks
 from pulse_ray.cli.infer import infer, lineage
 from pulse_ray.cli.output import print_error
 from pulse_ray.cli.serve import serve
+from pulse_ray.cli.shop import products_app, session
 from pulse_ray.cli.snapshot import snapshot, snapshots_app
 from pulse_ray.cli.train import runs_app, train
 from pulse_ray.errors import PulseError, ValidationError
@@ -55,6 +56,8 @@ app.add_typer(runs_app, name="runs")
 app.command()(infer)
 app.command()(lineage)
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(products_app, name="products")
+app.command()(session)
 
 
 def main() -> None:
