@@ -19,6 +19,8 @@ import pytest
 from pulse_ray.config import Settings
 from pulse_ray.demo import load, transactions
 from pulse_ray.runtime.service import RunningService, start_service
+from pulse_ray.shop import demo
+from tests.conftest import running_receiver
 
 MakeKey = Callable[..., dict]  # type: ignore[type-arg]
 
@@ -142,3 +144,26 @@ def demo_snapshot(service: RunningService, headers: dict[str, str], directory: P
         snapshot = str(http.post(f"/v1/snapshot/{datasource}").json()["id"])
         http.post("/v1/models", json={"name": model, "label_column": "is_fraud"})
     return snapshot
+
+
+SHOP_PRODUCTS = 300
+
+
+@pytest.fixture(scope="session")
+def shop(service: RunningService) -> Iterator[dict[str, Any]]:
+    """`pulse demo shop` in the service's store, shopper-persona trained on it (and so
+    deployed), and a receiver subscribed to the seed's events."""
+    headers = bearer(_key_maker(service)("read", "write", name="shop", plan="enterprise")["key"])
+    with running_receiver() as receiver, \
+            httpx.Client(base_url=service.url, headers=headers, timeout=120) as http:
+        secret = http.post("/v1/webhooks", json={"url": receiver.url, "events": [
+            "products.tagged", "session.converted", "model.updated"]}).json()["secret"]
+        made = pulse_cli(service, "demo", "shop", "--products", str(SHOP_PRODUCTS),
+                         "--sessions", "3000")
+        assert made.returncode == 0, made.stderr
+        snapshot = http.post("/v1/snapshot/shop-sessions-db").json()
+        run = wait_for_run(http, train(http, "shopper-persona", snapshot["id"], epochs=4))
+        assert run["status"] == "succeeded", run["error"]
+        yield {"http": http, "receiver": receiver, "secret": secret, "run": run,
+               "snapshot": snapshot, "headers": headers,
+               "catalog": demo.catalog(SHOP_PRODUCTS, seed=11)}
