@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -26,9 +26,13 @@ router = APIRouter(tags=["e-commerce"])
 
 @router.post("/infer", response_model=SessionInferResponse,
              summary="A live shopper session's persona and re-ranked recommendations")
-async def infer_session(body: SessionInferRequest, principal: ReadKey,
-                        state: AppStateDep) -> SessionInferResponse:
-    return await state.shop.infer(principal, body)
+async def infer_session(body: SessionInferRequest, principal: ReadKey, state: AppStateDep,
+                        request: Request) -> SessionInferResponse:
+    result = await state.shop.infer(principal, body)
+    # The persona model that answered, for request metrics (as /v1/infer/{model} does).
+    request.state.model = result.metadata.model
+    request.state.model_version = result.metadata.model_version
+    return result
 
 
 @router.post(
