@@ -23,7 +23,7 @@ import numpy as np
 from pulse_ray.shop.filters import Filters
 from pulse_ray.shop.personas import PERSONA_NAMES
 
-__all__ = ["Catalog", "CatalogItem", "Recommendation"]
+__all__ = ["Catalog", "CatalogItem", "Recommendation", "Shortlist"]
 
 _W_PERSONA, _W_QUERY, _W_VIEWED, _W_RATING, _W_SALES = 0.35, 0.25, 0.15, 0.10, 0.15
 
@@ -37,6 +37,12 @@ class CatalogItem:
     embedding: np.ndarray  # (dimensions,) float32, normalised
     personas: dict[str, float]  # persona name -> score (the product's tags)
     purchases: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Shortlist:
+    candidates: np.ndarray  # catalog rows that pass the filters and were not viewed
+    score: np.ndarray  # their score so far, without the persona term
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +77,21 @@ class Catalog:
         """Rows of the ids the catalog has (unknown ids are skipped)."""
         return [self.index[p] for p in product_ids if p in self.index]
 
-    def recommend(self, *, persona: np.ndarray, query: np.ndarray | None,
-                  viewed: Sequence[str], filters: Filters, k: int) -> Recommendation:
-        """The top ``k`` products for a shopper.
+    def shortlist(self, *, query: np.ndarray | None, viewed: Sequence[str],
+                  filters: Filters) -> Shortlist:
+        """The products a shopper may be shown, with what their ranking owes to
+        everything but the persona (the caller works this out while the persona model
+        answers).
 
         Args:
-            persona: the shopper's probability per persona (PERSONA_NAMES order).
             query: the search query's embedding, if there is one.
         """
-        if not self.ids:
-            return Recommendation([], [])
         keep = filters.mask(self.prices, self.ratings, self.categories)
         viewed_rows = self.rows(viewed)
         keep[viewed_rows] = False
         candidates = np.flatnonzero(keep)
-        if candidates.size == 0:
-            return Recommendation([], [])
-        fit = self.personas[candidates] @ persona.astype(np.float32)
-        score = _W_PERSONA * fit / max(float(fit.max()), 1e-6)
+        score = (_W_RATING * self._rating_score[candidates]
+                 + _W_SALES * self._sales_score[candidates])
         probes, weights = [], []
         if query is not None:
             probes.append(query)
@@ -97,13 +100,28 @@ class Catalog:
             centre = self.vectors[viewed_rows].mean(axis=0)
             probes.append(centre / max(float(np.linalg.norm(centre)), 1e-6))
             weights.append(_W_VIEWED)
-        if probes:
+        if probes and candidates.size:
             # One pass over the whole matrix for both, then the candidates picked:
             # cheaper than copying the candidates' rows out of it.
             similarity = (self.vectors @ np.stack(probes, axis=1))[candidates]
             score += np.clip(similarity, 0.0, 1.0) @ np.array(weights, dtype=np.float32)
-        score += _W_RATING * self._rating_score[candidates]
-        score += _W_SALES * self._sales_score[candidates]
-        top = np.argsort(-score, kind="stable")[:k]  # k is small: a full sort is ~0.3 ms
+        return Shortlist(candidates, score)
+
+    def rank(self, shortlist: Shortlist, *, persona: np.ndarray, k: int) -> Recommendation:
+        """The top ``k`` of a shortlist for the shopper's probability per persona
+        (PERSONA_NAMES order)."""
+        candidates = shortlist.candidates
+        if candidates.size == 0:
+            return Recommendation([], [])
+        fit = self.personas[candidates] @ persona.astype(np.float32)
+        score = shortlist.score + _W_PERSONA * fit / max(float(fit.max()), 1e-6)
+        top = np.argpartition(-score, k)[:k] if candidates.size > k else np.arange(score.size)
+        top = top[np.argsort(-score[top], kind="stable")]
         return Recommendation([self.ids[candidates[i]] for i in top],
                               [round(float(min(score[i], 1.0)), 4) for i in top])
+
+    def recommend(self, *, persona: np.ndarray, query: np.ndarray | None,
+                  viewed: Sequence[str], filters: Filters, k: int) -> Recommendation:
+        """:meth:`shortlist` then :meth:`rank`, in one call."""
+        return self.rank(self.shortlist(query=query, viewed=viewed, filters=filters),
+                         persona=persona, k=k)

@@ -211,13 +211,16 @@ class ShopService:
                 f"Model '{name}' version {served.version} does not read shopper sessions: "
                 "train it on a snapshot of session features (see `pulse demo shop`)",
                 details=exc.details) from None
-        output, cached = await predict_cached(self._predictor, self._prediction_cache, served,
-                                              inputs)
+        prediction = asyncio.ensure_future(predict_cached(
+            self._predictor, self._prediction_cache, served, inputs))
+        await asyncio.sleep(0)  # the call is on its way: shortlist while the model works
+        shortlist = catalog.shortlist(query=query, viewed=behavior.viewed_products,
+                                      filters=filters)
+        output, cached = await prediction
         probabilities: dict[str, float] = output.get("probabilities") or {}
         primary = max(probabilities, key=lambda k: probabilities[k]) if probabilities else ""
         weights = np.array([probabilities.get(n, 0.0) for n in PERSONA_NAMES], dtype=np.float32)
-        picked = catalog.recommend(persona=weights, query=query, viewed=behavior.viewed_products,
-                                   filters=filters, k=body.options.limit)
+        picked = catalog.rank(shortlist, persona=weights, k=body.options.limit)
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         now = self._clock()
         inference_id = new_id(IdPrefix.INFERENCE, now=now)
