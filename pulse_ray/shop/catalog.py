@@ -5,7 +5,7 @@ A ranking mixes four signals, each in [0, 1]-ish, with fixed weights:
 * persona fit — the product's persona scores weighted by the shopper's persona
   probabilities (so a 60/40 shopper sees a 60/40 mix);
 * the search query's cosine similarity to the product's embedding;
-* similarity to the products the shopper viewed (their mean embedding);
+* the cosine similarity to the products the shopper viewed (their mean embedding);
 * the product's rating, the social proof shoppers lean on;
 * its purchases (conversions recorded for it), on a log scale: what sells.
 
@@ -92,19 +92,17 @@ class Catalog:
         candidates = np.flatnonzero(keep)
         score = (_W_RATING * self._rating_score[candidates]
                  + _W_SALES * self._sales_score[candidates])
-        probes, weights = [], []
+        probe = np.zeros(self.vectors.shape[1], dtype=np.float32)
         if query is not None:
-            probes.append(query)
-            weights.append(_W_QUERY)
+            probe += _W_QUERY * query
         if viewed_rows:
             centre = self.vectors[viewed_rows].mean(axis=0)
-            probes.append(centre / max(float(np.linalg.norm(centre)), 1e-6))
-            weights.append(_W_VIEWED)
-        if probes and candidates.size:
-            # One pass over the whole matrix for both, then the candidates picked:
-            # cheaper than copying the candidates' rows out of it.
-            similarity = (self.vectors @ np.stack(probes, axis=1))[candidates]
-            score += np.clip(similarity, 0.0, 1.0) @ np.array(weights, dtype=np.float32)
+            probe += _W_VIEWED * centre / max(float(np.linalg.norm(centre)), 1e-6)
+        if (query is not None or viewed_rows) and candidates.size:
+            # The weighted probes summed, so one matrix-vector product scores both
+            # (a product with two columns costs 4x as much here), over the whole
+            # matrix and then picked: cheaper than copying the candidates' rows.
+            score += (self.vectors @ probe)[candidates]
         return Shortlist(candidates, score)
 
     def rank(self, shortlist: Shortlist, *, persona: np.ndarray, k: int) -> Recommendation:
@@ -118,7 +116,7 @@ class Catalog:
         top = np.argpartition(-score, k)[:k] if candidates.size > k else np.arange(score.size)
         top = top[np.argsort(-score[top], kind="stable")]
         return Recommendation([self.ids[candidates[i]] for i in top],
-                              [round(float(min(score[i], 1.0)), 4) for i in top])
+                              [round(float(np.clip(score[i], 0.0, 1.0)), 4) for i in top])
 
     def recommend(self, *, persona: np.ndarray, query: np.ndarray | None,
                   viewed: Sequence[str], filters: Filters, k: int) -> Recommendation:
