@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,17 @@ class CategoricalFeature:
     def cardinality(self) -> int:
         return len(self.vocabulary) + 1
 
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {word: i + 1 for i, word in enumerate(self.vocabulary)}
+
+    def index_of(self, value: Any) -> int:
+        """The embedding index of one input value (0: missing or unseen), as
+        :meth:`TabularPreprocessor.encode` finds it (booleans read "true"/"false")."""
+        if value is None:
+            return 0
+        return self._index.get(str(value).lower() if isinstance(value, bool) else str(value), 0)
+
 
 @dataclass
 class TabularPreprocessor:
@@ -85,13 +97,35 @@ class TabularPreprocessor:
 
     def encode(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """(numeric float32 [n, numeric_width], categorical int64 [n, n_categorical])."""
-        n = table.num_rows
-        numeric = np.zeros((n, self.numeric_width), dtype=np.float32)
+        raw = np.column_stack(
+            [pc.cast(table[f.name], pa.float64()).to_numpy(zero_copy_only=False)
+             for f in self.numeric]) if self.numeric else np.zeros((table.num_rows, 0))
+        categorical = np.zeros((table.num_rows, len(self.categorical)), dtype=np.int64)
+        for i, category in enumerate(self.categorical):
+            texts = pc.cast(table[category.name], pa.string())  # booleans read "true"/"false"
+            index = pc.index_in(texts, value_set=pa.array(category.vocabulary, type=pa.string()))
+            categorical[:, i] = pc.add(index, 1).fill_null(0).to_numpy(zero_copy_only=False)
+        return self._scale(raw), categorical
+
+    def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode` for validated inference inputs (dicts), without Arrow: a
+        request's few rows cost microseconds this way, milliseconds through tables."""
+        raw = np.array([[np.nan if row.get(f.name) is None else float(row[f.name])
+                         for f in self.numeric] for row in rows],
+                       dtype=np.float64).reshape(len(rows), len(self.numeric))
+        categorical = np.array([[c.index_of(row.get(c.name)) for c in self.categorical]
+                                for row in rows],
+                               dtype=np.int64).reshape(len(rows), len(self.categorical))
+        return self._scale(raw), categorical
+
+    def _scale(self, raw: np.ndarray) -> np.ndarray:
+        """The numeric block from raw values (NaN where missing), a column per feature:
+        standardised value, missing flag, and for non-negative features log1p too."""
+        numeric = np.zeros((raw.shape[0], self.numeric_width), dtype=np.float32)
         column = 0
-        for f in self.numeric:
-            raw = pc.cast(table[f.name], pa.float64()).to_numpy(zero_copy_only=False)
-            missing = ~np.isfinite(raw)
-            values = np.where(missing, f.mean, raw)
+        for j, f in enumerate(self.numeric):
+            missing = ~np.isfinite(raw[:, j])
+            values = np.where(missing, f.mean, raw[:, j])
             numeric[:, column] = (values - f.mean) / f.std
             numeric[:, column + 1] = missing
             column += 2
@@ -99,29 +133,7 @@ class TabularPreprocessor:
                 logs = np.log1p(np.maximum(values, 0.0))
                 numeric[:, column] = (logs - f.log_mean) / f.log_std
                 column += 1
-        categorical = np.zeros((n, len(self.categorical)), dtype=np.int64)
-        for i, category in enumerate(self.categorical):
-            texts = pc.cast(table[category.name], pa.string())  # booleans read "true"/"false"
-            index = pc.index_in(texts, value_set=pa.array(category.vocabulary, type=pa.string()))
-            categorical[:, i] = pc.add(index, 1).fill_null(0).to_numpy(zero_copy_only=False)
-        return numeric, categorical
-
-    def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`encode` for validated inference inputs (dicts)."""
-        columns: dict[str, list[Any]] = {f.name: [] for f in self.numeric}
-        columns.update({f.name: [] for f in self.categorical})
-        for row in rows:
-            for name, values in columns.items():
-                value = row.get(name)
-                values.append(str(value).lower() if isinstance(value, bool) else value)
-        arrays = {
-            f.name: pa.array(columns[f.name], type=pa.float64()) for f in self.numeric
-        } | {
-            f.name: pa.array([None if v is None else str(v) for v in columns[f.name]],
-                             type=pa.string())
-            for f in self.categorical
-        }
-        return self.encode(pa.table(arrays) if arrays else pa.table({"_": [0] * len(rows)}))
+        return numeric
 
     def labels(self, table: pa.Table) -> np.ndarray:
         """Class indices of the label column; unknown labels are an error."""

@@ -144,3 +144,19 @@ def test_input_schema_names_every_bad_field(demo_table: pa.Table) -> None:
         schema.validate_input(missing)
     assert [(d.field, d.message) for d in caught.value.details] == [
         ("input.distance_from_home_km", "is required")]
+
+
+def test_inference_rows_encode_exactly_as_training_tables(demo_table: pa.Table) -> None:
+    table = demo_table.append_column("flag", pa.array([i % 3 == 0 for i in range(3000)]))
+    preprocessor = fit_preprocessor(table_stats(table), label="is_fraud",
+                                    features=[c for c in table.column_names
+                                              if c not in ("is_fraud", "id")])
+    rows = table.slice(0, 50).to_pylist()
+    rows[0]["device"] = None  # missing
+    rows[1]["merchant_category"] = "never-seen"  # unseen category
+    rows[2]["amount"] = None  # missing number
+    by_table = preprocessor.encode(pa.Table.from_pylist(rows, schema=table.schema))
+    by_rows = preprocessor.encode_rows(rows)
+    np.testing.assert_allclose(by_rows[0], by_table[0], rtol=1e-6)
+    np.testing.assert_array_equal(by_rows[1], by_table[1])
+    assert by_rows[1][1, [c.name for c in preprocessor.categorical].index("merchant_category")] == 0
