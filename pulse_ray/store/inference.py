@@ -3,6 +3,7 @@ serves a model."""
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from pulse_ray.errors import ConflictError, ErrorDetail, NotFoundError
@@ -42,11 +43,12 @@ def served_model(*, session: Session, account: str, name: str,
 
 
 def insert_events(*, session: Session, events: list[InferenceEvent]) -> None:
-    session.add_all([
-        InferenceRecord(id=e.id, account=e.account, key_id=e.key_id, model_id=e.model_row_id,
-                        version=e.version, latency_ms=e.latency_ms, cached=e.cached,
-                        created_at=e.created_at, session_id=e.session_id,
-                        recommended=e.recommended)
+    """One multi-row INSERT (Core, not ORM objects): it runs in the ingress replica's
+    process, where every millisecond of Python holds the GIL the requests need."""
+    session.execute(insert(InferenceRecord), [
+        {"id": e.id, "account": e.account, "key_id": e.key_id, "model_id": e.model_row_id,
+         "version": e.version, "latency_ms": e.latency_ms, "cached": e.cached,
+         "created_at": e.created_at, "session_id": e.session_id, "recommended": e.recommended}
         for e in events
     ])
 
