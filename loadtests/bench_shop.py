@@ -9,7 +9,7 @@
    recommendations) against recommending the best sellers of the training sessions
    that pass the session's filters; the share of recommendations that break a filter
    or repeat a viewed product (must be 0).
-3. Speed: wrk at 8 connections, cycling through the held-out bodies with the dwell
+3. Speed: wrk at 8 connections (and at 1, the path's latency without queueing), cycling through the held-out bodies with the dwell
    time changed on every request, so no two persona inputs are equal and the
    prediction cache never answers (search-query embeddings repeat, as real queries
    do, and come from the replica's query cache after their first use).
@@ -134,6 +134,7 @@ def main() -> None:
         url = f"{service.url}/v1/infer"
         wrk(url, duration=3, connections=8, headers=headers, script=f.name)  # warm
         speed = wrk(url, duration=args.duration, connections=8, headers=headers, script=f.name)
+        alone = wrk(url, duration=args.duration, connections=1, headers=headers, script=f.name)
     finally:
         service.stop()
 
@@ -147,6 +148,8 @@ def main() -> None:
     print(f"recommendations breaking a filter or repeating a view: {scores['broken']:.4f}")
     print(f"POST /v1/infer, 8 connections: {speed.rps:.0f} req/s, p50 {speed.p50_ms:.1f} ms, "
           f"p99 {speed.p99_ms:.1f} ms (seed example: 32 ms)")
+    print(f"POST /v1/infer, 1 connection:  {alone.rps:.0f} req/s, p50 {alone.p50_ms:.1f} ms, "
+          f"p99 {alone.p99_ms:.1f} ms (no queueing: the path's own latency)")
     targets = {
         "accuracy above the majority baseline": scores["accuracy"] > scores["majority"],
         "hit-rate@10 above the best-seller baseline":
