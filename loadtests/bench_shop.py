@@ -9,10 +9,11 @@
    recommendations) against recommending the best sellers of the training sessions
    that pass the session's filters; the share of recommendations that break a filter
    or repeat a viewed product (must be 0).
-3. Speed: wrk at 8 connections (and at 1, the path's latency without queueing), cycling through the held-out bodies with the dwell
-   time changed on every request, so no two persona inputs are equal and the
-   prediction cache never answers (search-query embeddings repeat, as real queries
-   do, and come from the replica's query cache after their first use).
+3. Speed: wrk at 8 connections (and at 1: the path's latency without queueing),
+   cycling through the held-out bodies with the dwell time changed on every request,
+   so no two persona inputs are equal and the prediction cache never answers
+   (search-query embeddings repeat, as real queries do, and come from the replica's
+   query cache after their first use).
 
     python loadtests/bench_shop.py [--products 5000] [--sessions 20000] [--held-out 1000]
 
