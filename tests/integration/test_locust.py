@@ -16,6 +16,10 @@ from pulse_ray.runtime.service import RunningService
 
 from .conftest import MakeKey, demo_snapshot, train, wait_for_run
 
+# Past the default per-test limit: the first test that asks for the session's demo
+# shop sets it up and trains its persona model.
+pytestmark = pytest.mark.timeout(900)
+
 LOCUSTFILE = Path(__file__).parents[2] / "loadtests" / "locustfile.py"
 
 

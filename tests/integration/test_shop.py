@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from standardwebhooks import Webhook
 
 from pulse_ray.runtime.service import RunningService
@@ -16,6 +17,10 @@ from tests.conftest import Receiver
 from tests.seed_bodies import SEED_INFER
 
 from .conftest import bearer
+
+# Past the default per-test limit: the first test that asks for the session's demo
+# shop sets it up and trains its persona model.
+pytestmark = pytest.mark.timeout(900)
 
 # The seed's body, viewing two products the demo catalog has.
 SESSION = {**SEED_INFER, "behavior": {**SEED_INFER["behavior"],
