@@ -286,7 +286,13 @@ class ShopService:
                                                     session_id=body.session_id,
                                                     product_id=body.product_id)
 
-            return await to_thread.run_sync(latest)
+            found = await to_thread.run_sync(latest)
+            if found is None:
+                # An inference of the last moments may still be in some replica's log
+                # buffer: look once more after two of its flush intervals.
+                await asyncio.sleep(2 * self._settings.inference_log_interval_s)
+                found = await to_thread.run_sync(latest)
+            return found
 
         inference_id = body.inference_id
 

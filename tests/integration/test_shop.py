@@ -62,6 +62,7 @@ def test_a_conversion_fires_session_converted_with_its_lineage(shop: dict[str, A
     http: httpx.Client = shop["http"]
     inferred = http.post("/v1/infer", json={**SESSION, "session_id": "sess_buyer"}).json()
     product = inferred["recommendations"]["product_ids"][2]
+    time.sleep(0.5)  # the shopper looks before buying; the inference is in the store by now
     conversion = http.post("/v1/conversions", json={
         "session_id": "sess_buyer", "product_id": product, "value": 59.0, "currency": "EUR"})
     assert conversion.status_code == 201, conversion.text
