@@ -5,6 +5,8 @@
 
 Needs a trained, deployed ``fraud-detector`` and ``shopper-persona`` (``pulse demo
 transactions``, ``pulse demo shop``, then a snapshot and a training run of each).
+``PULSE_LOCUST_FRAUD_MODEL`` and ``PULSE_LOCUST_DATASOURCE`` name others (defaults
+``fraud-detector`` and ``transactions-db``, the demo's).
 
 * ``ShopBackend`` (``PULSE_API_KEY``, a paid plan): persona inference for live sessions
   (the heaviest share), fraud scoring of payments, catalog updates through tagging,
@@ -32,6 +34,8 @@ from pulse_ray.shop import demo
 
 _SESSIONS = demo.sessions(demo.catalog(600, seed=11), 500, seed=404)
 _CATEGORIES = ("grocery", "electronics", "travel", "fashion", "gift_cards", "restaurants")
+FRAUD = os.environ.get("PULSE_LOCUST_FRAUD_MODEL", "fraud-detector")
+DATASOURCE = os.environ.get("PULSE_LOCUST_DATASOURCE", "transactions-db")
 _training = threading.Lock()
 _trained = False
 
@@ -69,7 +73,8 @@ class ShopBackend(HttpUser):
 
     @task(6)
     def fraud(self) -> None:
-        self._remember(self.client.post("/v1/infer/fraud-detector", json={"input": _payment()}))
+        self._remember(self.client.post(f"/v1/infer/{FRAUD}", json={"input": _payment()},
+                                        name="/v1/infer/[fraud model]"))
 
     @task(2)
     def tag(self) -> None:
@@ -93,10 +98,10 @@ class ShopBackend(HttpUser):
             if _trained:
                 return
             _trained = True
-        snapshots = self.client.get("/v1/snapshots", params={"datasource": "transactions-db",
+        snapshots = self.client.get("/v1/snapshots", params={"datasource": DATASOURCE,
                                                               "limit": 1}).json()["data"]
         if snapshots:
-            self.client.post("/v1/train/fraud-detector", json={
+            self.client.post(f"/v1/train/{FRAUD}", name="/v1/train/[fraud model]", json={
                 "snapshot": snapshots[0]["id"], "options": {"epochs": 1, "deploy": "never"}})
 
 
@@ -111,8 +116,9 @@ if os.environ.get("PULSE_FREE_API_KEY"):  # the class exists only with a free ke
 
         @task
         def fraud(self) -> None:
-            with self.client.post("/v1/infer/fraud-detector", json={"input": _payment()},
-                                  catch_response=True) as response:
+            with self.client.post(f"/v1/infer/{FRAUD}", json={"input": _payment()},
+                                  name="/v1/infer/[fraud model]", catch_response=True
+                                  ) as response:
                 if response.status_code == 429:
-                    response.request_meta["name"] = "/v1/infer/fraud-detector [429 expected]"
+                    response.request_meta["name"] = "/v1/infer/[fraud model] [429 expected]"
                     response.success()

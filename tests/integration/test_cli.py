@@ -21,7 +21,7 @@ def setup(service: RunningService, make_key_module: MakeKey,
           tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     secret = str(make_key_module("read", "write", name="cli", plan="enterprise")["key"])
     snapshot = demo_snapshot(service, bearer(secret), tmp_path_factory.mktemp("cli"),
-                             datasource="cli-tx", model=MODEL, rows=2000, seed=8)
+                             datasource="cli-cmd-tx", model=MODEL, rows=2000, seed=8)
     return {"secret": secret, "snapshot": snapshot}
 
 
@@ -42,12 +42,12 @@ def test_models_snapshot_and_lineage(service: RunningService, setup: dict[str, A
     assert _json(service, "auth", "whoami")["name"] == "cli"
     assert MODEL in {m["name"] for m in _json(service, "models", "list")}
     assert _json(service, "models", "versions", MODEL) == {"model": MODEL, "versions": []}
-    again = _json(service, "snapshot", "cli-tx")
+    again = _json(service, "snapshot", "cli-cmd-tx")
     assert again["id"] == setup["snapshot"]  # unchanged data: the same snapshot
     traced = _json(service, "lineage", setup["snapshot"])
-    assert (traced["type"], traced["datasource"]["name"]) == ("snapshot", "cli-tx")
+    assert (traced["type"], traced["datasource"]["name"]) == ("snapshot", "cli-cmd-tx")
     tree = pulse_cli(service, "lineage", setup["snapshot"])
-    assert tree.returncode == 0 and "datasource cli-tx (sqlite, 2,000 rows)" in tree.stdout
+    assert tree.returncode == 0 and "datasource cli-cmd-tx (sqlite, 2,000 rows)" in tree.stdout
 
 
 def test_train_detach_then_cancel(service: RunningService, setup: dict[str, Any]) -> None:

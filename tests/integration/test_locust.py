@@ -21,19 +21,21 @@ from .conftest import MakeKey, demo_snapshot, train, wait_for_run
 pytestmark = pytest.mark.timeout(900)
 
 LOCUSTFILE = Path(__file__).parents[2] / "loadtests" / "locustfile.py"
+# Its own names: other modules of the session train their own fraud-detector.
+FRAUD, DATASOURCE = "fraud-locust", "locust-tx"
 
 
 @pytest.fixture(scope="module")
 def fraud_detector(service: RunningService, shop: dict[str, Any],
                    tmp_path_factory: pytest.TempPathFactory) -> None:
-    """fraud-detector trained on transactions-db (the locustfile's training trigger
-    snapshots nothing itself: it trains on that datasource's latest snapshot)."""
+    """A fraud model trained on a datasource of its own (the locustfile's training
+    trigger trains on that datasource's latest snapshot)."""
     headers = shop["headers"]
     snapshot = demo_snapshot(service, headers, tmp_path_factory.mktemp("locust"),
-                             datasource="transactions-db", model="fraud-detector",
+                             datasource=DATASOURCE, model=FRAUD,
                              rows=3000, seed=8)
     with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
-        run = wait_for_run(http, train(http, "fraud-detector", snapshot, epochs=1))
+        run = wait_for_run(http, train(http, FRAUD, snapshot, epochs=1))
     assert run["status"] == "succeeded", run["error"]
 
 
@@ -42,7 +44,8 @@ def test_a_bounded_run_reports_no_unexpected_failures(
         make_key_module: MakeKey, tmp_path: Path) -> None:
     free = make_key_module("read", plan="free")["key"]
     env = {**os.environ, "PULSE_API_KEY": shop["headers"]["Authorization"].split()[1],
-           "PULSE_FREE_API_KEY": free}
+           "PULSE_FREE_API_KEY": free, "PULSE_LOCUST_FRAUD_MODEL": FRAUD,
+           "PULSE_LOCUST_DATASOURCE": DATASOURCE}
     locust = str(Path(sys.executable).with_name("locust"))
     result = subprocess.run(
         [locust, "-f", str(LOCUSTFILE), "--headless", "-u", "4", "-r", "4", "-t", "20s",
@@ -52,8 +55,8 @@ def test_a_bounded_run_reports_no_unexpected_failures(
     with open(tmp_path / "run_stats.csv", newline="") as f:
         rows = {row["Name"]: row for row in csv.DictReader(f)}
     assert all(int(row["Failure Count"]) == 0 for row in rows.values()), rows
-    for name in ("/v1/infer", "/v1/infer/fraud-detector", "/v1/products/tag",
-                 "/v1/lineage/[id]", "/v1/train/fraud-detector"):
+    for name in ("/v1/infer", "/v1/infer/[fraud model]", "/v1/products/tag",
+                 "/v1/lineage/[id]", "/v1/train/[fraud model]"):
         assert int(rows[name]["Request Count"]) > 0, name
     # The free key asks for more than 60/min: its 429s are counted apart, not failed.
-    assert int(rows["/v1/infer/fraud-detector [429 expected]"]["Request Count"]) > 0
+    assert int(rows["/v1/infer/[fraud model] [429 expected]"]["Request Count"]) > 0
