@@ -10,19 +10,25 @@ from sqlmodel import Session
 from pulse_ray.config import get_settings
 from pulse_ray.store import Database, upgrade
 
-__all__ = ["store_session"]
+__all__ = ["store_database", "store_session"]
 
 
 @contextmanager
-def store_session() -> Iterator[Session]:
-    """A session on the configured store, migrated first (idempotent), so commands
-    such as `pulse keys create` work on a fresh machine before `pulse serve`."""
+def store_database() -> Iterator[Database]:
+    """The configured store, migrated first (idempotent), so commands such as
+    `pulse keys create` work on a fresh machine before `pulse serve`."""
     settings = get_settings()
     settings.ensure_dirs()
     database = Database(settings.store_url)
     try:
         upgrade(database)
-        with database.session() as session:
-            yield session
+        yield database
     finally:
         database.dispose()
+
+
+@contextmanager
+def store_session() -> Iterator[Session]:
+    """A session (one transaction) on the migrated store."""
+    with store_database() as database, database.session() as session:
+        yield session

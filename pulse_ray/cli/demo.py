@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from pulse_ray.cli.context import store_session
+from pulse_ray.cli.context import store_database, store_session
 from pulse_ray.cli.output import out_console
 from pulse_ray.config import get_settings
 from pulse_ray.datasources import check_datasource
@@ -16,7 +16,6 @@ from pulse_ray.demo import TRANSACTIONS_TABLE, load, transactions
 from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourceType
 from pulse_ray.schemas.models import ModelCreate
-from pulse_ray.store import Database
 from pulse_ray.store import datasources as repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.timeutil import utcnow
@@ -105,13 +104,10 @@ def shop(
 
     settings = get_settings()
     target = _target(into)
-    with store_session():  # migrates the store first
-        pass
     encoder = LocalEncoder()
     tagger = Tagger(encoder)
-    database = Database(settings.store_url)
     started = time.perf_counter()
-    try:
+    with store_database() as database:
         catalog = demo.catalog(products, seed=seed)
         with out_console.status(f"Tagging {len(catalog):,} products with the text model…"):
             tagged = asyncio.run(loader.load_products(tagger, database, catalog,
@@ -120,9 +116,7 @@ def shop(
         bought = loader.record_purchases(database, history, account=_ACCOUNT, now=utcnow())
         table = asyncio.run(loader.session_table(history, catalog=tagged, tagger=tagger,
                                                  encoder=encoder))
-        loader.write_sessions(table.table, target)
-    finally:
-        database.dispose()
+        loader.write_sessions(table, target)
     if not _registered(name):
         _register(name, target, loader.SESSIONS_TABLE, "persona")
     with store_session() as session:

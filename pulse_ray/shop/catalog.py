@@ -92,17 +92,18 @@ class Catalog:
         candidates = np.flatnonzero(keep)
         score = (_W_RATING * self._rating_score[candidates]
                  + _W_SALES * self._sales_score[candidates])
+        if candidates.size == 0 or (query is None and not viewed_rows):
+            return Shortlist(candidates, score)
         probe = np.zeros(self.vectors.shape[1], dtype=np.float32)
         if query is not None:
             probe += _W_QUERY * query
         if viewed_rows:
             centre = self.vectors[viewed_rows].mean(axis=0)
             probe += _W_VIEWED * centre / max(float(np.linalg.norm(centre)), 1e-6)
-        if (query is not None or viewed_rows) and candidates.size:
-            # The weighted probes summed, so one matrix-vector product scores both
-            # (a product with two columns costs 4x as much here), over the whole
-            # matrix and then picked: cheaper than copying the candidates' rows.
-            score += (self.vectors @ probe)[candidates]
+        # The weighted probes summed, so one matrix-vector product scores both (a
+        # product with two columns costs 4x as much here), over the whole matrix and
+        # then picked: cheaper than copying the candidates' rows.
+        score += (self.vectors @ probe)[candidates]
         return Shortlist(candidates, score)
 
     def rank(self, shortlist: Shortlist, *, persona: np.ndarray, k: int) -> Recommendation:
@@ -117,9 +118,3 @@ class Catalog:
         top = top[np.argsort(-score[top], kind="stable")]
         return Recommendation([self.ids[candidates[i]] for i in top],
                               [round(float(np.clip(score[i], 0.0, 1.0)), 4) for i in top])
-
-    def recommend(self, *, persona: np.ndarray, query: np.ndarray | None,
-                  viewed: Sequence[str], filters: Filters, k: int) -> Recommendation:
-        """:meth:`shortlist` then :meth:`rank`, in one call."""
-        return self.rank(self.shortlist(query=query, viewed=viewed, filters=filters),
-                         persona=persona, k=k)

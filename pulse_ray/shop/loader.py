@@ -5,7 +5,6 @@ their personas) in a database a datasource can snapshot."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -54,14 +53,8 @@ def record_purchases(database: Database, sessions: list[DemoSession], *, account
     return len(conversions)
 
 
-@dataclass(frozen=True, slots=True)
-class SessionTable:
-    table: pa.Table
-    queries: int
-
-
 async def session_table(sessions: list[DemoSession], *, catalog: Catalog, tagger: Tagger,
-                        encoder: Encoder) -> SessionTable:
+                        encoder: Encoder) -> pa.Table:
     """The sessions as the persona model trains on them: ``persona`` (the label), the
     features ``POST /v1/infer`` computes, and the raw session for replay."""
     space = await tagger.persona_space()
@@ -82,7 +75,7 @@ async def session_table(sessions: list[DemoSession], *, catalog: Catalog, tagger
             "viewed_products": json.dumps(list(s.viewed)),
             "purchased_product_id": s.purchased, "purchase_value": s.value,
         })
-    return SessionTable(pa.Table.from_pylist(rows, schema=_SCHEMA), len(queries))
+    return pa.Table.from_pylist(rows, schema=_SCHEMA)
 
 
 _TYPES = {"device": pa.string(), "browser": pa.string(), "referrer_kind": pa.string(),

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pulse_ray.shop.catalog import Catalog, CatalogItem
-from pulse_ray.shop.filters import parse_filters
+from pulse_ray.shop.catalog import Catalog, CatalogItem, Recommendation
+from pulse_ray.shop.filters import Filters, parse_filters
 from pulse_ray.shop.personas import PERSONA_NAMES
 
 
@@ -26,6 +26,13 @@ def _catalog(n: int = 300) -> Catalog:
     return Catalog(items)
 
 
+def _recommend(catalog: Catalog, *, persona: np.ndarray, query: np.ndarray | None,
+               viewed: list[str], filters: Filters, k: int) -> Recommendation:
+    """What POST /v1/infer does: shortlist, then rank for the persona."""
+    return catalog.rank(catalog.shortlist(query=query, viewed=viewed, filters=filters),
+                        persona=persona, k=k)
+
+
 def _persona(name: str) -> np.ndarray:
     return np.array([1.0 if n == name else 0.0 for n in PERSONA_NAMES], dtype=np.float32)
 
@@ -34,7 +41,7 @@ def test_recommendations_never_break_a_filter_nor_repeat_a_viewed_product() -> N
     catalog = _catalog()
     filters = parse_filters(["price:0-100", "rating:4+", "category:footwear"])
     viewed = ["prod_0", "prod_3", "prod_6", "prod_9"]
-    picked = catalog.recommend(persona=_persona("deal_hunter"), query=None, viewed=viewed,
+    picked = _recommend(catalog, persona=_persona("deal_hunter"), query=None, viewed=viewed,
                                filters=filters, k=10)
     assert picked.product_ids
     for product_id in picked.product_ids:
@@ -50,21 +57,22 @@ def test_the_shoppers_persona_and_query_move_the_ranking() -> None:
     catalog = _catalog()
     none = parse_filters([])
     for name in ("gift_shopper", "performance_athlete"):
-        picked = catalog.recommend(persona=_persona(name), query=None, viewed=[], filters=none,
-                                   k=10)
+        picked = _recommend(catalog, persona=_persona(name), query=None, viewed=[],
+                            filters=none, k=10)
         suited = [catalog.personas[catalog.index[p]][PERSONA_NAMES.index(name)] > 0.5
                   for p in picked.product_ids]
         assert sum(suited) >= 8
     target = catalog.vectors[catalog.index["prod_42"]]
-    picked = catalog.recommend(persona=np.full(len(PERSONA_NAMES), 1 / 6), query=target,
+    picked = _recommend(catalog, persona=np.full(len(PERSONA_NAMES), 1 / 6), query=target,
                                viewed=[], filters=none, k=3)
     assert picked.product_ids[0] == "prod_42"
 
 
 def test_an_empty_catalog_or_an_impossible_filter_recommends_nothing() -> None:
-    empty = Catalog([]).recommend(persona=_persona("deal_hunter"), query=None, viewed=[],
-                                  filters=parse_filters([]), k=5)
+    query = np.full(384, 384 ** -0.5, dtype=np.float32)  # a search, on an empty catalog
+    empty = _recommend(Catalog([]), persona=_persona("deal_hunter"), query=query, viewed=[],
+                       filters=parse_filters([]), k=5)
     assert empty.product_ids == []
-    nothing = _catalog().recommend(persona=_persona("deal_hunter"), query=None, viewed=[],
-                                   filters=parse_filters(["price:10000+"]), k=5)
+    nothing = _recommend(_catalog(), persona=_persona("deal_hunter"), query=None, viewed=[],
+                         filters=parse_filters(["price:10000+"]), k=5)
     assert nothing.product_ids == [] and nothing.scores == []
