@@ -25,9 +25,11 @@ run: $(VENV)/.installed-run
 	$(BIN)/pulse demo transactions --rows 20000 --if-missing
 	$(BIN)/pulse serve
 
-## Lint, then every test (unit, store on SQLite and PostgreSQL if configured, Serve)
+## Lint, then every test (unit, store on SQLite and PostgreSQL if configured, Serve),
+## then the multi-node test on its own cluster once the session's Ray is gone
 test: $(VENV)/.installed-test lint
 	$(BIN)/pytest
+	$(BIN)/pytest -m multinode
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

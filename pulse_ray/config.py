@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     train_max_failures: int = Field(
         default=2, ge=0, description="Worker losses a run survives (resuming from checkpoints)."
     )
+    train_placement: Literal["PACK", "SPREAD"] = Field(
+        default="PACK", description="How a run's workers are placed: PACK fills a node first "
+        "(less network); SPREAD puts them on different nodes where it can, so losing one "
+        "node costs one worker, and the run resumes on the nodes left.",
+    )
 
     # --- inference -----------------------------------------------------------------
     model_cache_ttl_s: float = Field(

@@ -1,4 +1,5 @@
-"""Request bodies exactly as seed 002 shows them: the contract clients code against."""
+"""Request bodies the tests share: seed 002's exactly as it shows them (the contract
+clients code against), and one transaction the demo fraud models score."""
 
 from __future__ import annotations
 
@@ -16,3 +17,9 @@ SEED_TAG: dict[str, Any] = {"products": [{
     "id": "prod_123", "name": "Performance Running Shoe",
     "description": "Lightweight cushioned...", "price": 129.99,
     "category": "footwear/running", "image_url": "https://..."}]}
+
+# A transaction with every column of pulse_ray.demo.transactions but the label.
+FRAUD_INPUT: dict[str, Any] = {
+    "amount": 1500.0, "merchant_category": "electronics", "country": "US",
+    "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
+    "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}

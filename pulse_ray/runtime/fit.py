@@ -81,6 +81,7 @@ def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings) 
                            "options": options.model_dump()},
         scaling_config=ScalingConfig(
             num_workers=options.num_workers, use_gpu=options.gpu,
+            placement_strategy=settings.train_placement,
             resources_per_worker={"CPU": settings.train_worker_cpus}),
         datasets={"train": train, "validation": validation},
         run_config=RunConfig(

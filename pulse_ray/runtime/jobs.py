@@ -33,6 +33,7 @@ def job_environment(settings: Settings) -> dict[str, str]:
         "PULSE_TRAIN_WORKER_CPUS": str(settings.train_worker_cpus),
         "PULSE_TRAIN_DATA_CPUS": str(settings.train_data_cpus),
         "PULSE_TRAIN_MAX_FAILURES": str(settings.train_max_failures),
+        "PULSE_TRAIN_PLACEMENT": settings.train_placement,
         "PULSE_LOG_LEVEL": settings.log_level,
         "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
     }

@@ -87,7 +87,7 @@ def pulse_cli(service: RunningService, *args: str) -> subprocess.CompletedProces
     )
 
 
-def _key_maker(service: RunningService) -> MakeKey:
+def key_maker(service: RunningService) -> MakeKey:
     def make(*scopes: str, name: str = "it", plan: str = "free") -> dict:  # type: ignore[type-arg]
         args = ["keys", "create", "--name", name, "--plan", plan, "--json"]
         for scope in scopes:
@@ -102,12 +102,12 @@ def _key_maker(service: RunningService) -> MakeKey:
 @pytest.fixture
 def make_key(service: RunningService) -> MakeKey:
     """Issues a key with `pulse keys create`, as a user would."""
-    return _key_maker(service)
+    return key_maker(service)
 
 
 @pytest.fixture(scope="module")
 def make_key_module(service: RunningService) -> MakeKey:
-    return _key_maker(service)
+    return key_maker(service)
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -153,7 +153,7 @@ SHOP_PRODUCTS = 300
 def shop(service: RunningService) -> Iterator[dict[str, Any]]:
     """`pulse demo shop` in the service's store, shopper-persona trained on it (and so
     deployed), and a receiver subscribed to the seed's events."""
-    headers = bearer(_key_maker(service)("read", "write", name="shop", plan="enterprise")["key"])
+    headers = bearer(key_maker(service)("read", "write", name="shop", plan="enterprise")["key"])
     with running_receiver() as receiver, \
             httpx.Client(base_url=service.url, headers=headers, timeout=120) as http:
         secret = http.post("/v1/webhooks", json={"url": receiver.url, "events": [

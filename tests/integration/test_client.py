@@ -26,13 +26,12 @@ from pulse_ray.errors import (
 from pulse_ray.runtime.service import RunningService
 from pulse_ray.schemas.training import TrainOptions
 from tests.conftest import Receiver
+from tests.seed_bodies import FRAUD_INPUT
 
 from .conftest import MakeKey
 
 MODEL = "fraud-sdk"
-INPUT = {"amount": 1500.0, "merchant_category": "electronics", "country": "US",
-         "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
-         "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}
+INPUT = FRAUD_INPUT
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,12 @@ from ray import serve
 from deployments.app import application
 from pulse_ray.config import Settings
 from pulse_ray.runtime.service import RunningService
+from tests.seed_bodies import FRAUD_INPUT
 
 from .conftest import MakeKey, bearer, demo_snapshot, train, wait_for_run
 
 MODEL = "fraud-serve"
-INPUT = {"amount": 1500.0, "merchant_category": "electronics", "country": "US",
-         "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
-         "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}
+INPUT = FRAUD_INPUT
 
 
 def _varied() -> dict[str, Any]:

@@ -12,12 +12,11 @@ from fastapi.testclient import TestClient
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
+from tests.seed_bodies import FRAUD_INPUT
 
 from .conftest import MakeKey, bearer, register_untrained
 
-GOOD = {"amount": 1500.0, "merchant_category": "electronics", "country": "US",
-        "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
-        "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}
+GOOD = FRAUD_INPUT
 
 
 @pytest.fixture

@@ -1,0 +1,195 @@
+"""Pulse on a cluster of two nodes (cluster/local.sh: a head and a worker node on this
+machine), joined by `pulse serve` with PULSE_RAY_ADDRESS as a user would join KubeRay.
+The worker node is stopped in the middle of a training run while inference goes on:
+serving keeps answering (Serve reschedules the lost replicas on the head) and the run
+resumes from its last checkpoint instead of starting over.
+
+Run apart from the rest (`make test` runs it after them: `pytest -m multinode`): a second
+Ray on the machine would share its fixed ports with the session's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ray.util.state import list_actors, list_nodes
+
+from pulse_ray.config import Settings
+from pulse_ray.runtime.service import RunningService
+from tests.seed_bodies import FRAUD_INPUT
+
+from .conftest import bearer, demo_snapshot, free_port, key_maker, train, wait_for_run
+
+pytestmark = [pytest.mark.multinode, pytest.mark.timeout(1200)]
+
+LOCAL_SH = Path(__file__).parents[2] / "cluster" / "local.sh"
+
+
+@dataclass
+class Cluster:
+    directory: Path
+    dashboard: str
+    env: dict[str, str]
+
+    def local_sh(self, *args: str) -> None:
+        done = subprocess.run([str(LOCAL_SH), *args, "--dir", str(self.directory)],
+                              capture_output=True, text=True, timeout=180, check=False)
+        assert done.returncode == 0, done.stderr
+
+    def placement(self, prefix: str) -> list[tuple[str, str]]:
+        """(node label, state) of every actor whose class name starts with ``prefix``."""
+        labels = {n.node_id: n.labels.get("pulse-node", "?")
+                  for n in list_nodes(address=self.dashboard)}
+        return [(labels.get(a.node_id or "", "?"), a.state)
+                for a in list_actors(address=self.dashboard, limit=10_000)
+                if a.class_name.startswith(prefix)]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A head (6 logical CPUs) and one worker node (4): room for everything on the head
+    once the worker is gone."""
+    directory = tmp_path_factory.mktemp("cluster")
+    gcs, dashboard = free_port(), free_port()
+    up = subprocess.run(
+        [str(LOCAL_SH), "up", "--dir", str(directory), "--port", str(gcs),
+         "--dashboard-port", str(dashboard), "--head-cpus", "6", "--worker-cpus", "4"],
+        capture_output=True, text=True, timeout=180, check=False)
+    cluster = Cluster(directory, f"http://127.0.0.1:{dashboard}", env={
+        "PULSE_RAY_ADDRESS": f"127.0.0.1:{gcs}",
+        "PULSE_JOBS_URL": f"http://127.0.0.1:{dashboard}"})
+    try:
+        assert up.returncode == 0, up.stderr
+        yield cluster
+    finally:
+        cluster.local_sh("down")
+
+
+@pytest.fixture(scope="module")
+def service(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[RunningService]:
+    """`pulse serve` joining the cluster: 2 ingress and 2 ModelServer replicas, training
+    workers spread over nodes."""
+    data_dir = tmp_path_factory.mktemp("pulse")
+    settings = Settings(_env_file=None, data_dir=data_dir,  # type: ignore[call-arg]
+                        http_port=free_port())
+    env = {**os.environ, **cluster.env, "PULSE_DATA_DIR": str(data_dir),
+           "PULSE_HTTP_PORT": str(settings.http_port), "PULSE_INGRESS_REPLICAS": "2",
+           "PULSE_INGRESS_NUM_CPUS": "0.25", "PULSE_MODEL_MIN_REPLICAS": "2",
+           "PULSE_TRAIN_PLACEMENT": "SPREAD"}
+    log = (cluster.directory / "serve.log").open("w")
+    serving = subprocess.Popen([str(Path(sys.executable).with_name("pulse")), "serve"],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    service = RunningService(settings=settings, started_ray=False)
+    try:
+        deadline = time.monotonic() + 180
+        while not _healthy(service.url):
+            assert serving.poll() is None, "pulse serve exited; see serve.log"
+            assert time.monotonic() < deadline, "pulse serve did not answer in 180 s"
+            time.sleep(1)
+        yield service
+    finally:
+        serving.send_signal(signal.SIGINT)
+        try:
+            serving.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serving.kill()
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class InferenceLoad:
+    """Inference in a thread, one call after another; what each call got and when."""
+
+    http: httpx.Client
+    calls: list[tuple[float, int | str]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        amount = 0.0
+        while not self._stop.is_set():
+            amount += 1  # a new input each time: the prediction cache cannot answer
+            try:
+                status: int | str = self.http.post("/v1/infer/fraud", json={
+                    "input": {**FRAUD_INPUT, "amount": amount}}).status_code
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            self.calls.append((time.monotonic(), status))
+            time.sleep(0.05)
+
+    def __enter__(self) -> InferenceLoad:
+        self._thread = threading.Thread(target=self.run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+def _wait_for_epochs(http: httpx.Client, run_id: str, count: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        run = http.get(f"/v1/train/{run_id}").json()
+        assert run["status"] in ("queued", "running"), run
+        if len(run["epochs"]) >= count:
+            return run  # type: ignore[no-any-return]
+        time.sleep(0.5)
+    raise AssertionError(f"{run_id} reported fewer than {count} epochs in 300 s")
+
+
+def test_losing_the_worker_node_keeps_serving_and_resumes_training(
+        cluster: Cluster, service: RunningService, tmp_path: Path) -> None:
+    headers = bearer(key_maker(service)("read", "write", name="mn", plan="enterprise")["key"])
+    snapshot = demo_snapshot(service, headers, tmp_path, datasource="mn-tx", model="fraud",
+                             rows=40_000, seed=5)
+    with httpx.Client(base_url=service.url, headers=headers, timeout=30) as http:
+        first = wait_for_run(http, train(http, "fraud", snapshot, epochs=1), timeout=600)
+        assert first["status"] == "succeeded", first["error"]
+
+        replicas = cluster.placement("ServeReplica:pulse:")
+        assert {node for node, state in replicas if state == "ALIVE"} == {"head", "worker-1"}
+
+        run_id = train(http, "fraud", snapshot, num_workers=2, epochs=40, batch_size=64)
+        with InferenceLoad(http) as load:
+            _wait_for_epochs(http, run_id, 2)
+            workers = cluster.placement("RayTrainWorker")
+            assert sorted(node for node, state in workers if state == "ALIVE") == [
+                "head", "worker-1"]
+            stopped_at = time.time()
+            cluster.local_sh("stop-worker", "1")
+            run = wait_for_run(http, run_id, timeout=600)
+            time.sleep(5)  # serving after training, too
+
+    assert run["status"] == "succeeded", run["error"]
+    epochs = [int(e["epoch"]) for e in run["epochs"]]
+    assert epochs == list(range(40)), epochs  # nothing trained twice, nothing skipped
+    resumed = [int(e["epoch"]) for e in run["epochs"] if e["reported_at"] > stopped_at]
+    assert resumed and resumed[0] > 0, "the run started over instead of resuming"
+    workers = cluster.placement("RayTrainWorker")
+    assert ("worker-1", "DEAD") in workers
+    assert len([w for w in workers if w[0] == "head"]) >= 3  # a new group on the head
+
+    failed = [(round(t - load.calls[0][0], 1), s) for t, s in load.calls if s != 200]
+    assert len(load.calls) > 200
+    assert not failed, f"{len(failed)} of {len(load.calls)} inferences failed: {failed[:20]}"
+    replicas = cluster.placement("ServeReplica:pulse:")
+    assert {node for node, state in replicas if state == "ALIVE"} == {"head"}
+    assert sum(state == "ALIVE" for _, state in replicas) == 5  # 2 ingress, 2 model, encoder
