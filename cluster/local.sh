@@ -7,7 +7,7 @@
 #
 #   cluster/local.sh up [--dir DIR] [--port 6380] [--dashboard-port 8265] [--workers 1]
 #                       [--head-cpus 4] [--worker-cpus 4] [--object-store-mb 1024]
-#   source DIR/env                 # RAY_ADDRESS, PULSE_RAY_ADDRESS, PULSE_JOBS_URL
+#   source DIR/env    # RAY_ADDRESS, PULSE_RAY_ADDRESS, PULSE_JOBS_URL, the cluster's token
 #   PULSE_DATA_DIR=DIR/pulse pulse serve
 #   cluster/local.sh stop-worker 1 [--dir DIR]   # stop one worker node (SIGTERM, then KILL)
 #   cluster/local.sh status [--dir DIR]
@@ -16,8 +16,9 @@
 # The head's GCS port defaults to 6380: Redis often holds Ray's default, 6379. Worker
 # nodes get the label pulse-node=worker-N (the head pulse-node=head), and every node's
 # own ports (dashboard agent, metrics, workers) are picked free, so nodes do not collide
-# with each other or with another Ray on the machine. RAY_* variables exported before
-# `up` reach every node (e.g. RAY_SERVE_THROUGHPUT_OPTIMIZED=1).
+# with each other or with another Ray on the machine. The cluster has a token of its own
+# (DIR/auth_token, Ray's token auth). RAY_* variables exported before `up` reach every
+# node (e.g. RAY_SERVE_THROUGHPUT_OPTIMIZED=1).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -31,7 +32,8 @@ grace_s=15 start_timeout_s=120
 
 usage() {
   local code="${1:-0}"
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&$((code ? 2 : 1))
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" \
+    >&$((code ? 2 : 1))
   exit "$code"
 }
 die() { echo "local.sh: $*" >&2; exit 1; }
@@ -104,7 +106,7 @@ down() {
   for name in $(nodes | grep -v '^head$'); do stop_node "$name"; done
   stop_node head
   [ ! -f "$dir/temp-dir" ] || rm -rf "$(cat "$dir/temp-dir")"
-  rm -f "$dir/env" "$dir/temp-dir"
+  rm -f "$dir/env" "$dir/temp-dir" "$dir/auth_token"
 }
 
 case "$command" in
@@ -112,6 +114,13 @@ case "$command" in
     [ -z "$(nodes)" ] || die "a cluster is already up in $dir (local.sh down --dir $dir)"
     # Ray's session files (logs, sockets); unix socket paths must fit in ~107 bytes.
     echo "${TMPDIR:-/tmp}/pulse-ray-$port" >"$dir/temp-dir"
+    # A token of the cluster's own, given to every node explicitly: left to itself a
+    # head enables token auth when ~/.ray/auth_token exists (any local ray.init() makes
+    # one) while a joining node does not, and the worker is refused.
+    (umask 077 && "$PYTHON" -c 'import secrets; print(secrets.token_hex(32), end="")' \
+      >"$dir/auth_token")
+    export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$dir/auth_token"
+    unset RAY_AUTH_TOKEN
     trap 'echo "local.sh: up failed; stopping what started" >&2; down' EXIT
     start_node head --head --port "$port" --num-cpus "$head_cpus" \
       --include-dashboard true --dashboard-host 127.0.0.1 --dashboard-port "$dashboard_port" \
@@ -128,6 +137,8 @@ case "$command" in
 export RAY_ADDRESS=127.0.0.1:$port
 export PULSE_RAY_ADDRESS=127.0.0.1:$port
 export PULSE_JOBS_URL=http://127.0.0.1:$dashboard_port
+export RAY_AUTH_MODE=token
+export RAY_AUTH_TOKEN_PATH=$dir/auth_token
 EOF
     echo "Ray head on 127.0.0.1:$port (dashboard http://127.0.0.1:$dashboard_port), $workers worker node(s)."
     echo "source $dir/env to point pulse and ray at it; logs in $dir/*.log"

@@ -23,6 +23,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from anyio import to_thread
 
+from pulse_ray.auth import Principal
+from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import InputSchema
 
 __all__ = [
@@ -150,6 +152,18 @@ class InferenceEvent:
     created_at: datetime
     session_id: str | None = None  # e-commerce inferences: the shopper session
     recommended: list[str] | None = None  # ... and the products recommended to it
+
+    @classmethod
+    def of(cls, principal: Principal, served: ServedModel, *, started: float,
+           cached: bool, now: datetime, session_id: str | None = None,
+           recommended: list[str] | None = None) -> InferenceEvent:
+        """The record of one answered inference: a new id, and the latency since
+        ``started`` (``time.perf_counter()`` when the request began)."""
+        return cls(id=new_id(IdPrefix.INFERENCE, now=now), account=principal.account,
+                   key_id=principal.key_id, model_row_id=served.model_row_id,
+                   version=served.version, cached=cached, created_at=now,
+                   latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                   session_id=session_id, recommended=recommended)
 
 
 Writer = Callable[[list[InferenceEvent]], None]

@@ -21,7 +21,7 @@ from anyio import to_thread
 from pulse_ray.auth import Principal
 from pulse_ray.config import Settings
 from pulse_ray.errors import ConflictError, ValidationError
-from pulse_ray.ids import IdPrefix, created_at, new_id
+from pulse_ray.ids import created_at
 from pulse_ray.inference import (
     InferenceEvent,
     InferenceLog,
@@ -221,22 +221,18 @@ class ShopService:
         primary = max(probabilities, key=lambda k: probabilities[k]) if probabilities else ""
         weights = np.array([probabilities.get(n, 0.0) for n in PERSONA_NAMES], dtype=np.float32)
         picked = catalog.rank(shortlist, persona=weights, k=body.options.limit)
-        latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        now = self._clock()
-        inference_id = new_id(IdPrefix.INFERENCE, now=now)
-        self._inference_log.record(InferenceEvent(
-            id=inference_id, account=principal.account, key_id=principal.key_id,
-            model_row_id=served.model_row_id, version=served.version, latency_ms=latency_ms,
-            cached=cached, created_at=now, session_id=body.session_id,
-            recommended=picked.product_ids))
+        event = InferenceEvent.of(principal, served, started=started, cached=cached,
+                                  now=self._clock(), session_id=body.session_id,
+                                  recommended=picked.product_ids)
+        self._inference_log.record(event)
         return SessionInferResponse(
-            id=inference_id, session_id=body.session_id,
+            id=event.id, session_id=body.session_id,
             persona=Persona(primary=primary, confidence=round(probabilities.get(primary, 0.0), 4),
                             attributes=dict(persona(primary).attributes)
                             if primary in PERSONA_NAMES else {}),
             recommendations=Recommendations(product_ids=picked.product_ids,
                                             rerank_scores=picked.scores),
-            metadata=SessionInferMetadata(inference_time_ms=latency_ms,
+            metadata=SessionInferMetadata(inference_time_ms=event.latency_ms,
                                           model_version=served.version, model=name))
 
     # --- conversions -------------------------------------------------------------

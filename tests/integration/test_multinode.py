@@ -22,9 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-from ray.util.state import list_actors, list_nodes
 
+from pulse_ray.client import Pulse
 from pulse_ray.config import Settings
+from pulse_ray.errors import PulseError
 from pulse_ray.runtime.service import RunningService
 from tests.seed_bodies import FRAUD_INPUT
 
@@ -46,30 +47,37 @@ class Cluster:
                               capture_output=True, text=True, timeout=180, check=False)
         assert done.returncode == 0, done.stderr
 
+    def _state(self, resource: str) -> list[dict[str, Any]]:
+        """Ray's state API over REST, with the cluster's token (as `ray list` does)."""
+        token = (self.directory / "auth_token").read_text()
+        answer = httpx.get(f"{self.dashboard}/api/v0/{resource}", params={"limit": 10_000},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["data"]["result"]["result"]  # type: ignore[no-any-return]
+
     def placement(self, prefix: str) -> list[tuple[str, str]]:
         """(node label, state) of every actor whose class name starts with ``prefix``."""
-        labels = {n.node_id: n.labels.get("pulse-node", "?")
-                  for n in list_nodes(address=self.dashboard)}
-        return [(labels.get(a.node_id or "", "?"), a.state)
-                for a in list_actors(address=self.dashboard, limit=10_000)
-                if a.class_name.startswith(prefix)]
+        labels = {n["node_id"]: n["labels"].get("pulse-node", "?") for n in self._state("nodes")}
+        return [(labels.get(a["node_id"], "?"), a["state"]) for a in self._state("actors")
+                if a["class_name"].startswith(prefix)]
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A head (6 logical CPUs) and one worker node (4): room for everything on the head
-    once the worker is gone."""
+    once the worker is gone. ``env`` is its env file, what a user sources."""
     directory = tmp_path_factory.mktemp("cluster")
-    gcs, dashboard = free_port(), free_port()
+    dashboard = free_port()
     up = subprocess.run(
-        [str(LOCAL_SH), "up", "--dir", str(directory), "--port", str(gcs),
+        [str(LOCAL_SH), "up", "--dir", str(directory), "--port", str(free_port()),
          "--dashboard-port", str(dashboard), "--head-cpus", "6", "--worker-cpus", "4"],
         capture_output=True, text=True, timeout=180, check=False)
-    cluster = Cluster(directory, f"http://127.0.0.1:{dashboard}", env={
-        "PULSE_RAY_ADDRESS": f"127.0.0.1:{gcs}",
-        "PULSE_JOBS_URL": f"http://127.0.0.1:{dashboard}"})
+    cluster = Cluster(directory, f"http://127.0.0.1:{dashboard}", env={})
     try:
         assert up.returncode == 0, up.stderr
+        for line in (directory / "env").read_text().splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            cluster.env[name] = value
         yield cluster
     finally:
         cluster.local_sh("down")
@@ -116,22 +124,23 @@ def _healthy(url: str) -> bool:
 
 @dataclass
 class InferenceLoad:
-    """Inference in a thread, one call after another; what each call got and when."""
+    """Inference through the SDK in a thread, one call after another (the SDK retries a
+    lost connection, as it does a 503); what reached the caller and when."""
 
-    http: httpx.Client
-    calls: list[tuple[float, int | str]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    pulse: Pulse
+    calls: list[tuple[float, str]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         amount = 0.0
-        while not self._stop.is_set():
+        while not self.stop.is_set():
             amount += 1  # a new input each time: the prediction cache cannot answer
             try:
-                status: int | str = self.http.post("/v1/infer/fraud", json={
-                    "input": {**FRAUD_INPUT, "amount": amount}}).status_code
-            except httpx.HTTPError as exc:
-                status = type(exc).__name__
-            self.calls.append((time.monotonic(), status))
+                self.pulse.infer("fraud", {**FRAUD_INPUT, "amount": amount})
+                outcome = "ok"
+            except PulseError as exc:
+                outcome = f"{type(exc).__name__}: {exc}"
+            self.calls.append((time.monotonic(), outcome))
             time.sleep(0.05)
 
     def __enter__(self) -> InferenceLoad:
@@ -140,7 +149,7 @@ class InferenceLoad:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
+        self.stop.set()
         self._thread.join(timeout=60)
 
 
@@ -157,7 +166,8 @@ def _wait_for_epochs(http: httpx.Client, run_id: str, count: int) -> dict[str, A
 
 def test_losing_the_worker_node_keeps_serving_and_resumes_training(
         cluster: Cluster, service: RunningService, tmp_path: Path) -> None:
-    headers = bearer(key_maker(service)("read", "write", name="mn", plan="enterprise")["key"])
+    key = key_maker(service)("read", "write", name="mn", plan="enterprise")["key"]
+    headers = bearer(key)
     snapshot = demo_snapshot(service, headers, tmp_path, datasource="mn-tx", model="fraud",
                              rows=40_000, seed=5)
     with httpx.Client(base_url=service.url, headers=headers, timeout=30) as http:
@@ -168,7 +178,7 @@ def test_losing_the_worker_node_keeps_serving_and_resumes_training(
         assert {node for node, state in replicas if state == "ALIVE"} == {"head", "worker-1"}
 
         run_id = train(http, "fraud", snapshot, num_workers=2, epochs=40, batch_size=64)
-        with InferenceLoad(http) as load:
+        with Pulse(api_key=key, base_url=service.url) as pulse, InferenceLoad(pulse) as load:
             _wait_for_epochs(http, run_id, 2)
             workers = cluster.placement("RayTrainWorker")
             assert sorted(node for node, state in workers if state == "ALIVE") == [
@@ -187,7 +197,7 @@ def test_losing_the_worker_node_keeps_serving_and_resumes_training(
     assert ("worker-1", "DEAD") in workers
     assert len([w for w in workers if w[0] == "head"]) >= 3  # a new group on the head
 
-    failed = [(round(t - load.calls[0][0], 1), s) for t, s in load.calls if s != 200]
+    failed = [(round(t - load.calls[0][0], 1), s) for t, s in load.calls if s != "ok"]
     assert len(load.calls) > 200
     assert not failed, f"{len(failed)} of {len(load.calls)} inferences failed: {failed[:20]}"
     replicas = cluster.placement("ServeReplica:pulse:")

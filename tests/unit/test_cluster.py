@@ -61,14 +61,32 @@ def test_the_ray_service_deploys_the_serve_config_application() -> None:
     assert gpu and app.args["settings"]["model_num_gpus"] >= 1
 
 
-@pytest.mark.parametrize("name", ["ray-service.pulse.yaml", "ray-job.train.yaml"])
-def test_every_pod_runs_the_pulse_image(name: str) -> None:
+def _containers(name: str) -> list[dict[str, Any]]:
     spec = _load(name)["spec"]
     cluster = spec.get("rayClusterConfig") or spec["rayClusterSpec"]
     groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
-    images = {c["image"] for g in groups for c in g["template"]["spec"]["containers"]}
-    assert images == {"pulse-ray:0.1.0"}
+    return [c for g in groups for c in g["template"]["spec"]["containers"]]
+
+
+@pytest.mark.parametrize("name", ["ray-service.pulse.yaml", "ray-job.train.yaml"])
+def test_every_pod_runs_the_pulse_image(name: str) -> None:
+    assert {c["image"] for c in _containers(name)} == {"pulse-ray:0.1.0"}
+    spec = _load(name)["spec"]
+    cluster = spec.get("rayClusterConfig") or spec["rayClusterSpec"]
     assert cluster["rayVersion"].startswith(_ray_pin())
+
+
+@pytest.mark.parametrize("name", ["ray-service.pulse.yaml", "ray-job.train.yaml"])
+def test_every_pulse_variable_of_the_pods_is_a_setting_with_a_valid_value(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    variables = [v for c in _containers(name) for v in c.get("env", [])
+                 if v["name"].startswith("PULSE_")]
+    assert variables
+    for variable in variables:
+        assert variable["name"].removeprefix("PULSE_").lower() in Settings.model_fields
+        if "value" in variable:  # not a secret's
+            monkeypatch.setenv(variable["name"], variable["value"])
+    Settings(_env_file=None)  # type: ignore[call-arg]  # raises on a bad value
 
 
 def test_the_ray_job_runs_the_training_entrypoint() -> None:

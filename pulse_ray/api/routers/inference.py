@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from pulse_ray.api.deps import AppStateDep, ReadKey
 from pulse_ray.errors import NotFoundError
-from pulse_ray.ids import IdPrefix, created_at, has_prefix, new_id
+from pulse_ray.ids import IdPrefix, created_at, has_prefix
 from pulse_ray.inference import InferenceEvent, await_young, predict_cached
 from pulse_ray.lineage import trace
 from pulse_ray.schemas.inference import InferMetadata, InferRequest, InferResponse
@@ -29,16 +29,12 @@ async def infer(model: str, body: InferRequest, principal: ReadKey,
     inputs = served.input_schema.validate_input(body.input)
     output, cached = await predict_cached(state.predictor, state.prediction_cache, served,
                                           inputs)
-    latency_ms = round((time.perf_counter() - started) * 1000, 3)
-    now = state.clock()
-    inference_id = new_id(IdPrefix.INFERENCE, now=now)
-    state.inference_log.record(InferenceEvent(
-        id=inference_id, account=principal.account, key_id=principal.key_id,
-        model_row_id=served.model_row_id, version=served.version, latency_ms=latency_ms,
-        cached=cached, created_at=now))
+    event = InferenceEvent.of(principal, served, started=started, cached=cached,
+                              now=state.clock())
+    state.inference_log.record(event)
     return InferResponse(
-        id=inference_id, model=model, version=served.version, output=output,
-        metadata=InferMetadata(latency_ms=latency_ms, cached=cached)
+        id=event.id, model=model, version=served.version, output=output,
+        metadata=InferMetadata(latency_ms=event.latency_ms, cached=cached)
         if body.options.include_metadata else None,
     )
 
