@@ -157,7 +157,8 @@ class Settings(BaseSettings):
     shop_catalog_ttl_s: float = Field(
         default=5.0, gt=0, le=300,
         description="How long a replica keeps an account's catalog before checking the "
-        "store for new tags or purchases.",
+        "store for new tags or purchases (in the background: requests meanwhile use the "
+        "catalog the replica has).",
     )
     shop_query_cache_size: int = Field(
         default=10_000, ge=0, description="Search-query embeddings kept per replica.")

@@ -81,14 +81,24 @@ V = TypeVar("V")
 class TtlDirectory(Generic[K, V]):
     """What the store says for a key, cached for ``ttl_s`` per replica: a change in
     the store (a deploy, a newly tagged product) is seen within that time, and the
-    request path reads the store at most once per key per ``ttl_s``."""
+    request path reads the store at most once per key per ``ttl_s``.
+
+    With ``serve_stale``, a request that finds its entry expired gets the old value at
+    once while one lookup refreshes it in the background (stale-while-revalidate): for
+    values that are slow to rebuild and fine a few seconds old (a shop's catalog), not
+    for those that must follow the store within ``ttl_s`` (which version serves). A
+    failed refresh is logged and the old value served until one succeeds.
+    """
 
     def __init__(self, lookup: Callable[[K], V], *, ttl_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 serve_stale: bool = False) -> None:
         self._lookup = lookup
         self._ttl_s = ttl_s
         self._clock = clock
+        self._serve_stale = serve_stale
         self._entries: dict[K, tuple[V, float]] = {}
+        self._refreshing: dict[K, asyncio.Future[V]] = {}
 
     def cached(self, key: K) -> V | None:
         entry = self._entries.get(key)
@@ -101,10 +111,21 @@ class TtlDirectory(Generic[K, V]):
         return value
 
     async def resolve(self, key: K) -> V:
-        value = self.cached(key)
-        if value is None:
-            value = await to_thread.run_sync(self.load, key)
-        return value
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] > self._clock():
+            return entry[0]
+        if entry is None or not self._serve_stale:
+            return await to_thread.run_sync(self.load, key)
+        if key not in self._refreshing:
+            refresh = asyncio.ensure_future(to_thread.run_sync(self.load, key))
+            self._refreshing[key] = refresh
+            refresh.add_done_callback(lambda done: self._refreshed(key, done))
+        return entry[0]
+
+    def _refreshed(self, key: K, done: asyncio.Future[V]) -> None:
+        self._refreshing.pop(key, None)
+        if not done.cancelled() and (error := done.exception()) is not None:
+            logger.warning("refreshing %r failed; serving the previous value: %s", key, error)
 
 
 ModelDirectory = TtlDirectory[DirectoryKey, ServedModel]

@@ -3,7 +3,8 @@ inference with recommendations, and conversion attribution.
 
 One :class:`ShopService` per ingress replica. It holds what makes ``POST /v1/infer``
 fast without a store write or a text-model call per request: each account's catalog
-(rebuilt only when the store's catalog changed, checked every ``shop_catalog_ttl_s``),
+(rebuilt only when the store's catalog changed, checked every ``shop_catalog_ttl_s`` in
+the background while requests use the catalog they have),
 the embeddings of recent search queries, and the personas' embeddings.
 """
 
@@ -92,7 +93,7 @@ class ShopService:
         self._inference_log = inference_log
         self._clock = clock
         self._catalogs: TtlDirectory[str, Catalog] = TtlDirectory(
-            self._load_catalog, ttl_s=settings.shop_catalog_ttl_s)
+            self._load_catalog, ttl_s=settings.shop_catalog_ttl_s, serve_stale=True)
         self._built: dict[str, tuple[tuple[Any, ...], Catalog]] = {}
         self._queries: LruCache[str, np.ndarray] = LruCache(settings.shop_query_cache_size)
         self._jobs: set[asyncio.Task[None]] = set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 
 from pulse_ray.inference import (
@@ -11,6 +12,7 @@ from pulse_ray.inference import (
     ModelDirectory,
     PredictionCache,
     ServedModel,
+    TtlDirectory,
 )
 from pulse_ray.models.inputs import InputSchema
 
@@ -46,6 +48,43 @@ def test_the_directory_sees_a_new_version_after_its_ttl() -> None:
     assert asyncio.run(directory.resolve(key)).version == "1.1.0"
     assert asyncio.run(directory.resolve(("acme", "m", "0.9.0"))).version == "0.9.0"
     assert len(lookups) == 3
+
+
+def test_a_stale_serving_directory_answers_at_once_and_refreshes_behind() -> None:
+    now = [0.0]
+    catalog = ["v1"]
+    release = threading.Event()
+    lookups = []
+
+    def lookup(key: str) -> str:
+        lookups.append(key)
+        if len(lookups) > 1:
+            assert release.wait(5)  # a slow rebuild
+        if catalog[0] == "broken":
+            raise RuntimeError("store down")
+        return catalog[0]
+
+    directory: TtlDirectory[str, str] = TtlDirectory(lookup, ttl_s=1.0,
+                                                     clock=lambda: now[0], serve_stale=True)
+
+    async def scenario() -> None:
+        assert await directory.resolve("acme") == "v1"  # the first load is waited for
+        catalog[0], now[0] = "v2", 1.5
+        # Expired: the old catalog at once, however long the rebuild takes; one rebuild.
+        assert await directory.resolve("acme") == "v1"
+        assert await directory.resolve("acme") == "v1"
+        release.set()
+        while directory.cached("acme") is None:
+            await asyncio.sleep(0.01)
+        assert await directory.resolve("acme") == "v2"
+        catalog[0], now[0] = "broken", 3.0
+        assert await directory.resolve("acme") == "v2"  # a failed rebuild keeps serving
+        await asyncio.sleep(0.1)
+        assert await directory.resolve("acme") == "v2"  # ... and tries again
+        await asyncio.sleep(0.1)
+        assert len(lookups) == 4  # first load, one rebuild, two failed tries
+
+    asyncio.run(scenario())
 
 
 def test_the_prediction_cache_is_bounded_and_keyed_by_version() -> None:
