@@ -71,3 +71,18 @@ def test_negative_zero_and_nans_are_folded() -> None:
 
 def test_column_names_are_part_of_the_content() -> None:
     assert _hash(pa.table({"a": [1]})) != _hash(pa.table({"b": [1]}))
+
+
+def test_nested_columns_hash_by_content() -> None:
+    """Arrow cannot cast lists or structs to text; they hash as canonical JSON."""
+    def nested(tags: list[list[str] | None], meta: list[dict[str, int]]) -> pa.Table:
+        return pa.table({"tags": pa.array(tags, pa.list_(pa.string())),
+                         "meta": pa.array(meta, pa.struct([("a", pa.int64()),
+                                                           ("b", pa.int64())]))})
+
+    base = nested([["x", "y"], None], [{"a": 1, "b": 2}, {"a": 3, "b": 4}])
+    assert _hash(base) == _hash(base.take([1, 0]))
+    assert _hash(base) != _hash(nested([["y", "x"], None],
+                                       [{"a": 1, "b": 2}, {"a": 3, "b": 4}]))
+    assert _hash(base) != _hash(nested([["x", "y"], []], [{"a": 1, "b": 2}, {"a": 3, "b": 4}]))
+    assert _hash(base) != _hash(nested([["x", "y"], None], [{"a": 1, "b": 2}, {"a": 3, "b": 5}]))
