@@ -111,16 +111,17 @@ class TtlDirectory(Generic[K, V]):
         return value
 
     async def resolve(self, key: K) -> V:
-        entry = self._entries.get(key)
-        if entry is not None and entry[1] > self._clock():
-            return entry[0]
-        if entry is None or not self._serve_stale:
+        value = self.cached(key)
+        if value is not None:
+            return value
+        stale = self._entries.get(key)
+        if stale is None or not self._serve_stale:
             return await to_thread.run_sync(self.load, key)
-        if key not in self._refreshing:
+        if key not in self._refreshing:  # the task is kept here until done (asyncio's rule)
             refresh = asyncio.ensure_future(to_thread.run_sync(self.load, key))
             self._refreshing[key] = refresh
             refresh.add_done_callback(lambda done: self._refreshed(key, done))
-        return entry[0]
+        return stale[0]
 
     def _refreshed(self, key: K, done: asyncio.Future[V]) -> None:
         self._refreshing.pop(key, None)

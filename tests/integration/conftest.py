@@ -44,6 +44,23 @@ def free_port() -> int:
     raise RuntimeError("no free port range for the test service")
 
 
+def eventually(condition: Callable[[], bool], *, timeout: float = 30, every: float = 0.1,
+               what: str = "the condition") -> None:
+    """Polls ``condition`` until it holds; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(every)
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 now (no answer at all counts as no)."""
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     """Pulse as `pulse serve` runs it: local Ray with its dashboard (Ray Jobs), 8

@@ -18,7 +18,7 @@ from pulse_ray.config import Settings
 from pulse_ray.runtime.service import RunningService
 from tests.seed_bodies import FRAUD_INPUT
 
-from .conftest import MakeKey, bearer, demo_snapshot, train, wait_for_run
+from .conftest import MakeKey, answers, bearer, demo_snapshot, eventually, train, wait_for_run
 
 MODEL = "fraud-serve"
 INPUT = FRAUD_INPUT
@@ -147,15 +147,8 @@ def _side_app(service: RunningService, name: str, **overrides: Any) -> tuple[Set
 
 
 def _ready(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never became ready")
+    eventually(lambda: answers(f"{url}/readyz"), timeout=60, every=0.2,
+               what=f"{url} ready")
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ endpoint a Prometheus (or KubeRay's PodMonitor) is pointed at."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,13 +11,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.seed_bodies import SEED_INFER
 
+from .conftest import eventually
+
 REQUESTS = "ray_pulse_http_requests"
 LATENCY = "ray_pulse_http_request_duration_seconds"
 
 
-def _scrape() -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Every sample of every node's /metrics, by sample name."""
-    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+Samples = dict[str, list[tuple[dict[str, str], float]]]  # by sample name: (labels, value)
+
+
+def _scrape() -> Samples:
+    """Every sample of every node's /metrics."""
+    samples: Samples = {}
     for node in ray.nodes():
         if not node["Alive"]:
             continue
@@ -30,21 +33,14 @@ def _scrape() -> dict[str, list[tuple[dict[str, str], float]]]:
     return samples
 
 
-def _total(samples: dict[str, list[tuple[dict[str, str], float]]], name: str,
-           **labels: str) -> float:
-    """The sum over replicas (and buckets' absence) of the series matching ``labels``."""
-    return sum(value for found, value in samples.get(name, [])
-               if all(found.get(k) == v for k, v in labels.items()))
+def _series(samples: Samples, name: str, **labels: str) -> list[tuple[dict[str, str], float]]:
+    """The series of ``name`` that carry ``labels`` (one per replica)."""
+    return [(found, value) for found, value in samples.get(name, [])
+            if all(found.get(k) == v for k, v in labels.items())]
 
 
-def _eventually(check: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
-    """Scrapes until ``check`` holds: Ray exports what replicas record every few seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = _scrape()
-        if check(samples) or time.monotonic() > deadline:
-            return samples
-        time.sleep(2)
+def _total(samples: Samples, name: str, **labels: str) -> float:
+    return sum(value for _, value in _series(samples, name, **labels))
 
 
 def test_requests_are_counted_and_timed_by_route_model_version_and_status(
@@ -59,20 +55,25 @@ def test_requests_are_counted_and_timed_by_route_model_version_and_status(
         assert http.post("/v1/infer", json=SEED_INFER).status_code == 200
     assert httpx.get(http.base_url.join("/v1/auth/whoami")).status_code == 401
 
-    def counted(samples: dict[str, Any]) -> bool:
+    def counted(samples: Samples) -> bool:
         return (_total(samples, f"{REQUESTS}_total", **persona)
                 >= _total(before, f"{REQUESTS}_total", **persona) + 3
                 and _total(samples, f"{REQUESTS}_total", **refused)
                 >= _total(before, f"{REQUESTS}_total", **refused) + 1)
 
-    after = _eventually(counted)
-    assert counted(after), "the requests never reached Ray's Prometheus endpoint"
+    scrapes: list[Samples] = []
+
+    def scraped() -> bool:  # Ray exports what replicas record every few seconds
+        scrapes.append(_scrape())
+        return counted(scrapes[-1])
+
+    eventually(scraped, timeout=60, every=2, what="the requests on Ray's Prometheus endpoint")
+    after = scrapes[-1]
     # The histogram counts the same requests, each within the request deadline.
     assert (_total(after, f"{LATENCY}_count", **persona)
             >= _total(before, f"{LATENCY}_count", **persona) + 3)
     assert (_total(after, f"{LATENCY}_bucket", le="60.0", **persona)
             == _total(after, f"{LATENCY}_count", **persona))
     # Serve's own labels tell replicas apart.
-    labels = next(found for found, _ in after[f"{REQUESTS}_total"]
-                  if all(found.get(k) == v for k, v in persona.items()))
+    labels, _ = _series(after, f"{REQUESTS}_total", **persona)[0]
     assert labels["application"] == "pulse" and labels["deployment"] == "PulseIngress"

@@ -29,7 +29,16 @@ from pulse_ray.errors import PulseError
 from pulse_ray.runtime.service import RunningService
 from tests.seed_bodies import FRAUD_INPUT
 
-from .conftest import bearer, demo_snapshot, free_port, key_maker, train, wait_for_run
+from .conftest import (
+    answers,
+    bearer,
+    demo_snapshot,
+    eventually,
+    free_port,
+    key_maker,
+    train,
+    wait_for_run,
+)
 
 pytestmark = [pytest.mark.multinode, pytest.mark.timeout(1200)]
 
@@ -68,13 +77,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     once the worker is gone. ``env`` is its env file, what a user sources."""
     directory = tmp_path_factory.mktemp("cluster")
     dashboard = free_port()
-    up = subprocess.run(
-        [str(LOCAL_SH), "up", "--dir", str(directory), "--port", str(free_port()),
-         "--dashboard-port", str(dashboard), "--head-cpus", "6", "--worker-cpus", "4"],
-        capture_output=True, text=True, timeout=180, check=False)
     cluster = Cluster(directory, f"http://127.0.0.1:{dashboard}", env={})
     try:
-        assert up.returncode == 0, up.stderr
+        cluster.local_sh("up", "--port", str(free_port()), "--dashboard-port", str(dashboard),
+                         "--head-cpus", "6", "--worker-cpus", "4")
         for line in (directory / "env").read_text().splitlines():
             name, _, value = line.removeprefix("export ").partition("=")
             cluster.env[name] = value
@@ -100,11 +106,11 @@ def service(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     service = RunningService(settings=settings, started_ray=False)
     try:
-        deadline = time.monotonic() + 180
-        while not _healthy(service.url):
+        def up() -> bool:
             assert serving.poll() is None, "pulse serve exited; see serve.log"
-            assert time.monotonic() < deadline, "pulse serve did not answer in 180 s"
-            time.sleep(1)
+            return answers(f"{service.url}/healthz")
+
+        eventually(up, timeout=180, every=1, what="pulse serve answering")
         yield service
     finally:
         serving.send_signal(signal.SIGINT)
@@ -113,13 +119,6 @@ def service(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
         except subprocess.TimeoutExpired:
             serving.kill()
         log.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass
@@ -153,15 +152,13 @@ class InferenceLoad:
         self._thread.join(timeout=60)
 
 
-def _wait_for_epochs(http: httpx.Client, run_id: str, count: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+def _wait_for_epochs(http: httpx.Client, run_id: str, count: int) -> None:
+    def reported() -> bool:
         run = http.get(f"/v1/train/{run_id}").json()
         assert run["status"] in ("queued", "running"), run
-        if len(run["epochs"]) >= count:
-            return run  # type: ignore[no-any-return]
-        time.sleep(0.5)
-    raise AssertionError(f"{run_id} reported fewer than {count} epochs in 300 s")
+        return len(run["epochs"]) >= count
+
+    eventually(reported, timeout=300, every=0.5, what=f"{run_id} reporting {count} epochs")
 
 
 def test_losing_the_worker_node_keeps_serving_and_resumes_training(

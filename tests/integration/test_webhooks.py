@@ -3,8 +3,7 @@ receiver a real HTTP server verifying signatures with the standardwebhooks packa
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,7 @@ from pulse_ray.runtime.service import RunningService
 from pulse_ray.runtime.webhooks import start_dispatcher
 from tests.conftest import Receiver
 
-from .conftest import MakeKey, bearer, demo_snapshot
-
-
-def _eventually(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time"
-        time.sleep(0.1)
+from .conftest import MakeKey, bearer, demo_snapshot, eventually
 
 
 def _subscribe(http: httpx.Client, receiver: Receiver, *events: str) -> dict[str, Any]:
@@ -47,12 +39,12 @@ def test_a_ping_is_retried_with_the_same_id_and_verifies(http: httpx.Client,
     webhook = _subscribe(http, receiver)
     receiver.statuses = [500, 502]
     message_id = http.post(f"/v1/webhooks/{webhook['id']}/test").json()["message_id"]
-    _eventually(lambda: len(receiver.received) == 3)
+    eventually(lambda: len(receiver.received) == 3)
     for received_headers, body in receiver.received:
         assert received_headers["webhook-id"] == message_id
         assert Webhook(webhook["secret"]).verify(body, received_headers)["type"] == (
             "webhook.ping")
-    _eventually(lambda: len(http.get(f"/v1/webhooks/{webhook['id']}/deliveries")
+    eventually(lambda: len(http.get(f"/v1/webhooks/{webhook['id']}/deliveries")
                             .json()["data"]) == 3)
     log = http.get(f"/v1/webhooks/{webhook['id']}/deliveries").json()["data"]
     assert [(a["attempt"], a["status_code"], a["delivery_status"]) for a in log] == [
@@ -70,7 +62,7 @@ def test_pending_deliveries_survive_a_dispatcher_restart(
     receiver.statuses = [503] * 10_000  # down for now
     ids = {http.post(f"/v1/webhooks/{webhook['id']}/test").json()["message_id"]
            for _ in range(3)}
-    _eventually(lambda: {h["webhook-id"] for h, _ in receiver.received} == ids)
+    eventually(lambda: {h["webhook-id"] for h, _ in receiver.received} == ids)
     old = start_dispatcher(service.settings)
     ray.kill(old, no_restart=True)  # the cluster loses it
     with pytest.raises(ray.exceptions.RayActorError):
@@ -83,8 +75,8 @@ def test_pending_deliveries_survive_a_dispatcher_restart(
         except ray.exceptions.RayActorError:  # the dead one's name, for a moment
             return False
 
-    _eventually(restarted)
-    _eventually(lambda: all(
+    eventually(restarted)
+    eventually(lambda: all(
         a["delivery_status"] == "delivered"
         for a in http.get(f"/v1/webhooks/{webhook['id']}/deliveries").json()["data"]))
     delivered = [h["webhook-id"] for h, _ in receiver.received[-3:]]
@@ -97,7 +89,7 @@ def test_a_real_snapshot_is_announced(service: RunningService, http: httpx.Clien
     snapshot = demo_snapshot(service, {"Authorization": http.headers["Authorization"]},
                              tmp_path, datasource="hook-tx", model="hook-model", rows=500,
                              seed=9)
-    _eventually(lambda: len(receiver.received) == 1)
+    eventually(lambda: len(receiver.received) == 1)
     received_headers, body = receiver.received[0]
     event = Webhook(webhook["secret"]).verify(body, received_headers)
     assert event["type"] == "snapshot.created" and event["data"]["id"] == snapshot
