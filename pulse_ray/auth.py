@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from pulse_ray.apikeys import hash_secret, parse_secret
 from pulse_ray.errors import ForbiddenError, UnauthorizedError
-from pulse_ray.plans import LimitOverrides, Plan
+from pulse_ray.plans import Limits, Plan
 from pulse_ray.timeutil import Clock, utcnow
 
 __all__ = ["Authenticator", "KeyLookup", "Principal", "Scope", "parse_bearer"]
@@ -41,7 +41,7 @@ class Principal:
     account: str
     key_hash: str
     revoked_at: datetime | None = None
-    limits: LimitOverrides | None = None  # an enterprise key's own limits
+    limits: Limits | None = None  # an enterprise key's own limits
 
     def require(self, scope: Scope) -> None:
         """Raises ForbiddenError unless the key holds ``scope`` (admin holds all)."""

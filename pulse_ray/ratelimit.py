@@ -46,7 +46,7 @@ MonotonicClock = Callable[[], float]
 
 
 def family_for_path(path: str) -> Family:
-    """Which family's limit a request under ``/v1`` counts against."""
+    """Which family a request under ``/v1`` belongs to (what per-family plans limit)."""
     if path == "/v1/infer" or path.startswith("/v1/infer/"):
         return Family.INFERENCE
     if path == "/v1/products/tag":

@@ -46,10 +46,11 @@ def _str_header(description: str) -> dict[str, Any]:
 # On every /v1 response of a key under a limit (unlimited keys get none).
 _RATE_LIMIT_HEADERS = {
     "RateLimit-Policy": _str_header(
-        'IETF draft: the policy, e.g. "free-default";q=60;w=60 (60 requests per 60 s)'
+        'IETF draft: the budget this request spent, e.g. "free";q=60;w=60 (60 requests '
+        'per 60 s for the whole key) or "starter-inference";q=100;w=1 (per API family)'
     ),
-    "RateLimit": _str_header('IETF draft: "free-default";r=9;t=1 — r left now, t s to full'),
-    "X-RateLimit-Limit": _int_header("Requests per window of the plan for this API family."),
+    "RateLimit": _str_header('IETF draft: "free";r=9;t=1 — r left now, t s to full'),
+    "X-RateLimit-Limit": _int_header("Requests per window of that budget."),
     "X-RateLimit-Remaining": _int_header("Requests that may be sent now."),
     "X-RateLimit-Reset": _int_header("Seconds until the allowance is whole again."),
 }

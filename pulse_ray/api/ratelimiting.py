@@ -1,5 +1,7 @@
-"""Rate limits on the request path: one token per request from the key's bucket for
-the route's family, answered with RateLimit headers or a 429 envelope."""
+"""Rate limits on the request path: one token per request from the key's budget — its
+one budget under a key-wide plan (free, pro), or its budget for the route's family
+under a per-family plan (starter, growth) — answered with RateLimit headers or a 429
+envelope."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pulse_ray.api.asgi import route_path, scope_state, send_error
 from pulse_ray.auth import Principal
 from pulse_ray.errors import RateLimitedError
-from pulse_ray.plans import Plan, PlanLimits, effective_limit
+from pulse_ray.plans import Limits, Plan, budget_for
 from pulse_ray.ratelimit import Decision, RateLimiter, family_for_path
 
 __all__ = ["RateLimitMiddleware"]
@@ -27,22 +29,21 @@ class RateLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, *, limiter: RateLimiter, plans: dict[Plan, PlanLimits]
+        self, app: ASGIApp, *, limiter: RateLimiter, plans: dict[Plan, Limits]
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.plans = plans
 
     async def _decide(self, principal: Principal, path: str) -> Decision | None:
-        family = family_for_path(path)
-        spec = effective_limit(self.plans[principal.plan], principal.limits, family)
-        if spec is None:
+        budget = budget_for(principal.plan, self.plans[principal.plan], principal.limits,
+                            family_for_path(path))
+        if budget is None:
             return None
-        own = principal.limits is not None and getattr(principal.limits, family.value)
-        name = f"{'custom' if own else principal.plan.value}-{family.value}"
         self.limiter.start_sweeper()
         try:
-            return await self.limiter.check(f"{principal.key_id}:{family.value}", name, spec)
+            return await self.limiter.check(budget.bucket(principal.key_id), budget.name,
+                                            budget.limit)
         except Exception:
             logger.exception("rate limiter unreachable; letting the request through")
             return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pulse_ray.auth import Authenticator
 from pulse_ray.config import Settings
 from pulse_ray.inference import InferenceLog, ModelDirectory, PredictionCache, Predictor
-from pulse_ray.plans import Plan, PlanLimits
+from pulse_ray.plans import Limits, Plan
 from pulse_ray.ratelimit import RateLimiter
 from pulse_ray.shop.service import ShopService
 from pulse_ray.snapshots import SnapshotRunner
@@ -27,7 +27,7 @@ class AppState:
     settings: Settings
     database: Database
     authenticator: Authenticator
-    plans: dict[Plan, PlanLimits]
+    plans: dict[Plan, Limits]
     rate_limiter: RateLimiter | None  # None: limits switched off
     snapshot_runner: SnapshotRunner
     training_backend: TrainingBackend | None  # None: not on Ray, training unavailable

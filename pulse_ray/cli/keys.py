@@ -33,8 +33,10 @@ def create(
     limits: Annotated[
         str | None,
         typer.Option(
-            help='Enterprise only, JSON: e.g. \'{"inference": {"requests": 2000, '
-            '"per": "second"}, "tagging": "unlimited"}\'',
+            help="Enterprise only, JSON: one budget for the key, e.g. "
+            '\'{"requests": 6000, "per": "minute", "burst": 500}\', or limits per family, '
+            'e.g. \'{"inference": {"requests": 2000, "per": "second"}, "tagging": '
+            '"unlimited"}\' (families left out keep the plan\'s).',
         ),
     ] = None,
     json_output: JsonOption = False,

@@ -7,7 +7,7 @@ from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Scope
 from pulse_ray.errors import ValidationError
-from pulse_ray.plans import LimitOverrides, Plan, PlanLimits
+from pulse_ray.plans import FamilyLimits, Limits, Plan
 from pulse_ray.timeutil import Timestamp
 
 __all__ = ["ApiKeyBase", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic", "WhoAmI"]
@@ -29,17 +29,24 @@ class ApiKeyCreate(ApiKeyBase):
         description="read: GET routes; write: everything else; admin: manage keys.",
     )
 
-    limits: LimitOverrides | None = Field(
+    limits: Limits | None = Field(
         default=None,
-        description="Enterprise keys only: the key's own limits per family "
-        "(inference, tagging, default), overriding the plan's.",
+        description="Enterprise keys only: the key's own limits, replacing the plan's. "
+        'One budget for every request of the key ({"requests", "per", "burst"} or '
+        '"unlimited"), or a limit per family (inference, tagging, default); families '
+        "left out keep the plan's limits.",
     )
 
     @model_validator(mode="after")
     def _limits_need_enterprise(self) -> ApiKeyCreate:
+        # Pulse's errors, not ValueError, so the 400 names `limits`, not the body.
         if self.limits is not None and self.plan != Plan.ENTERPRISE:
-            # Pulse's error, not ValueError, so the 400 names `limits`, not the body.
             raise ValidationError.for_field("limits", "only enterprise keys carry their own")
+        if isinstance(self.limits, FamilyLimits) and not self.limits.named():
+            raise ValidationError.for_field(
+                "limits", "name at least one family (inference, tagging, default) or give "
+                "one budget for the key (requests, per, burst)"
+            )
         return self
 
     @field_validator("name")
@@ -60,7 +67,7 @@ class ApiKeyPublic(ApiKeyBase):
     id: str = Field(description="key_… id; never the secret.")
     prefix: str = Field(description="The first characters of the secret, to recognise it.")
     scopes: list[Scope]
-    limits: LimitOverrides | None = None
+    limits: Limits | None = None
     created_at: Timestamp
     revoked_at: Timestamp | None = None
 
@@ -74,4 +81,7 @@ class WhoAmI(SQLModel):
     name: str
     plan: Plan
     scopes: list[Scope]
-    limits: PlanLimits = Field(description="The limits in force for this key, per family.")
+    limits: Limits = Field(
+        description="The limits in force for this key: one budget for all its requests, "
+        '"unlimited", or a limit per family (inference, tagging, default).'
+    )

@@ -11,6 +11,7 @@ from pulse_ray.apikeys import display_prefix, generate_secret, hash_secret
 from pulse_ray.auth import Principal
 from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.plans import dump_limits
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store.pagination import page
 from pulse_ray.store.tables import ApiKey
@@ -36,7 +37,7 @@ def create_key(
         prefix=display_prefix(secret),
         key_hash=hash_secret(secret),
         created_at=now,
-        limits=None if key_create.limits is None else key_create.limits.model_dump(mode="json"),
+        limits=None if key_create.limits is None else dump_limits(key_create.limits),
     )
     session.add(key)
     session.flush()

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Principal, Scope
-from pulse_ray.plans import LimitOverrides, Plan
+from pulse_ray.plans import Plan, parse_limits
 from pulse_ray.schemas.datasources import DatasourceBase, DatasourceType
 from pulse_ray.schemas.keys import ApiKeyBase
 from pulse_ray.store.engine import UTCDateTime
@@ -58,7 +58,10 @@ class ApiKey(ApiKeyBase, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
-    limits: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # An enterprise key's own limits in their JSON form (pulse_ray.plans.dump_limits).
+    limits: dict[str, Any] | str | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
     def to_principal(self) -> Principal:
         return Principal(
@@ -69,7 +72,7 @@ class ApiKey(ApiKeyBase, table=True):
             account=self.account,
             key_hash=self.key_hash,
             revoked_at=self.revoked_at,
-            limits=None if self.limits is None else LimitOverrides.model_validate(self.limits),
+            limits=None if self.limits is None else parse_limits(self.limits),
         )
 
 

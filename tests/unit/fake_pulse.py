@@ -57,8 +57,7 @@ PRODUCT = {"id": "prod_123", "name": "Performance Running Shoe", "description": 
 
 PAYLOADS: dict[str, Any] = {
     "whoami": {"id": "key_1", "name": "me", "plan": "pro", "scopes": ["read", "write"],
-               "limits": {"inference": "unlimited", "tagging": "unlimited",
-                          "default": {"requests": 600, "per": "minute", "burst": 100}}},
+               "limits": {"requests": 600, "per": "minute", "burst": 100}},
     "key_created": {**KEY, "key": "pulse_sk_secret"},
     "key": KEY,
     "datasource": DATASOURCE,

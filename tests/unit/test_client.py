@@ -28,7 +28,7 @@ from pulse_ray.errors import (
     ValidationError,
     from_envelope,
 )
-from pulse_ray.plans import Family
+from pulse_ray.plans import LimitSpec
 from pulse_ray.schemas.shop import TaggingJobPublic
 from pulse_ray.schemas.training import TrainOptions
 
@@ -59,7 +59,7 @@ def test_whoami_sends_the_key_and_parses_the_model() -> None:
     with Pulse("pulse_sk_abc", base_url="http://pulse",
                transport=_transport(200, P["whoami"], seen)) as c:
         me = c.whoami()
-    assert me.plan == "pro" and me.limits.for_family(Family.DEFAULT).capacity == 100
+    assert me.plan == "pro" and me.limits == LimitSpec(requests=600, per="minute", burst=100)
     assert seen[0].headers["authorization"] == "Bearer pulse_sk_abc"
     assert seen[0].headers["user-agent"].startswith("pulse-ray-python")
     assert "idempotency-key" not in seen[0].headers

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
 
 import pytest
 
-from pulse_ray.plans import Family, LimitSpec
+from pulse_ray.plans import DEFAULT_PLANS, Family, LimitSpec, Plan, budget_for
 from pulse_ray.ratelimit import (
+    Decision,
     Grant,
     MemoryBackend,
     RateLimiter,
@@ -66,7 +68,7 @@ def test_sustained_two_per_second_is_held_to_sixty_a_minute(clock: Clock) -> Non
     async def minute() -> int:
         allowed = 0
         for _ in range(120):  # 2 req/s for 60 s
-            allowed += (await limiter.check("k", "free-default", FREE)).allowed
+            allowed += (await limiter.check("k", "free", FREE)).allowed
             clock.advance(0.5)
         return allowed
 
@@ -81,7 +83,7 @@ def test_two_replicas_share_one_budget_exactly(clock: Clock) -> None:
     replicas = [RateLimiter(backend, clock=clock) for _ in range(2)]
 
     async def burst() -> list[bool]:
-        checks = [replicas[i % 2].check("k", "free-default", FREE) for i in range(15)]
+        checks = [replicas[i % 2].check("k", "free", FREE) for i in range(15)]
         return [d.allowed for d in await asyncio.gather(*checks)]
 
     assert sorted(run(burst())) == [False] * 5 + [True] * 10
@@ -112,23 +114,60 @@ def test_unspent_tokens_go_back_when_the_lease_ends(clock: Clock) -> None:
     assert level == pytest.approx(100)  # 95 + 4 returned + refill, capped at the burst
 
 
-def test_keys_and_families_are_independent(clock: Clock) -> None:
+def test_buckets_are_independent(clock: Clock) -> None:
     limiter = RateLimiter(MemoryBackend(TokenBuckets(clock=clock)), clock=clock)
 
     async def drain(key: str) -> int:
         return sum([(await limiter.check(key, "p", FREE)).allowed for _ in range(12)])
 
-    assert run(drain("key_a:default")) == 10
+    assert run(drain("key_a")) == 10
     assert run(drain("key_a:inference")) == 10
-    assert run(drain("key_b:default")) == 10
+    assert run(drain("key_b")) == 10
+
+
+ROUTES = ["/v1/infer/fraud-detector", "/v1/products/tag", "/v1/keys", "/v1/infer"]
+
+
+def _spend(limiter: RateLimiter, plan: Plan, path: str) -> Awaitable[Decision]:
+    budget = budget_for(plan, DEFAULT_PLANS[plan], None, family_for_path(path))
+    assert budget is not None
+    return limiter.check(budget.bucket("key_a"), budget.name, budget.limit)
+
+
+def test_a_free_keys_routes_share_one_budget_across_replicas(clock: Clock) -> None:
+    backend = MemoryBackend(TokenBuckets(clock=clock))
+    replicas = [RateLimiter(backend, clock=clock) for _ in range(2)]
+
+    async def burst() -> list[Decision]:
+        return await asyncio.gather(
+            *(_spend(replicas[i % 2], Plan.FREE, ROUTES[i % 4]) for i in range(15))
+        )
+
+    decisions = run(burst())
+    assert sorted(d.allowed for d in decisions) == [False] * 5 + [True] * 10
+    assert {d.headers()["RateLimit-Policy"] for d in decisions} == {'"free";q=60;w=60'}
+
+
+def test_a_starter_keys_families_keep_their_own_budgets(clock: Clock) -> None:
+    limiter = RateLimiter(MemoryBackend(TokenBuckets(clock=clock)), clock=clock)
+
+    async def send(path: str, n: int) -> list[Decision]:
+        return [await _spend(limiter, Plan.STARTER, path) for _ in range(n)]
+
+    tagging = run(send("/v1/products/tag", 12))
+    assert [d.allowed for d in tagging] == [True] * 10 + [False] * 2  # 10/s
+    inference = run(send("/v1/infer", 100))
+    assert all(d.allowed for d in inference)  # tagging spent none of it
+    assert tagging[0].headers()["RateLimit-Policy"] == '"starter-tagging";q=10;w=1'
+    assert inference[0].headers()["RateLimit-Policy"] == '"starter-inference";q=100;w=1'
 
 
 def test_decision_headers_follow_the_ietf_draft(clock: Clock) -> None:
     limiter = RateLimiter(MemoryBackend(TokenBuckets(clock=clock)), clock=clock)
-    decision = run(limiter.check("k", "free-default", FREE))
+    decision = run(limiter.check("k", "free", FREE))
     headers = decision.headers()
-    assert headers["RateLimit-Policy"] == '"free-default";q=60;w=60'
-    assert re.fullmatch(r'"free-default";r=9;t=\d+', headers["RateLimit"])
+    assert headers["RateLimit-Policy"] == '"free";q=60;w=60'
+    assert re.fullmatch(r'"free";r=9;t=\d+', headers["RateLimit"])
     assert headers["X-RateLimit-Limit"] == "60"
     assert headers["X-RateLimit-Remaining"] == "9"
     assert headers["X-RateLimit-Reset"] == "1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from pulse_ray.api.deps import AppStateDep, CurrentKey
-from pulse_ray.plans import Family, PlanLimits, effective_limit
+from pulse_ray.plans import effective_limits
 from pulse_ray.schemas.keys import WhoAmI
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -13,14 +13,10 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.get("/whoami", response_model=WhoAmI, summary="The calling key's identity")
 async def whoami(principal: CurrentKey, state: AppStateDep) -> WhoAmI:
-    plan = state.plans[principal.plan]
-    limits = {
-        f.value: effective_limit(plan, principal.limits, f) or "unlimited" for f in Family
-    }
     return WhoAmI(
         id=principal.key_id,
         name=principal.name,
         plan=principal.plan,
         scopes=sorted(principal.scopes),
-        limits=PlanLimits.model_validate(limits),
+        limits=effective_limits(principal.plan, state.plans[principal.plan], principal.limits),
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from pulse_ray.api import AppState, build_state, create_app
@@ -36,7 +38,7 @@ def test_free_key_bursts_ten_then_gets_429(client: TestClient, make_key: MakeKey
     responses = [client.get("/v1/auth/whoami", headers=headers) for _ in range(12)]
     assert [r.status_code for r in responses] == [200] * 10 + [429] * 2
     ok, limited = responses[0], responses[-1]
-    assert ok.headers["ratelimit-policy"] == '"free-default";q=60;w=60'
+    assert ok.headers["ratelimit-policy"] == '"free";q=60;w=60'
     assert ok.headers["x-ratelimit-remaining"] == "9"
     assert [r.headers["x-ratelimit-remaining"] for r in responses[:10]] == [
         str(n) for n in range(9, -1, -1)
@@ -47,6 +49,83 @@ def test_free_key_bursts_ten_then_gets_429(client: TestClient, make_key: MakeKey
     assert limited.headers["x-ratelimit-remaining"] == "0"
 
 
+# One request of each kind: inference (both routes), tagging, and everything else. The
+# limiter runs before routing and validation, so these need no model or catalog: a
+# request spends the budget whatever it is answered.
+REQUESTS: dict[str, tuple[str, str, Any]] = {
+    "infer-model": ("POST", "/v1/infer/fraud-detector",
+                    {"input": {"transaction_amount": 1500.0}}),
+    "infer": ("POST", "/v1/infer", {"session_id": "sess_1"}),
+    "tag": ("POST", "/v1/products/tag", {"products": []}),
+    "whoami": ("GET", "/v1/auth/whoami", None),
+    "models": ("GET", "/v1/models", None),
+}
+
+
+@pytest.mark.parametrize(
+    "mix",
+    [
+        ["infer-model", "tag", "whoami", "infer", "models"] * 2 + ["tag"],
+        ["tag"] * 5 + ["infer"] * 5 + ["whoami"],
+        ["whoami"] * 10 + ["infer-model"],
+        ["infer"] * 4 + ["models"] * 3 + ["tag"] * 3 + ["infer"],
+    ],
+)
+def test_a_free_keys_eleventh_request_is_429_whatever_the_routes(
+    client: TestClient, make_key: MakeKey, mix: list[str]
+) -> None:
+    headers = bearer(make_key(Scope.READ, Scope.WRITE))
+    responses = [client.request(REQUESTS[name][0], REQUESTS[name][1], headers=headers,
+                                json=REQUESTS[name][2]) for name in mix]
+    assert [r.status_code == 429 for r in responses] == [False] * 10 + [True]
+    assert {r.headers["ratelimit-policy"] for r in responses} == {'"free";q=60;w=60'}
+    assert [r.headers["x-ratelimit-remaining"] for r in responses] == [
+        str(n) for n in range(9, -1, -1)
+    ] + ["0"]
+
+
+def test_a_pro_key_is_one_budget_too(client: TestClient, make_key: MakeKey) -> None:
+    headers = bearer(make_key(Scope.READ, Scope.WRITE, plan="pro"))
+    first = client.post("/v1/products/tag", headers=headers, json={"products": []})
+    second = client.get("/v1/auth/whoami", headers=headers)
+    assert first.headers["ratelimit-policy"] == second.headers["ratelimit-policy"] == (
+        '"pro";q=600;w=60'
+    )
+    assert (first.headers["x-ratelimit-remaining"], second.headers["x-ratelimit-remaining"]) == (
+        "99", "98"
+    )
+    assert second.json()["limits"] == {"requests": 600, "per": "minute", "burst": 100}
+
+
+def test_a_starter_keys_families_keep_their_own_budgets(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Starter as seed 002 sells it, with tagging cut to 3 an hour so the test cannot race
+    # the refill; a per-family entry changes only the family it names.
+    plans = tmp_path / "plans.toml"
+    plans.write_text('[plans.starter]\ntagging = { requests = 3, per = "hour" }\n')
+    state = build_state(settings.model_copy(update={"plans_file": plans}))
+    upgrade(state.database)
+    with TestClient(create_app(state)) as client:
+        headers = bearer(_key(state, plan="starter", scopes=["read", "write"]))
+        tagging = [client.post("/v1/products/tag", headers=headers, json={"products": []})
+                   for _ in range(4)]
+        inference = client.post("/v1/infer", headers=headers, json={"session_id": "sess_1"})
+        other = client.get("/v1/auth/whoami", headers=headers)
+    assert [r.status_code == 429 for r in tagging] == [False] * 3 + [True]
+    assert tagging[0].headers["ratelimit-policy"] == '"starter-tagging";q=3;w=3600'
+    assert inference.status_code != 429
+    assert inference.headers["ratelimit-policy"] == '"starter-inference";q=100;w=1'
+    assert inference.headers["x-ratelimit-remaining"] == "99"  # tagging spent none of it
+    assert other.status_code == 200
+    assert other.headers["ratelimit-policy"] == '"starter-default";q=600;w=60'
+    assert other.json()["limits"] == {
+        "inference": {"requests": 100, "per": "second", "burst": None},
+        "tagging": {"requests": 3, "per": "hour", "burst": None},
+        "default": {"requests": 600, "per": "minute", "burst": 100},
+    }
+
+
 def test_unlimited_enterprise_keys_carry_no_limit_headers(
     client: TestClient, state: AppState
 ) -> None:
@@ -54,15 +133,34 @@ def test_unlimited_enterprise_keys_carry_no_limit_headers(
     responses = [client.get("/v1/auth/whoami", headers=headers) for _ in range(30)]
     assert {r.status_code for r in responses} == {200}
     assert "ratelimit" not in responses[0].headers
-    assert responses[0].json()["limits"]["default"] == "unlimited"
+    assert responses[0].json()["limits"] == "unlimited"
 
 
-def test_enterprise_key_with_its_own_limits(client: TestClient, state: AppState) -> None:
+def test_enterprise_key_with_its_own_family_limits(client: TestClient, state: AppState) -> None:
     secret = _key(state, plan="enterprise",
                   limits={"default": {"requests": 3, "per": "second", "burst": 3}})
-    statuses = [client.get("/v1/auth/whoami", headers=bearer(secret)).status_code
-                for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    responses = [client.get("/v1/auth/whoami", headers=bearer(secret)) for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[0].headers["ratelimit-policy"] == '"custom-default";q=3;w=1'
+    tag = client.post("/v1/products/tag", headers=bearer(secret), json={"products": []})
+    assert tag.status_code == 400 and "ratelimit" not in tag.headers  # tagging: the plan's
+
+
+def test_enterprise_key_with_its_own_key_wide_budget(
+    client: TestClient, state: AppState
+) -> None:
+    secret = _key(state, plan="enterprise", scopes=["read", "write"],
+                  limits={"requests": 3, "per": "hour"})
+    headers = bearer(secret)
+    statuses = [
+        client.post("/v1/infer", headers=headers, json={}).status_code,
+        client.post("/v1/products/tag", headers=headers, json={"products": []}).status_code,
+        client.get("/v1/auth/whoami", headers=headers).status_code,
+        client.get("/v1/models", headers=headers).status_code,
+    ]
+    assert [s == 429 for s in statuses] == [False, False, False, True]
+    limited = client.get("/v1/models", headers=headers)
+    assert limited.headers["ratelimit-policy"] == '"custom";q=3;w=3600'
 
 
 def test_own_limits_need_the_enterprise_plan(client: TestClient, make_key: MakeKey) -> None:
@@ -73,6 +171,42 @@ def test_own_limits_need_the_enterprise_plan(client: TestClient, make_key: MakeK
     assert response.status_code == 400
     detail = response.json()["error"]["details"][0]
     assert detail["field"] == "limits" and "enterprise" in detail["message"]
+
+
+@pytest.mark.parametrize(
+    ("limits", "field", "says"),
+    [
+        ({"requests": 0, "per": "minute"}, "limits.requests", "greater than 0"),
+        ({"inference": {"requests": 5, "per": "fortnight"}}, "limits.inference.per", "'hour'"),
+        ({"tagging": "lots"}, "limits.tagging", '"unlimited"'),
+        ({"requests": 5, "inference": "unlimited"}, "limits", "not both"),
+        ({"quota": 5}, "limits", "limits per family"),
+        ({}, "limits", "at least one family"),
+        ([60], "limits", '"unlimited"'),
+    ],
+)
+def test_bad_limits_are_400_naming_the_field(
+    client: TestClient, make_key: MakeKey, limits: object, field: str, says: str
+) -> None:
+    response = client.post(
+        "/v1/keys", headers=bearer(make_key(Scope.ADMIN)),
+        json={"name": "x", "plan": "enterprise", "limits": limits},
+    )
+    assert response.status_code == 400
+    [detail] = response.json()["error"]["details"]
+    assert detail["field"] == field and says in detail["message"]
+
+
+def test_keys_show_their_own_limits_as_given(client: TestClient, make_key: MakeKey) -> None:
+    admin = bearer(make_key(Scope.ADMIN))
+    created = client.post("/v1/keys", headers=admin, json={
+        "name": "acme", "plan": "enterprise",
+        "limits": {"requests": 6000, "per": "minute", "burst": 500}})
+    assert created.status_code == 201
+    assert created.json()["limits"] == {"requests": 6000, "per": "minute", "burst": 500}
+    me = client.get("/v1/auth/whoami", headers=bearer(created.json()["key"]))
+    assert me.json()["limits"] == {"requests": 6000, "per": "minute", "burst": 500}
+    assert me.headers["ratelimit-policy"] == '"custom";q=6000;w=60'
 
 
 def test_limits_can_be_switched_off(settings: Settings) -> None:
@@ -86,13 +220,15 @@ def test_limits_can_be_switched_off(settings: Settings) -> None:
 
 def test_plans_file_changes_the_limits(settings: Settings, tmp_path: Path) -> None:
     plans = tmp_path / "plans.json"
-    plans.write_text(json.dumps({"plans": {"free": {"default": {"requests": 2, "per": "hour"}}}}))
+    plans.write_text(json.dumps({"plans": {"free": {"requests": 2, "per": "hour"}}}))
     state = build_state(settings.model_copy(update={"plans_file": plans}))
     upgrade(state.database)
     with TestClient(create_app(state)) as client:
-        headers = bearer(_key(state))
-        statuses = [client.get("/v1/auth/whoami", headers=headers).status_code for _ in range(3)]
-    assert statuses == [200, 200, 429]
+        headers = bearer(_key(state, scopes=["read", "write"]))
+        statuses = [client.get("/v1/auth/whoami", headers=headers).status_code,
+                    client.post("/v1/infer", headers=headers, json={}).status_code,
+                    client.get("/v1/auth/whoami", headers=headers).status_code]
+    assert statuses[0] == 200 and statuses[1] != 429 and statuses[2] == 429
 
 
 def test_idempotent_create_replays_and_creates_nothing_new(

@@ -57,3 +57,27 @@ def test_blank_name_is_a_validation_error() -> None:
     result = runner.invoke(app, ["keys", "create", "--name", "   "])
     assert result.exit_code == 1
     assert "VALIDATION_ERROR" in result.output and "name" in result.output
+
+
+def test_enterprise_limits_in_either_shape() -> None:
+    key_wide = _json("keys", "create", "--name", "acme", "--plan", "enterprise",
+                     "--limits", '{"requests": 6000, "per": "minute", "burst": 500}')
+    assert key_wide["limits"] == {"requests": 6000, "per": "minute", "burst": 500}
+    families = _json("keys", "create", "--name", "shop", "--plan", "enterprise",
+                     "--limits", '{"inference": {"requests": 2000, "per": "second"}}')
+    assert families["limits"]["inference"] == {"requests": 2000, "per": "second", "burst": None}
+
+
+@pytest.mark.parametrize(
+    ("limits", "says"),
+    [
+        ('{"requests": 5, "inference": "unlimited"}', "not both"),
+        ('{"inference": {"requests": -1}}', "limits.inference.requests"),
+        ("{requests: 5}", "not valid JSON"),
+    ],
+)
+def test_bad_limits_are_a_validation_error(limits: str, says: str) -> None:
+    result = runner.invoke(app, ["keys", "create", "--name", "x", "--plan", "enterprise",
+                                 "--limits", limits])
+    assert result.exit_code == 1
+    assert "VALIDATION_ERROR" in result.output and says in result.output

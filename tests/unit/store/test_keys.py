@@ -9,7 +9,7 @@ import pytest
 from pulse_ray.apikeys import hash_secret
 from pulse_ray.auth import Scope
 from pulse_ray.errors import NotFoundError, ValidationError
-from pulse_ray.plans import Plan
+from pulse_ray.plans import FamilyLimits, LimitSpec, Plan
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store import Database
 from pulse_ray.store import keys as repo
@@ -42,6 +42,28 @@ def test_created_key_is_found_by_hash_only(database: Database) -> None:
         assert secret not in repr(stored) and stored.key_hash == hash_secret(secret)
         assert stored.created_at == T0  # timezone-aware UTC on both backends
         assert repo.principal_by_hash(session=session, key_hash=hash_secret("x")) is None
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        LimitSpec(requests=6000, per="minute", burst=500),
+        "unlimited",
+        FamilyLimits(inference=LimitSpec(requests=2000, per="second"), tagging="unlimited"),
+    ],
+)
+def test_a_keys_own_limits_come_back_in_their_shape(database: Database, limits: object) -> None:
+    with database.session() as session:
+        _, secret = repo.create_key(
+            session=session,
+            key_create=ApiKeyCreate.model_validate(
+                {"name": "acme", "plan": "enterprise", "limits": limits}
+            ),
+            account="default", now=T0,
+        )
+    with database.session() as session:
+        principal = repo.principal_by_hash(session=session, key_hash=hash_secret(secret))
+    assert principal is not None and principal.limits == limits
 
 
 def test_listing_pages_newest_first(database: Database) -> None:
