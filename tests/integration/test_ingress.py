@@ -24,7 +24,7 @@ def test_a_cli_made_key_passes_whoami(http: httpx.Client, make_key: MakeKey) -> 
     assert {k: body[k] for k in ("id", "name", "plan", "scopes")} == {
         "id": key["id"], "name": "first", "plan": "pro", "scopes": ["read", "write"]
     }
-    assert body["limits"]["default"] == {"requests": 600, "per": "minute", "burst": 100}
+    assert body["limits"] == {"requests": 600, "per": "minute", "burst": 100}
 
 
 def test_one_request_id_per_response(http: httpx.Client) -> None:
