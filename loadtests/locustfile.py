@@ -8,14 +8,17 @@ transactions``, ``pulse demo shop``, then a snapshot and a training run of each)
 ``PULSE_LOCUST_FRAUD_MODEL`` and ``PULSE_LOCUST_DATASOURCE`` name others (defaults
 ``fraud-detector`` and ``transactions-db``, the demo's).
 
-* ``ShopBackend`` (``PULSE_API_KEY``, a paid plan): persona inference for live sessions
+* ``ShopBackend`` (``PULSE_API_KEY``, a plan that fits the load: each user sends about
+  6 requests/s, so growth or enterprise — pro's 600/min is one budget for every route,
+  and its 429s here would count as failures): persona inference for live sessions
   (the heaviest share), fraud scoring of payments, catalog updates through tagging,
   lineage look-ups of its own recent inferences, and — at most once per run
   (``PULSE_LOCUST_TRAINING=0`` turns it off) — a training trigger on the latest
   snapshot of the transactions datasource.
-* ``FreeTrial`` (``PULSE_FREE_API_KEY``, the free plan: 60/min, burst 10), present only
-  when that variable is set: it scores payments faster than its plan allows, so its
-  429s are expected; they are reported apart, as ``… [429 expected]``, never as failures.
+* ``FreeTrial`` (``PULSE_FREE_API_KEY``, the free plan: 60/min, burst 10, one budget
+  for all the key's routes), present only when that variable is set: it scores payments
+  faster than its plan allows, so its 429s are expected; they are reported apart, as
+  ``… [429 expected]``, never as failures.
 
 Every other non-2xx answer is a failure. Sessions and payments vary per request (the
 demo generators), so caches answer only what would repeat in real traffic.

@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pulse_ray.plans import load_plans
+
 __all__ = ["Settings", "get_settings"]
 
 
@@ -282,6 +284,14 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("plans_file")
+    @classmethod
+    def _valid_plans_file(cls, value: Path | None) -> Path | None:
+        # Read here so a bad file stops `pulse serve` at once with its message, instead
+        # of failing every ingress replica as Serve starts it.
+        load_plans(value)
+        return value
 
     @model_validator(mode="after")
     def _default_store_url(self) -> Settings:

@@ -49,6 +49,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from pulse_ray.errors import ValidationError as PulseValidationError
+
 __all__ = [
     "DEFAULT_PLANS",
     "Budget",
@@ -261,7 +263,11 @@ def load_plans(path: Path | None) -> dict[Plan, Limits]:
         changes = _PlansFile.model_validate(data).plans
         for plan, change in changes.items():
             plans[plan] = _lay_over(plan, plans[plan], change)
-    except (OSError, ValueError, ValidationError) as exc:
+    except ValidationError as exc:
+        details = PulseValidationError.from_pydantic(exc.errors()).details
+        reasons = "; ".join(f"{d.field.removesuffix('.[key]')}: {d.message}" for d in details)
+        raise ValueError(f"plans file {path}: {reasons}") from exc
+    except (OSError, ValueError) as exc:
         raise ValueError(f"plans file {path}: {exc}") from exc
     return plans
 

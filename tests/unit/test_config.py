@@ -49,3 +49,16 @@ def test_get_settings_reads_once() -> None:
         assert get_settings() is get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_a_bad_plans_file_is_refused_with_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plans = tmp_path / "plans.toml"
+    plans.write_text('[plans.free]\nrequests = 0\n')
+    monkeypatch.setenv("PULSE_PLANS_FILE", str(plans))
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    [error] = info.value.errors()
+    assert error["loc"] == ("plans_file",)
+    assert "plans.toml: plans.free.requests: Input should be greater than 0" in error["msg"]

@@ -139,7 +139,7 @@ def test_a_json_file_can_switch_shapes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        ('{"plans": {"platinum": {}}}', "platinum"),
+        ('{"plans": {"platinum": {}}}', "plans.platinum: Input should be 'free'"),
         ('{"plans": {"free": {"requests": 0}}}', "plans.free.requests"),
         ('{"plans": {"free": {"requests": 1, "per": "fortnight"}}}', "plans.free.per"),
         ('{"plans": {"growth": {"tagging": {"requests": 0}}}}', "plans.growth.tagging.requests"),
