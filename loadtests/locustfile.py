@@ -8,8 +8,8 @@ transactions``, ``pulse demo shop``, then a snapshot and a training run of each)
 ``PULSE_LOCUST_FRAUD_MODEL`` and ``PULSE_LOCUST_DATASOURCE`` name others (defaults
 ``fraud-detector`` and ``transactions-db``, the demo's).
 
-* ``ShopBackend`` (``PULSE_API_KEY``, a plan that fits the load: each user sends about
-  6 requests/s, so growth or enterprise — pro's 600/min is one budget for every route,
+* ``ShopBackend`` (``PULSE_API_KEY``, a plan that fits the load: each user sends 4–6
+  requests/s, so growth or enterprise — pro's 600/min is one budget for every route,
   and its 429s here would count as failures): persona inference for live sessions
   (the heaviest share), fraud scoring of payments, catalog updates through tagging,
   lineage look-ups of its own recent inferences, and — at most once per run
