@@ -131,7 +131,8 @@ _SHAPES = (
 def _one_limit(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     # Dispatches on the input's shape instead of trying each member of the union, so a
     # mistake is reported once, at its own field (`limits.inference.requests`), rather
-    # than once per member under pydantic's member names.
+    # than once per member under pydantic's member names. (A ValidationError raised in
+    # a validator keeps its own locations under the field's: pinned by test_plans.)
     if value == "unlimited" or isinstance(value, LimitSpec):
         return value
     if isinstance(value, Mapping):
