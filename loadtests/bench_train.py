@@ -129,7 +129,7 @@ def main() -> None:
     ray_epoch = statistics.median(np.diff(reported)) if len(reported) > 1 else float("nan")
     ray_rate = train.num_rows / ray_epoch
     plain_rate = plain_torch_samples_per_s(train, features, options,
-                                           threads=max(1, int(settings.train_worker_cpus)))
+                                           threads=max(1, int(settings.train_worker_cpus or 1)))
     theirs = hgb_f1(train, valid, features)
     assert run.running_at is not None and run.completed_at is not None and run.metrics
     to_running = (run.running_at - run.started_at).total_seconds()

@@ -43,11 +43,11 @@ class Settings(BaseSettings):
         description="Where snapshots are written: a local directory or any pyarrow "
         "filesystem URI (s3://bucket/prefix). Empty: data_dir/snapshots.",
     )
-    snapshot_task_cpus: float = Field(
-        default=0.75,
+    snapshot_task_cpus: float | None = Field(
+        default=None,
         gt=0,
-        description="Logical CPUs each snapshot read/write task asks Ray for; below 1 so "
-        "they share cores with the idle-while-waiting ingress and the database's own work.",
+        description="Logical CPUs each snapshot read/write task asks Ray for. Empty: the "
+        "resource plan's (0.5, less if serving leaves less; see pulse_ray/capacity.py).",
     )
     store_url: str = Field(
         default="",
@@ -62,7 +62,8 @@ class Settings(BaseSettings):
         "starts a local Ray for `pulse serve`.",
     )
     ray_num_cpus: int | None = Field(
-        default=None, ge=1, description="Logical CPUs of a locally started Ray."
+        default=None, ge=1, description="Logical CPUs of a locally started Ray. Empty: the "
+        "machine's cores, or more when serving, a snapshot and a training run need more."
     )
     ray_num_gpus: int | None = Field(
         default=None, ge=0, description="GPUs of a locally started Ray (None: detect)."
@@ -97,9 +98,17 @@ class Settings(BaseSettings):
         default="", description="Ray Train's checkpoint storage (shared on a multi-node "
         "cluster); empty: data_dir/runs.",
     )
-    train_worker_cpus: float = Field(default=1.0, gt=0, description="CPUs per Train worker.")
-    train_data_cpus: float = Field(
-        default=0.25, gt=0, description="CPUs each Ray Data task of a training job asks for."
+    train_worker_cpus: float | None = Field(
+        default=None, gt=0, description="CPUs per Train worker. Empty: the resource plan's "
+        "(1, less if serving leaves less).")
+    train_data_cpus: float | None = Field(
+        default=None, gt=0, description="CPUs each Ray Data task of a training job asks for "
+        "(empty: 0.25)."
+    )
+    train_start_timeout_s: float = Field(
+        default=120, gt=0,
+        description="How long a run's worker group may wait for its resources (also after a "
+        "lost worker restarts it) before the run fails with that reason.",
     )
     train_max_failures: int = Field(
         default=2, ge=0, description="Worker losses a run survives (resuming from checkpoints)."
@@ -134,7 +143,9 @@ class Settings(BaseSettings):
     model_max_queued_requests: int = Field(
         default=256, ge=-1, description="Past this, callers get 503 + Retry-After (-1: no cap)."
     )
-    model_num_cpus: float = Field(default=0.5, gt=0, description="CPUs per ModelServer replica.")
+    model_num_cpus: float | None = Field(
+        default=None, gt=0, description="CPUs per ModelServer replica (empty: the resource "
+        "plan's, 0.5 at most).")
     model_num_gpus: float = Field(
         default=0, ge=0, description="GPUs per ModelServer replica (0 on a CPU cluster)."
     )
@@ -165,7 +176,9 @@ class Settings(BaseSettings):
     shop_query_cache_size: int = Field(
         default=10_000, ge=0, description="Search-query embeddings kept per replica.")
     encoder_replicas: int = Field(default=1, ge=1, description="TextEncoder replicas.")
-    encoder_num_cpus: float = Field(default=0.5, gt=0, description="CPUs per TextEncoder replica.")
+    encoder_num_cpus: float | None = Field(
+        default=None, gt=0, description="CPUs per TextEncoder replica (empty: the resource "
+        "plan's, 0.5 at most).")
     encoder_num_gpus: float = Field(
         default=0, ge=0, description="GPUs per TextEncoder replica (0 on a CPU cluster).")
 
@@ -187,8 +200,9 @@ class Settings(BaseSettings):
         "Replicas then listen on all interfaces, ports 30000+.",
     )
     ingress_replicas: int = Field(default=1, ge=1, description="Ingress replicas.")
-    ingress_num_cpus: float = Field(
-        default=0.5, gt=0, description="Logical CPUs reserved per ingress replica."
+    ingress_num_cpus: float | None = Field(
+        default=None, gt=0, description="Logical CPUs reserved per ingress replica (empty: "
+        "the resource plan's, 0.5 at most)."
     )
     ingress_max_ongoing_requests: int = Field(
         default=512,
@@ -228,6 +242,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Hosts webhooks may reach even on private or loopback addresses "
         "(local development and tests); everything else must resolve to a public address.",
+    )
+    webhook_allow_loopback: bool | None = Field(
+        default=None,
+        description="Let webhooks reach loopback addresses (127.0.0.1, ::1; private ones "
+        "stay refused). Empty: on when `pulse serve` runs its own local Ray listening on a "
+        "loopback address (local development), off anywhere else (a cluster).",
     )
     webhook_retry_schedule_s: list[float] = Field(
         default=[0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
@@ -313,14 +333,6 @@ class Settings(BaseSettings):
         if self.model_min_replicas > self.model_max_replicas:
             raise ValueError("model_min_replicas must not exceed model_max_replicas")
         return self
-
-    @property
-    def serving_cpus(self) -> float:
-        """What Pulse's own Serve replicas hold at their floor (ingress, ModelServer,
-        TextEncoder): CPUs training can never have."""
-        return (self.ingress_replicas * self.ingress_num_cpus
-                + self.model_min_replicas * self.model_num_cpus
-                + self.encoder_replicas * self.encoder_num_cpus)
 
     def ensure_dirs(self) -> None:
         """Creates the data directory; called by entry points, never at import."""

@@ -14,6 +14,8 @@
      ├── IdempotencyMismatchError    422 IDEMPOTENCY_KEY_REUSED
      ├── RateLimitedError            429 RATE_LIMITED   (+ Retry-After)
      ├── InternalError               500 INTERNAL_ERROR
+     ├── InsufficientResourcesError  503 INSUFFICIENT_RESOURCES (not retried: the
+     │                                   cluster can never run it as configured)
      ├── UnavailableError            503 UNAVAILABLE    (+ Retry-After)
      └── RequestTimeoutError         504 TIMEOUT
 
@@ -37,6 +39,7 @@ __all__ = [
     "ErrorDetail",
     "ForbiddenError",
     "IdempotencyMismatchError",
+    "InsufficientResourcesError",
     "InternalError",
     "MethodNotAllowedError",
     "NotFoundError",
@@ -216,6 +219,16 @@ class InternalError(PulseError):
     pass
 
 
+class InsufficientResourcesError(PulseError):
+    """Work the cluster can never schedule as Pulse is configured (not busy: too small),
+    refused at once instead of waiting for resources that will not come. The message
+    names the resource and the setting to change; retrying does not help."""
+
+    code = "INSUFFICIENT_RESOURCES"
+    http_status = 503
+    default_message = "The cluster does not have the resources for this"
+
+
 class UnavailableError(_RetryableError):
     code = "UNAVAILABLE"
     http_status = 503
@@ -242,7 +255,8 @@ _BY_CODE: dict[str, type[PulseError]] = {
         IdempotencyMismatchError,
         RateLimitedError,
         InternalError,
-        UnavailableError,
+        InsufficientResourcesError,
+        UnavailableError,  # after the class above: a bare 503 means "try again"
         RequestTimeoutError,
     )
 }

@@ -45,6 +45,7 @@ class SnapshotJob:
     storage_uri: str
     compression: Compression
     task_cpus: float = 1.0  # logical CPUs per read/write task (Ray runner)
+    parallelism: int = 1  # read tasks a SQL table is split into (Ray runner)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Literal, Protocol
 
 from sqlmodel import Session
 
-from pulse_ray.errors import ErrorDetail, ValidationError
+from pulse_ray.errors import ValidationError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.training import TERMINAL, TrainOptions
 from pulse_ray.store import runs as run_repo
@@ -19,7 +19,6 @@ from pulse_ray.store.tables import Model, Snapshot, TrainingRun
 __all__ = [
     "JobState",
     "TrainingBackend",
-    "check_resources",
     "create_run",
     "feature_columns",
     "reconcile",
@@ -37,8 +36,9 @@ class JobState:
 class TrainingBackend(Protocol):
     """Where training jobs run (Ray Jobs; a double in API unit tests)."""
 
-    def submit(self, run_id: str) -> str:
-        """Starts the training job of ``run_id``; returns the job id."""
+    def submit(self, run_id: str, *, worker_cpus: float, data_cpus: float) -> str:
+        """Starts the training job of ``run_id`` with the resource plan's sizes (those
+        the run was admitted with); returns the job id."""
         ...
 
     def state(self, job_id: str) -> JobState: ...
@@ -46,10 +46,6 @@ class TrainingBackend(Protocol):
     def logs(self, job_id: str, lines: int = 40) -> str: ...
 
     def stop(self, job_id: str) -> None: ...
-
-    def resources(self) -> dict[str, float]:
-        """The cluster's total resources (CPU, GPU)."""
-        ...
 
 
 def feature_columns(model: Model, columns: Sequence[str]) -> list[str]:
@@ -77,31 +73,6 @@ def check_snapshot(model: Model, snapshot: Snapshot) -> list[str]:
     if not features:
         raise ValidationError.for_field("snapshot", "no feature columns besides the label")
     return features
-
-
-def check_resources(options: TrainOptions, resources: dict[str, float],
-                    *, cpus_per_worker: float, reserved_cpus: float) -> None:
-    """Refuses what the cluster can never run, instead of leaving it queued forever.
-
-    Args:
-        reserved_cpus: what Pulse's own replicas hold and a run's data tasks need.
-
-    Raises:
-        ValidationError: on ``options.gpu`` or ``options.num_workers``.
-    """
-    details = []
-    if options.gpu and resources.get("GPU", 0) < options.num_workers:
-        details.append(ErrorDetail(
-            "options.gpu", f"the cluster has {resources.get('GPU', 0):g} GPU(s) for "
-            f"{options.num_workers} worker(s); set gpu to false"))
-    needed = options.num_workers * cpus_per_worker
-    free = resources.get("CPU", 0) - reserved_cpus
-    if free < needed:
-        details.append(ErrorDetail(
-            "options.num_workers", f"needs {needed:g} CPUs; the cluster has "
-            f"{resources.get('CPU', 0):g}, of which {reserved_cpus:g} serve Pulse itself"))
-    if details:
-        raise ValidationError("The cluster cannot run this training", details=details)
 
 
 def create_run(*, session: Session, model: Model, snapshot: Snapshot, options: TrainOptions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -35,6 +36,7 @@ from pulse_ray.api.routers import (
 )
 from pulse_ray.api.state import AppState, ReadinessCheck
 from pulse_ray.auth import Authenticator, Principal
+from pulse_ray.capacity import Cluster, Resources, StaticCluster, local_ray_cpus
 from pulse_ray.config import Settings
 from pulse_ray.inference import (
     InferenceEvent,
@@ -75,6 +77,7 @@ def build_state(
     training_backend: TrainingBackend | None = None,
     predictor: Predictor | None = None,
     encoder: Encoder | None = None,
+    cluster: Cluster | None = None,
 ) -> AppState:
     """Wires the store, the authenticator and the rate limiter from settings.
 
@@ -89,6 +92,8 @@ def build_state(
             deployment's handle under Serve.
         encoder: the text model (tagging, search queries); in-process by default, the
             TextEncoder deployment's handle under Serve.
+        cluster: what the resource plan is made for; by default the size a local Ray
+            would get on this machine, Ray's live totals under Serve.
     """
     database = Database(settings.store_url)
     limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
@@ -126,6 +131,8 @@ def build_state(
                          encoder=encoder or LocalEncoder(), models=models, predictor=predictor,
                          prediction_cache=prediction_cache, inference_log=inference_log,
                          clock=clock),
+        cluster=cluster or StaticCluster(Resources(
+            cpus=local_ray_cpus(settings, os.cpu_count() or 1))),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )

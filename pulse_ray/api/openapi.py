@@ -29,7 +29,9 @@ _DESCRIPTIONS = {
     422: "IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used for a different request.",
     429: "RATE_LIMITED: too many requests for the key's plan; see Retry-After.",
     500: "INTERNAL_ERROR: an unexpected failure (the X-Request-Id is in the logs).",
-    503: "UNAVAILABLE: overloaded or a dependency is down; see Retry-After.",
+    503: "UNAVAILABLE: overloaded or a dependency is down; see Retry-After. "
+    "INSUFFICIENT_RESOURCES: the cluster can never run this work as configured (the "
+    "message names the setting to change); not worth retrying.",
     504: "TIMEOUT: the request passed its deadline.",
 }
 _ENVELOPE_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pulse_ray.auth import Authenticator
+from pulse_ray.capacity import Cluster, ResourcePlan, plan_resources
 from pulse_ray.config import Settings
 from pulse_ray.inference import InferenceLog, ModelDirectory, PredictionCache, Predictor
 from pulse_ray.plans import Limits, Plan
@@ -36,5 +37,10 @@ class AppState:
     predictor: Predictor
     inference_log: InferenceLog
     shop: ShopService
+    cluster: Cluster
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+
+    def plan(self) -> ResourcePlan:
+        """The resource plan for the cluster as it is now (work is checked against it)."""
+        return plan_resources(self.settings, self.cluster.totals())

@@ -14,9 +14,18 @@ from typing import Any
 import ray.data
 import ray.train
 import torch
-from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig, UserCallback
+from ray.train import (
+    CheckpointConfig,
+    ControllerError,
+    FailureConfig,
+    RunConfig,
+    ScalingConfig,
+    UserCallback,
+)
 from ray.train.torch import TorchTrainer
+from ray.train.v2._internal.exceptions import WorkerGroupStartupTimeoutError
 
+from pulse_ray.capacity import ResourcePlan
 from pulse_ray.config import Settings
 from pulse_ray.models.artifacts import TrainedModel, publish, weights_digest
 from pulse_ray.models.stats import TableStats, split_rows, stats_batch
@@ -55,21 +64,34 @@ class _EpochRecorder(UserCallback):
             database.dispose()
 
 
-def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings) -> tuple[
-        TrainedModel, dict[str, float]]:
+def _unplaceable(workers: int, plan: ResourcePlan, settings: Settings) -> RuntimeError:
+    free = ray.available_resources().get("CPU", 0.0)
+    return RuntimeError(
+        f"{workers} worker(s) of {plan.train_worker_cpus:g} CPU could not get their resources "
+        f"within {settings.train_start_timeout_s:g} s (PULSE_TRAIN_START_TIMEOUT_S): the "
+        f"cluster has {free:g} of {plan.cluster.cpus:g} CPU free. Free CPUs, lower "
+        "options.num_workers or PULSE_TRAIN_WORKER_CPUS, or add nodes")
+
+
+def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings,
+        plan: ResourcePlan) -> tuple[TrainedModel, dict[str, float]]:
     configure_data_context()
     options = TrainOptions.model_validate(run.options)
     features = feature_columns(model, [c["name"] for c in snapshot.columns])
     # Data tasks ask for a fraction of a CPU: the Train workers hold whole ones, and on a
     # small machine a 1-CPU read task would wait for them forever.
-    cpus = settings.train_data_cpus
+    cpus = plan.train_data_cpus
     source = ray.data.read_parquet(snapshot.uri, columns=[*features, model.label_column],
                                    num_cpus=cpus)
+    # Both splits are read once, here, before the workers start: the workers then only
+    # stream blocks from the object store, so a worker group restarted onto nodes with
+    # no CPU to spare (a lost node) needs no data task to carry on.
     train = source.map_batches(partial(split_rows, fraction=options.validation_split,
-                                       validation=False), batch_format="pyarrow", num_cpus=cpus)
+                                       validation=False), batch_format="pyarrow",
+                               num_cpus=cpus).materialize()
     validation = source.map_batches(partial(split_rows, fraction=options.validation_split,
                                             validation=True), batch_format="pyarrow",
-                                    num_cpus=cpus)
+                                    num_cpus=cpus).materialize()
     stats = TableStats(columns={})
     for row in train.map_batches(stats_batch, batch_format="pyarrow", batch_size=None,
                                  num_cpus=cpus).take_all():
@@ -82,16 +104,25 @@ def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings) 
         scaling_config=ScalingConfig(
             num_workers=options.num_workers, use_gpu=options.gpu,
             placement_strategy=settings.train_placement,
-            resources_per_worker={"CPU": settings.train_worker_cpus}),
+            resources_per_worker={"CPU": plan.train_worker_cpus}),
         datasets={"train": train, "validation": validation},
         run_config=RunConfig(
             name=run.id, storage_path=settings.train_storage_uri,
             checkpoint_config=CheckpointConfig(num_to_keep=2),
-            failure_config=FailureConfig(max_failures=settings.train_max_failures),
+            # A worker group that cannot get its resources within train_start_timeout_s
+            # (RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S) fails the run instead of retrying
+            # for ever (Ray's default controller_failure_limit is -1).
+            failure_config=FailureConfig(  # type: ignore[call-arg]  # v2 (Ray 2.60)
+                max_failures=settings.train_max_failures, controller_failure_limit=0),
             callbacks=[_EpochRecorder(settings.store_url, run.id)],  # type: ignore[list-item]
         ),
     )
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except ControllerError as error:
+        if isinstance(error.controller_failure, WorkerGroupStartupTimeoutError):
+            raise _unplaceable(options.num_workers, plan, settings) from error
+        raise
     if result.checkpoint is None or result.metrics is None:
         raise RuntimeError("training ended without a checkpoint")
     with result.checkpoint.as_directory() as directory:

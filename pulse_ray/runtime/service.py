@@ -12,7 +12,9 @@ import ray
 from ray import serve
 
 from deployments.app import application
+from pulse_ray.capacity import local_ray_cpus, plan_resources
 from pulse_ray.config import Settings
+from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.store import Database, upgrade
 
 __all__ = ["RunningService", "ray_env", "start_service"]
@@ -90,8 +92,13 @@ def _connect_ray(settings: Settings) -> bool:
         ray.init(address=settings.ray_address, namespace="serve")
         return False
     os.environ.update(ray_env(settings))  # inherited by the Ray processes started now
+    cores = os.cpu_count() or 1
+    cpus = local_ray_cpus(settings, cores)
+    logger.info("starting a local Ray with %d logical CPUs (%d cores here%s)", cpus, cores,
+                "" if settings.ray_num_cpus is not None or cpus == cores
+                else "; more, so serving, a snapshot and a training run fit at once")
     ray.init(
-        num_cpus=settings.ray_num_cpus,
+        num_cpus=cpus,
         num_gpus=settings.ray_num_gpus,
         include_dashboard=settings.ray_dashboard,
         dashboard_host="127.0.0.1",
@@ -99,6 +106,15 @@ def _connect_ray(settings: Settings) -> bool:
         namespace="serve",
     )
     return True
+
+
+def _local_development(settings: Settings) -> Settings:
+    """A Ray of its own listening on loopback is a laptop: webhooks may reach receivers
+    on the same machine without a setting (a cluster still refuses them)."""
+    if settings.webhook_allow_loopback is not None:
+        return settings
+    loopback = settings.http_host in ("localhost", "::1") or settings.http_host.startswith("127.")
+    return settings.model_copy(update={"webhook_allow_loopback": loopback})
 
 
 def start_service(settings: Settings) -> RunningService:
@@ -110,9 +126,14 @@ def start_service(settings: Settings) -> RunningService:
     finally:
         database.dispose()
     started_ray = _connect_ray(settings)
+    if started_ray:
+        settings = _local_development(settings)
+    plan = plan_resources(settings, RayCluster().totals())
+    for line in plan.describe():
+        logger.info("resource plan: %s", line)
     serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
     serve.run(
-        application(settings),
+        application(settings, plan),
         name=settings.serve_app_name,
         route_prefix="/",
         blocking=False,

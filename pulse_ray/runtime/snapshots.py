@@ -91,11 +91,9 @@ def _write(dataset: Dataset, job: SnapshotJob) -> tuple[list[BlockResult], list[
 
 
 def _read_and_write(job: SnapshotJob) -> tuple[list[BlockResult], pa.Schema]:
-    parallelism = max(1, int(ray.cluster_resources().get("CPU", 1) / job.task_cpus))
-
     if job.source.type.is_sql:
         source = sql_source(job.source)
-        with source.plan(parallelism) as plan:
+        with source.plan(job.parallelism) as plan:
             # One read task per planned shard; Ray's default would split reads into 200+
             # blocks, i.e. 200 tiny files and as many write tasks.
             dataset = ray.data.read_datasource(_ShardedSqlDatasource(source, plan),

@@ -24,8 +24,10 @@ import traceback
 
 import ray
 
+from pulse_ray.capacity import plan_resources
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.schemas.training import TrainOptions
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
@@ -85,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     from pulse_ray.runtime.fit import fit, register  # torch and Ray Train: after "running"
 
     ray.init(log_to_driver=True)
+    # Sizes the API admitted the run with come as settings; by hand, from the cluster.
+    plan = plan_resources(settings, RayCluster().totals())
     try:
-        trained, metrics = fit(run, found_model, found_snapshot, settings)
+        trained, metrics = fit(run, found_model, found_snapshot, settings, plan)
         version = register(run, found_model, trained, metrics, settings, database)
     except Exception as exc:
         logger.error("run %s failed:\n%s", run_id, traceback.format_exc())

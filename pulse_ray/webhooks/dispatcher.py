@@ -74,7 +74,9 @@ class Dispatcher:
         try:
             # Again at delivery: the name may point somewhere else than when subscribed.
             await to_thread.run_sync(lambda: check_destination(
-                due.url, allow_hosts=self._settings.webhook_allow_hosts, resolve=self._resolve))
+                due.url, allow_hosts=self._settings.webhook_allow_hosts,
+                allow_loopback=bool(self._settings.webhook_allow_loopback),
+                resolve=self._resolve))
             body = json.dumps(due.body, separators=(",", ":"))
             response = await self._client.post(
                 due.url, content=body, timeout=self._settings.webhook_timeout_s,

@@ -76,6 +76,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         ray_dashboard_port=http_port + 2000,
         ingress_replicas=2,
         ingress_num_cpus=0.25,
+        # A run waits this long for its workers' CPUs (a test takes them away).
+        train_start_timeout_s=10,
         # Webhooks: local receivers, retries in fractions of a second.
         webhook_allow_hosts=["127.0.0.1"],
         webhook_retry_schedule_s=[0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],

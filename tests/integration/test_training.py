@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import ray
 from ray.job_submission import JobStatus, JobSubmissionClient
 from ray.util.state import list_actors
 from standardwebhooks import Webhook
@@ -152,3 +153,30 @@ def test_a_run_whose_job_dies_is_marked_failed(service: RunningService,
             os.kill(int(pid), signal.SIGKILL)  # the job's entrypoint dies without a word
         run = wait_for_run(http, run_id)
         assert run["status"] == "failed" and run["error"]
+
+
+@ray.remote
+class _Holder:
+    """Holds logical CPUs the way other work on a busy cluster would."""
+
+    def ready(self) -> bool:
+        return True
+
+
+def test_a_run_whose_workers_cannot_get_cpus_fails_with_the_reason(
+        service: RunningService, trained_setup: dict[str, Any]) -> None:
+    # Room for the run's data tasks (Ray Data samples Parquet with 1-CPU tasks) but not
+    # for its two workers (1 CPU each): the cluster could run it, just not now.
+    free = ray.available_resources().get("CPU", 0.0)
+    holder = _Holder.options(num_cpus=round(free - 1.5, 2)).remote()  # type: ignore[attr-defined]
+    ray.get(holder.ready.remote())
+    try:
+        with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
+                          timeout=60) as http:
+            run = wait_for_run(http, train(http, FRAUD, trained_setup["snapshot"], epochs=1,
+                                           num_workers=2, deploy="never"))
+    finally:
+        ray.kill(holder)
+    assert run["status"] == "failed"
+    assert "could not get their resources within 10 s" in run["error"], run["error"]
+    assert "PULSE_TRAIN_START_TIMEOUT_S" in run["error"]

@@ -47,12 +47,15 @@ async def create_snapshot(
             )
 
     source = await run_in_threadpool(lookup)
+    plan = await run_in_threadpool(state.plan)
+    plan.check_snapshot()
     job = SnapshotJob(
         snapshot_id=new_id(IdPrefix.SNAPSHOT, now=state.clock()),
         source=spec_of(source),
         storage_uri=state.settings.snapshot_uri,
         compression=options.compression,
-        task_cpus=state.settings.snapshot_task_cpus,
+        task_cpus=plan.snapshot_task_cpus,
+        parallelism=plan.snapshot_parallelism,
     )
     try:
         result = await state.snapshot_runner.run(job)

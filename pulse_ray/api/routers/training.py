@@ -16,7 +16,7 @@ from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import snapshots as snapshot_repo
 from pulse_ray.store.tables import Model, Snapshot, TrainingRun
-from pulse_ray.training import TrainingBackend, check_resources, create_run, reconcile
+from pulse_ray.training import TrainingBackend, create_run, reconcile
 
 router = APIRouter(prefix="/train", tags=["training"])
 logger = logging.getLogger(__name__)
@@ -53,10 +53,8 @@ async def train(model: str, body: TrainCreate, principal: WriteKey,
             return found, snapshot
 
     found, snapshot = await run_in_threadpool(prepare)
-    resources = await run_in_threadpool(backend.resources)
-    settings = state.settings
-    check_resources(body.options, resources, cpus_per_worker=settings.train_worker_cpus,
-                    reserved_cpus=settings.serving_cpus + settings.train_data_cpus)
+    plan = await run_in_threadpool(state.plan)
+    plan.check_training(num_workers=body.options.num_workers, gpu=body.options.gpu)
 
     def queue() -> TrainingRun:
         with state.database.session() as session:
@@ -65,7 +63,8 @@ async def train(model: str, body: TrainCreate, principal: WriteKey,
 
     run = await run_in_threadpool(queue)
     try:
-        job_id = await run_in_threadpool(backend.submit, run.id)
+        job_id = await run_in_threadpool(lambda: backend.submit(
+            run.id, worker_cpus=plan.train_worker_cpus, data_cpus=plan.train_data_cpus))
     except Exception as exc:
         logger.exception("could not submit %s", run.id)
         reason = f"submission failed: {exc}"

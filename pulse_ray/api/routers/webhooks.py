@@ -37,7 +37,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 def _check_url(url: str, state: AppStateDep) -> None:
     try:
-        check_destination(url, allow_hosts=state.settings.webhook_allow_hosts)
+        check_destination(url, allow_hosts=state.settings.webhook_allow_hosts,
+                          allow_loopback=bool(state.settings.webhook_allow_loopback))
     except BlockedDestination as exc:
         raise ValidationError.for_field("url", str(exc)) from None
 

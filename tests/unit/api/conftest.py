@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from pulse_ray.api import AppState, build_state, create_app
 from pulse_ray.auth import Scope
+from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
 from pulse_ray.demo import load
 from pulse_ray.models.artifacts import TrainedModel, publish
@@ -39,10 +41,11 @@ class RecordingBackend:
         self.submitted: list[str] = []
         self.stopped: list[str] = []
         self.phase = "running"
-        self.cluster = {"CPU": 4.0}
+        self.sizes: list[tuple[float, float]] = []  # (worker, data) CPUs per submission
 
-    def submit(self, run_id: str) -> str:
+    def submit(self, run_id: str, *, worker_cpus: float, data_cpus: float) -> str:
         self.submitted.append(run_id)
+        self.sizes.append((worker_cpus, data_cpus))
         return f"pulse-{run_id}"
 
     def state(self, job_id: str) -> JobState:
@@ -54,8 +57,15 @@ class RecordingBackend:
     def stop(self, job_id: str) -> None:
         self.stopped.append(job_id)
 
-    def resources(self) -> dict[str, float]:
-        return self.cluster
+
+@dataclass
+class ResizableCluster:
+    """A cluster whose size a test changes (Ray's live totals under Serve)."""
+
+    resources: Resources = field(default_factory=lambda: Resources(cpus=4.0))
+
+    def totals(self) -> Resources:
+        return self.resources
 
 
 @pytest.fixture
@@ -64,9 +74,14 @@ def backend() -> RecordingBackend:
 
 
 @pytest.fixture
-def state(settings: Settings, backend: RecordingBackend,
-          encoder: LocalEncoder) -> Iterator[AppState]:
-    state = build_state(settings, training_backend=backend, encoder=encoder)
+def cluster() -> ResizableCluster:
+    return ResizableCluster()
+
+
+@pytest.fixture
+def state(settings: Settings, backend: RecordingBackend, encoder: LocalEncoder,
+          cluster: ResizableCluster) -> Iterator[AppState]:
+    state = build_state(settings, training_backend=backend, encoder=encoder, cluster=cluster)
     upgrade(state.database)
     yield state
     state.database.dispose()

@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
+from pulse_ray.capacity import Resources
 from pulse_ray.demo import load
 
-from .conftest import MakeKey, bearer
+from .conftest import MakeKey, ResizableCluster, bearer
 
 
 @pytest.fixture
@@ -164,3 +165,22 @@ def test_snapshot_options_are_validated(client: TestClient, headers: dict[str, s
                            json={"options": {"compression": "lz5", "forse": True}})
     fields = {d["field"] for d in response.json()["error"]["details"]}
     assert response.status_code == 400 and fields == {"options.compression", "options.forse"}
+
+
+def test_a_snapshot_the_cluster_can_never_run_is_refused_at_once(
+        client: TestClient, headers: dict[str, str], demo_db: Path, state: AppState,
+        cluster: ResizableCluster) -> None:
+    _register(client, headers, demo_db)
+    # Pulse's replicas hold the whole cluster: no snapshot task could ever be scheduled.
+    state.settings = state.settings.model_copy(update={
+        "ingress_num_cpus": 1.0, "model_num_cpus": 1.0, "encoder_num_cpus": 1.0})
+    cluster.resources = Resources(cpus=3.0)
+    response = client.post("/v1/snapshot/transactions-db", headers=headers)
+    assert response.status_code == 503, response.text
+    assert "retry-after" not in response.headers
+    error = response.json()["error"]
+    assert error["code"] == "INSUFFICIENT_RESOURCES"
+    assert "PULSE_SNAPSHOT_TASK_CPUS" in error["message"] and "3 CPU" in error["message"]
+    assert client.get("/v1/snapshots", headers=headers).json()["data"] == []
+    cluster.resources = Resources(cpus=4.0)  # a node joins: the same request now works
+    assert client.post("/v1/snapshot/transactions-db", headers=headers).status_code == 201

@@ -8,12 +8,13 @@ from fastapi.testclient import TestClient
 
 from pulse_ray.api import AppState, build_state, create_app
 from pulse_ray.auth import Scope
+from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import upgrade
 
-from .conftest import MakeKey, RecordingBackend, bearer
+from .conftest import MakeKey, RecordingBackend, ResizableCluster, bearer
 
 
 def test_train_answers_at_once_with_the_seed_shape(
@@ -54,14 +55,27 @@ def test_bad_options_name_their_field(
 def test_what_the_cluster_cannot_run_is_refused(
     client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend
 ) -> None:
-    response = client.post("/v1/train/fraud-detector", headers=headers,
-                           json={"snapshot": snapshot_id, "options": {"gpu": True}})
+    # The seed's own training body, on a cluster without GPUs.
+    response = client.post("/v1/train/fraud-detector", headers=headers, json={
+        "snapshot": snapshot_id, "options": {"gpu": True, "notify_on_complete": True}})
     assert response.status_code == 400
     assert response.json()["error"]["details"][0]["field"] == "options.gpu"
     response = client.post("/v1/train/fraud-detector", headers=headers,
                            json={"snapshot": snapshot_id, "options": {"num_workers": 9}})
     assert response.json()["error"]["details"][0]["field"] == "options.num_workers"
+    assert "PULSE_TRAIN_WORKER_CPUS" in response.json()["error"]["details"][0]["message"]
     assert backend.submitted == []
+
+
+def test_a_run_is_submitted_with_the_sizes_it_was_admitted_with(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend,
+    cluster: ResizableCluster,
+) -> None:
+    cluster.resources = Resources(cpus=2.0)  # serving takes 0.78; a worker gets 0.97
+    response = client.post("/v1/train/fraud-detector", headers=headers,
+                           json={"snapshot": snapshot_id})
+    assert response.status_code == 201, response.text
+    assert backend.sizes == [(0.97, 0.25)]
 
 
 def test_unknown_model_snapshot_and_run_are_404(

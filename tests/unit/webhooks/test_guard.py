@@ -44,3 +44,13 @@ def test_malformed_urls_are_refused(url: str, reason: str) -> None:
 def test_a_host_that_does_not_resolve_is_refused() -> None:
     with pytest.raises(BlockedDestination, match="does not resolve"):
         check_destination("https://no-such-host.invalid/", allow_hosts=())
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "::ffff:127.0.0.1"])
+def test_local_development_reaches_loopback_and_nothing_else_internal(address: str) -> None:
+    check_destination("http://localhost:9000/x", allow_hosts=(), allow_loopback=True,
+                      resolve=_resolve_to(address))
+    for internal in ("10.1.2.3", "169.254.169.254", "192.168.0.10"):
+        with pytest.raises(BlockedDestination):
+            check_destination("http://hooks.internal/x", allow_hosts=(), allow_loopback=True,
+                              resolve=_resolve_to(internal))
