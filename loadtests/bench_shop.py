@@ -1,8 +1,8 @@
 """How good and how fast POST /v1/infer is, on held-out demo sessions, in one run.
 
-1. Pulse as ``pulse serve`` runs it; ``pulse demo shop`` tags the catalog into its store
-   and writes the training sessions; the sessions are snapshotted and shopper-persona
-   trained by a real run (Ray Train) and deployed.
+1. Pulse as ``pulse serve`` runs it; ``pulse demo shop --no-train`` tags the catalog
+   into its store and writes the training sessions; the sessions are snapshotted and
+   shopper-persona trained by a real run (Ray Train, timed here) and deployed.
 2. Quality, over sessions the model never saw (another seed), each sent as the seed's
    body: persona accuracy against always answering the majority persona of the
    training sessions; hit-rate@10 (the purchased product among the ten
@@ -51,7 +51,7 @@ def prepare(http: httpx.Client, data_dir: Path, args: argparse.Namespace) -> str
     started = time.perf_counter()
     pulse = str(Path(sys.executable).with_name("pulse"))
     subprocess.run([pulse, "demo", "shop", "--products", str(args.products),
-                    "--sessions", str(args.sessions)], check=True,
+                    "--sessions", str(args.sessions), "--no-train"], check=True,
                    env={**os.environ, "PULSE_DATA_DIR": str(data_dir)})
     print(f"demo shop: {time.perf_counter() - started:.0f}s", flush=True)
     snapshot = http.post(f"/v1/snapshot/{DATASOURCE}")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pulse_ray.cli import demo_service
 from pulse_ray.cli.context import store_database, store_session
 from pulse_ray.cli.output import out_console
 from pulse_ray.config import get_settings
@@ -16,6 +17,7 @@ from pulse_ray.demo import TRANSACTIONS_TABLE, load, transactions
 from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourceType
 from pulse_ray.schemas.models import ModelCreate
+from pulse_ray.shop.examples import write_examples
 from pulse_ray.store import datasources as repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.timeutil import utcnow
@@ -87,23 +89,14 @@ def transactions_(
                       f"registered datasource {name}.")
 
 
-@app.command("shop")
-def shop(
-    products: Annotated[int, typer.Option(min=60, help="Catalog size.")] = 5000,
-    sessions: Annotated[int, typer.Option(min=100, help="Training sessions.")] = 20_000,
-    into: IntoOption = None,
-    name: Annotated[str, typer.Option(help="Datasource name to register.")] = "shop-sessions-db",
-    seed: SeedOption = 11,
-) -> None:
-    """Generate a catalog (tagged into the store), shopper sessions with known personas
-    and their purchases, and the persona model to train on them."""
+def _write_shop(*, products: int, sessions: int, target: str, name: str, seed: int) -> None:
+    """The catalog tagged into the store, the sessions table at ``target`` registered
+    as ``name`` (once), and the persona model (once)."""
     from pulse_ray.shop import demo, loader  # the text model: only for this command
     from pulse_ray.shop.encoder import LocalEncoder
     from pulse_ray.shop.features import FEATURES
     from pulse_ray.shop.tagger import Tagger
 
-    settings = get_settings()
-    target = _target(into)
     encoder = LocalEncoder()
     tagger = Tagger(encoder)
     started = time.perf_counter()
@@ -123,12 +116,49 @@ def shop(
         try:
             model_repo.create_model(
                 session=session, account=_ACCOUNT, now=utcnow(), model_create=ModelCreate(
-                    name=settings.shop_persona_model, label_column="persona",
+                    name=get_settings().shop_persona_model, label_column="persona",
                     feature_columns=list(FEATURES),
                     description="Shopper persona from a live session (POST /v1/infer)."))
         except ConflictError:
             pass  # trained before: new snapshots make new versions
     out_console.print(
         f"Tagged {len(tagged):,} products, wrote {sessions:,} sessions ({bought:,} purchases) "
-        f"to {target} in {time.perf_counter() - started:.1f}s. Next: `pulse snapshot {name}`, "
-        f"then train {settings.shop_persona_model} on it (`pulse train` or POST /v1/train).")
+        f"to {target} in {time.perf_counter() - started:.1f}s.", highlight=False)
+
+
+@app.command("shop")
+def shop(
+    products: Annotated[int, typer.Option(min=60, help="Catalog size.")] = 5000,
+    sessions: Annotated[int, typer.Option(min=100, help="Training sessions.")] = 20_000,
+    into: IntoOption = None,
+    name: Annotated[str, typer.Option(help="Datasource name to register.")] = "shop-sessions-db",
+    seed: SeedOption = 11,
+    train: Annotated[bool, typer.Option(
+        help="Snapshot and train the persona model on the running service (PULSE_BASE_URL, "
+        "default http://127.0.0.1:8000); --no-train only writes the data.")] = True,
+    epochs: Annotated[int | None, typer.Option(
+        min=1, help="Passes over the sessions (default: the server's).")] = None,
+) -> None:
+    """Generate a catalog (tagged into the store), shopper sessions with known personas
+    and their purchases, and the persona model; then snapshot the sessions and train
+    and deploy the model on the running service, so the seed's POST /v1/infer answers.
+
+    Key: PULSE_API_KEY or the `pulse auth login` one; with neither,
+    a key made in the local store and saved as the CLI's login.
+    Again: an unchanged snapshot is reused, its model not retrained.
+    """
+    settings = get_settings()
+    target = _target(into)
+    model = settings.shop_persona_model
+    if not train:
+        _write_shop(products=products, sessions=sessions, target=target, name=name, seed=seed)
+        out_console.print(f"Next: `pulse snapshot {name}`, then train {model} on it "
+                          "(`pulse train` or POST /v1/train).", highlight=False)
+        return
+    client, made = demo_service.connect(account=_ACCOUNT)  # before minutes of tagging
+    with client:
+        _write_shop(products=products, sessions=sessions, target=target, name=name, seed=seed)
+        deployed = demo_service.deploy_model(client, datasource=name, model=model,
+                                             epochs=epochs)
+        demo_service.print_next_steps(base_url=client.base_url, deployed=deployed,
+                                      examples=write_examples(settings.data_dir), made=made)

@@ -13,11 +13,11 @@ from pulse_ray.errors import ValidationError
 __all__ = ["client", "json_argument"]
 
 
-def client() -> Pulse:
-    """The SDK client, with the key and URL the SDK finds (``PULSE_API_KEY``,
-    ``PULSE_BASE_URL``, or `pulse auth login`). Commands call it through this module
-    so tests can hand them a client over a mocked transport."""
-    return Pulse()
+def client(api_key: str | None = None) -> Pulse:
+    """The SDK client, with ``api_key`` or the key and URL the SDK finds
+    (``PULSE_API_KEY``, ``PULSE_BASE_URL``, or `pulse auth login`). Commands call it
+    through this module so tests can hand them a client over a mocked transport."""
+    return Pulse(api_key)
 
 
 def json_argument(value: str, *, field: str) -> dict[str, Any]:

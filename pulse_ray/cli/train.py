@@ -21,7 +21,7 @@ from pulse_ray.client import Pulse
 from pulse_ray.schemas.training import RunDetail
 from pulse_ray.timeutil import format_timestamp
 
-__all__ = ["runs_app", "train"]
+__all__ = ["follow_run", "report_run", "runs_app", "train"]
 
 runs_app = typer.Typer(help="Show, follow and cancel training runs.", no_args_is_help=True)
 
@@ -44,7 +44,7 @@ def _epoch_line(entry: dict[str, float], total: int | None) -> str:
     return f"epoch {number}/{total or '?'}  {metrics}"
 
 
-def _follow(client: Pulse, run_id: str, *, poll_s: float) -> RunDetail:
+def follow_run(client: Pulse, run_id: str, *, poll_s: float) -> RunDetail:
     """Polls the run until it ends, drawing a progress bar by epochs (on stderr, so
     stdout stays clean for --json) and a line per finished epoch."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -71,7 +71,7 @@ def _follow(client: Pulse, run_id: str, *, poll_s: float) -> RunDetail:
             raise typer.Exit(130) from None
 
 
-def _report(run: RunDetail, *, json_output: bool, logs: bool = False) -> None:
+def report_run(run: RunDetail, *, json_output: bool, logs: bool = False) -> None:
     """Prints the run; a run that failed or was cancelled exits 1."""
     if json_output:
         print_json(run)
@@ -137,8 +137,8 @@ def train(
         if not json_output:
             err_console.print(f"Started {started.id} ({model} on {snapshot}).",
                               highlight=False)
-        run = _follow(client, started.id, poll_s=poll)
-    _report(run, json_output=json_output)
+        run = follow_run(client, started.id, poll_s=poll)
+    report_run(run, json_output=json_output)
 
 
 @runs_app.command()
@@ -153,15 +153,15 @@ def show(
     if not json_output and run.epochs:
         for entry in run.epochs:
             out_console.print(_epoch_line(entry, run.options.epochs), highlight=False)
-    _report(run, json_output=json_output, logs=logs)
+    report_run(run, json_output=json_output, logs=logs)
 
 
 @runs_app.command()
 def watch(run_id: RunArgument, poll: PollOption = 1.0, json_output: JsonOption = False) -> None:
     """Follow a run until it ends, as `pulse train` does."""
     with service.client() as client:
-        run = _follow(client, run_id, poll_s=poll)
-    _report(run, json_output=json_output)
+        run = follow_run(client, run_id, poll_s=poll)
+    report_run(run, json_output=json_output)
 
 
 @runs_app.command()

@@ -97,12 +97,15 @@ def http(service: RunningService) -> Iterator[httpx.Client]:
         yield client
 
 
-def pulse_cli(service: RunningService, *args: str) -> subprocess.CompletedProcess[str]:
-    """Runs the installed `pulse` command against the service's store."""
-    env = {**os.environ, "PULSE_DATA_DIR": str(service.settings.data_dir)}
+def pulse_cli(service: RunningService, *args: str, env: dict[str, str] | None = None,
+              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Runs the installed `pulse` command against the service's store, with none of
+    the developer's PULSE_* settings (their key, URL or login), plus ``env``."""
+    own = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
     return subprocess.run(
         [str(Path(sys.executable).with_name("pulse")), *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env={**own, "PULSE_DATA_DIR": str(service.settings.data_dir), **(env or {})},
+        capture_output=True, text=True, timeout=timeout, check=False,
     )
 
 
@@ -166,23 +169,32 @@ def demo_snapshot(service: RunningService, headers: dict[str, str], directory: P
 
 
 SHOP_PRODUCTS = 300
+SHOP_DEMO = ("demo", "shop", "--products", str(SHOP_PRODUCTS), "--sessions", "3000",
+             "--epochs", "4")
 
 
 @pytest.fixture(scope="session")
-def shop(service: RunningService) -> Iterator[dict[str, Any]]:
-    """`pulse demo shop` in the service's store, shopper-persona trained on it (and so
-    deployed), and a receiver subscribed to the seed's events."""
+def shop(service: RunningService,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`pulse demo shop` as a new user runs it, with no key of their own (so it makes
+    one and saves it as the CLI's login): its own training run deploys shopper-persona.
+    Also a receiver subscribed to the seed's events, and the run and snapshot behind
+    the deployed version."""
     headers = bearer(key_maker(service)("read", "write", name="shop", plan="enterprise")["key"])
+    demo_env = {"PULSE_BASE_URL": service.url,
+                "PULSE_CONFIG_DIR": str(tmp_path_factory.mktemp("shop-login"))}
     with running_receiver() as receiver, \
             httpx.Client(base_url=service.url, headers=headers, timeout=120) as http:
         secret = http.post("/v1/webhooks", json={"url": receiver.url, "events": [
             "products.tagged", "session.converted", "model.updated"]}).json()["secret"]
-        made = pulse_cli(service, "demo", "shop", "--products", str(SHOP_PRODUCTS),
-                         "--sessions", "3000")
-        assert made.returncode == 0, made.stderr
-        snapshot = http.post("/v1/snapshot/shop-sessions-db").json()
-        run = wait_for_run(http, train(http, "shopper-persona", snapshot["id"], epochs=4))
-        assert run["status"] == "succeeded", run["error"]
+        made = pulse_cli(service, *SHOP_DEMO, env=demo_env, timeout=900)
+        assert made.returncode == 0, made.stdout + made.stderr
+        login = json.loads((Path(demo_env["PULSE_CONFIG_DIR"]) / "credentials.json")
+                           .read_text())
+        deployed = http.get("/v1/models/shopper-persona").json()["deployed_version"]
+        trained = http.get(f"/v1/lineage/shopper-persona:{deployed}").json()["training"]
+        run = http.get(f"/v1/train/{trained['id']}").json()
+        snapshot = http.get(f"/v1/snapshots/{run['snapshot']}").json()
         yield {"http": http, "receiver": receiver, "secret": secret, "run": run,
-               "snapshot": snapshot, "headers": headers,
-               "catalog": demo.catalog(SHOP_PRODUCTS, seed=11)}
+               "snapshot": snapshot, "headers": headers, "demo": made, "demo_env": demo_env,
+               "demo_key": login["api_key"], "catalog": demo.catalog(SHOP_PRODUCTS, seed=11)}

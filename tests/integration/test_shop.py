@@ -1,10 +1,14 @@
-"""E-commerce on the real service: `pulse demo shop`, a persona model trained by Ray
-Train and served by the ModelServer, the TextEncoder deployment tagging in the
+"""E-commerce on the real service: `pulse demo shop` (which trains and deploys the
+persona model itself), the seed's requests right after it, a persona model trained by
+Ray Train and served by the ModelServer, the TextEncoder deployment tagging in the
 background, and the webhooks the seed lists."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,12 +18,12 @@ from standardwebhooks import Webhook
 from pulse_ray.runtime.service import RunningService
 from pulse_ray.shop.personas import PERSONA_NAMES
 from tests.conftest import Receiver
-from tests.seed_bodies import SEED_INFER
+from tests.seed_bodies import SEED_INFER, SEED_TAG
 
-from .conftest import bearer
+from .conftest import SHOP_DEMO, bearer, pulse_cli
 
 # Past the default per-test limit: the first test that asks for the session's demo
-# shop sets it up and trains its persona model.
+# shop runs `pulse demo shop`, which trains its persona model.
 pytestmark = pytest.mark.timeout(900)
 
 # The seed's body, viewing two products the demo catalog has.
@@ -38,6 +42,41 @@ def _events(receiver: Receiver, secret: str, kind: str, count: int = 1,
             return found
         time.sleep(0.1)
     raise AssertionError(f"no {kind} event in {timeout}s")
+
+
+AXES = {"price_sensitivity", "brand_loyalty", "social_proof_reliance", "purchase_intent"}
+
+
+def test_right_after_the_demo_the_seed_requests_answer_in_the_seed_shapes(
+        service: RunningService, shop: dict[str, Any]) -> None:
+    """What a new user does next: the two requests `pulse demo shop` printed, with the
+    key it made them, the bodies exactly as the seed shows them."""
+    printed = shop["demo"].stdout
+    assert re.search(r"made key_\w+ \(shop-demo, plan starter", " ".join(printed.split()))
+    assert f"shopper-persona {shop['run']['version']} is deployed" in printed
+    bodies = dict(re.findall(r"curl -s -X POST \S+(/v1/\S+) .* -d @(\S+)", printed))
+    assert json.loads(Path(bodies["/v1/infer"]).read_text()) == SEED_INFER
+    assert json.loads(Path(bodies["/v1/products/tag"]).read_text()) == SEED_TAG
+    with httpx.Client(base_url=service.url, headers=bearer(shop["demo_key"]),
+                      timeout=30) as user:
+        inferred = user.post("/v1/infer", json=SEED_INFER)
+        tagged = user.post("/v1/products/tag", json=SEED_TAG)
+    assert inferred.status_code == 200, inferred.text
+    body = inferred.json()
+    persona, picked = body["persona"], body["recommendations"]
+    assert persona["primary"] in PERSONA_NAMES and 0 < persona["confidence"] <= 1
+    assert set(persona["attributes"]) == AXES
+    assert len(picked["product_ids"]) == len(picked["rerank_scores"]) == 10
+    assert picked["rerank_scores"] == sorted(picked["rerank_scores"], reverse=True)
+    assert body["metadata"]["model_version"] == shop["run"]["version"]
+    assert body["metadata"]["inference_time_ms"] > 0
+    assert tagged.status_code == 200, tagged.text
+    (product,) = tagged.json()["data"]
+    assert (product["id"], product["name"], product["price"]) == (
+        "prod_123", "Performance Running Shoe", 129.99)
+    assert set(product["tags"]["attributes"]) == AXES
+    assert {p["persona"] for p in product["tags"]["personas"]} == set(PERSONA_NAMES)
+    assert product["tags"]["facets"]["category"] == ["footwear", "footwear/running"]
 
 
 def test_the_seed_session_is_answered_by_the_trained_persona_model(shop: dict[str, Any]) -> None:
@@ -108,3 +147,15 @@ def test_tagging_and_inference_have_separate_limits(service: RunningService, sho
         assert limited.json()["error"]["code"] == "RATE_LIMITED"
         assert http.post("/v1/infer", json=SESSION).status_code == 200  # its own bucket
 
+
+
+def test_running_the_demo_again_reuses_its_key_snapshot_and_model(
+        service: RunningService, shop: dict[str, Any]) -> None:
+    again = pulse_cli(service, *SHOP_DEMO, env=shop["demo_env"], timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    printed = " ".join(again.stdout.split())
+    assert f"Unchanged since {shop['snapshot']['id']}" in printed
+    assert f"shopper-persona {shop['run']['version']} (trained on" in printed
+    assert "is deployed already" in printed and "made key_" not in printed
+    model = shop["http"].get("/v1/models/shopper-persona").json()
+    assert model["deployed_version"] == shop["run"]["version"]

@@ -152,9 +152,10 @@ class FakeApi:
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
-    def client(self, **kwargs: Any) -> Pulse:
-        """A client on this fake API that never really sleeps between retries."""
-        return Pulse("pulse_sk_test", base_url="http://pulse.test", transport=self.transport,
+    def client(self, api_key: str | None = "pulse_sk_test", **kwargs: Any) -> Pulse:
+        """A client on this fake API that never really sleeps between retries; with
+        ``api_key=None`` it finds its key as the SDK does (environment, saved login)."""
+        return Pulse(api_key, base_url="http://pulse.test", transport=self.transport,
                      sleep=lambda s: None, **kwargs)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
