@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from pulse_ray.cli.server_extra import INSTALL, missing_extra
-from tests.unit.fresh_python import run_python, server_only_modules
+from tests.fresh_python import run_python, server_only_modules
 
 SERVER_COMMANDS = [["serve"], ["keys", "create", "--name", "me"], ["keys", "--help"],
                    ["db", "upgrade"], ["datasources", "list"], ["demo", "transactions"]]

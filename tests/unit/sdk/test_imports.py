@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.fresh_python import run_python, server_only_modules
+from tests.fresh_python import run_python, server_only_modules
 
 
 def test_the_sdk_works_without_the_server_extra_and_imports_none_of_it() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["ROOT", "run_python", "server_only_modules"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 # Makes the modules in HIDDEN (defined before this runs) fail to import, as if their
 # packages were not installed.
