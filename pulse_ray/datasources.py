@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pulse_ray.errors import ErrorDetail, ValidationError
 from pulse_ray.schemas.datasources import DatasourceCreate
-from pulse_ray.sources import SourceError, probe, spec_of
+from pulse_ray.sources import SourceError, spec_of
+from pulse_ray.sources.readers import probe
 
 __all__ = ["check_datasource"]
 

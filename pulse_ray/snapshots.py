@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 
 from pulse_ray.contenthash import Digest, table_digest
 from pulse_ray.schemas.snapshots import Compression
-from pulse_ray.sources import SourceError, SourceSpec, sql_source
+from pulse_ray.sources import SourceError, SourceSpec
+from pulse_ray.sources.readers import sql_source
 
 __all__ = [
     "BlockResult",

@@ -9,8 +9,8 @@ import typer
 from pulse_ray.apikeys import parse_secret
 from pulse_ray.cli import service
 from pulse_ray.cli.output import JsonOption, out_console, print_json
-from pulse_ray.client import DEFAULT_BASE_URL, Pulse
 from pulse_ray.credentials import Credentials, save_credentials
+from pulse_ray.sdk import DEFAULT_BASE_URL, Pulse
 
 app = typer.Typer(help="Log the CLI in with an API key; show the key it uses.",
                   no_args_is_help=True)

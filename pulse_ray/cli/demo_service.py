@@ -22,7 +22,7 @@ from pulse_ray.cli import service
 from pulse_ray.cli.context import store_session
 from pulse_ray.cli.output import err_console, out_console
 from pulse_ray.cli.train import follow_run, report_run
-from pulse_ray.client import Pulse
+from pulse_ray.sdk import Pulse
 from pulse_ray.credentials import Credentials, save_credentials
 from pulse_ray.errors import PulseError, UnauthorizedError, UnavailableError
 from pulse_ray.plans import Plan

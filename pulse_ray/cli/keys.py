@@ -55,7 +55,7 @@ def create(
         key, secret = repo.create_key(
             session=session, key_create=body, account=account, now=utcnow()
         )
-        created = ApiKeyCreated.model_validate(key, update={"key": secret})
+        created = ApiKeyCreated.issued(key, secret)
     if json_output:
         print_json(created)
         return

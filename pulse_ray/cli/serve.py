@@ -10,7 +10,7 @@ import typer
 
 from pulse_ray.cli.output import out_console
 from pulse_ray.config import Settings, get_settings
-from pulse_ray.store.engine import redact_url
+from pulse_ray.urls import redact_url
 
 HostOption = Annotated[str | None, typer.Option(help="HTTP host (PULSE_HTTP_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="HTTP port (PULSE_HTTP_PORT).")]

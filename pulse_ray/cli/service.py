@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pulse_ray.client import Pulse
 from pulse_ray.errors import ValidationError
+from pulse_ray.sdk import Pulse
 
 __all__ = ["client", "json_argument"]
 

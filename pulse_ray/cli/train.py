@@ -17,8 +17,8 @@ from rich.progress import (
 
 from pulse_ray.cli import service
 from pulse_ray.cli.output import JsonOption, err_console, out_console, print_json
-from pulse_ray.client import Pulse
 from pulse_ray.schemas.training import RunDetail
+from pulse_ray.sdk import Pulse
 from pulse_ray.timeutil import format_timestamp
 
 __all__ = ["follow_run", "report_run", "runs_app", "train"]

@@ -33,7 +33,9 @@ from pulse_ray.snapshots import (
     find_source_error,
     write_block,
 )
-from pulse_ray.sources import ReadPlan, SourceError, SqlSource, probe, sql_source
+from pulse_ray.sources import SourceError
+from pulse_ray.sources.postgres import ReadPlan
+from pulse_ray.sources.readers import SqlSource, probe, sql_source
 
 __all__ = ["RaySnapshotRunner"]
 

@@ -1,17 +1,16 @@
-"""Datasources on the wire, and the SQLModel base their table extends."""
+"""Datasources on the wire (the store's table is ``pulse_ray.store.tables.Datasource``)."""
 
 from __future__ import annotations
 
 import re
 from typing import Self
 
-from pydantic import ConfigDict, field_validator, model_validator
-from sqlmodel import Field, SQLModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pulse_ray.errors import ValidationError
 from pulse_ray.sources.base import DatasourceType
-from pulse_ray.store.engine import redact_url
 from pulse_ray.timeutil import Timestamp
+from pulse_ray.urls import redact_url
 
 __all__ = [
     "DatasourceBase",
@@ -24,7 +23,7 @@ _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _URI_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
-class DatasourceBase(SQLModel):
+class DatasourceBase(BaseModel):
     name: str = Field(
         max_length=64, description="Lowercase letters, digits and dashes: transactions-db."
     )
@@ -56,8 +55,8 @@ class DatasourceBase(SQLModel):
 
 
 class DatasourceCreate(DatasourceBase):
-    # A misspelt field is an error, not a silent no-op (see ApiKeyCreate).
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    # A misspelt field is an error, not a silent no-op.
+    model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(
         default=None,
@@ -111,6 +110,9 @@ class DatasourceCreate(DatasourceBase):
 
 
 class DatasourcePublic(DatasourceBase):
+    # Built from the store's row by attribute; the row's url keeps its password.
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     url: str | None = Field(default=None, description="With any password masked.")
     created_at: Timestamp

@@ -1,9 +1,10 @@
-"""API keys on the wire, and the SQLModel base their table extends."""
+"""API keys on the wire (the store's table is ``pulse_ray.store.tables.ApiKey``)."""
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, field_validator, model_validator
-from sqlmodel import Field, SQLModel
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pulse_ray.auth import Scope
 from pulse_ray.errors import ValidationError
@@ -13,15 +14,14 @@ from pulse_ray.timeutil import Timestamp
 __all__ = ["ApiKeyBase", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic", "WhoAmI"]
 
 
-class ApiKeyBase(SQLModel):
+class ApiKeyBase(BaseModel):
     name: str = Field(min_length=1, max_length=100, description="A label for people.")
     plan: Plan = Field(default=Plan.FREE, description="Which plan's limits apply.")
 
 
 class ApiKeyCreate(ApiKeyBase):
-    # A misspelt option is an error, not a silent no-op. (SQLModel ignores the class
-    # keyword form; its own config type is private, hence the ignore.)
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    # A misspelt option is an error, not a silent no-op.
+    model_config = ConfigDict(extra="forbid")
 
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.READ, Scope.WRITE],
@@ -64,6 +64,9 @@ class ApiKeyCreate(ApiKeyBase):
 
 
 class ApiKeyPublic(ApiKeyBase):
+    # Built from the store's row by attribute (see ApiKeyCreated.issued).
+    model_config = ConfigDict(from_attributes=True)
+
     id: str = Field(description="key_… id; never the secret.")
     prefix: str = Field(description="The first characters of the secret, to recognise it.")
     scopes: list[Scope]
@@ -75,8 +78,14 @@ class ApiKeyPublic(ApiKeyBase):
 class ApiKeyCreated(ApiKeyPublic):
     key: str = Field(description="The secret. Shown only in this response: store it now.")
 
+    @classmethod
+    def issued(cls, key: Any, secret: str) -> ApiKeyCreated:
+        """The answer to creating ``key`` (a stored row): its public fields and, this
+        once, its ``secret``."""
+        return cls(**ApiKeyPublic.model_validate(key).model_dump(), key=secret)
 
-class WhoAmI(SQLModel):
+
+class WhoAmI(BaseModel):
     id: str
     name: str
     plan: Plan

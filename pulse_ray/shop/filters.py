@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # the wire schemas (and so the SDK) check filters without numpy
+    import numpy as np
 
 __all__ = ["Filters", "check_filter", "parse_filters"]
 
@@ -49,6 +51,8 @@ class Filters:
 
     def mask(self, prices: np.ndarray, ratings: np.ndarray, categories: np.ndarray) -> np.ndarray:
         """:meth:`admits` over a catalog's columns (ratings NaN where unknown)."""
+        import numpy as np
+
         keep = np.ones(len(prices), dtype=bool)
         if self.price_min is not None:
             keep &= prices >= self.price_min

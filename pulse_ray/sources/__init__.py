@@ -1,46 +1,9 @@
-"""Reading datasources without Ray: probing at registration, and the per-shard
-readers that Ray Data tasks run (``pulse_ray.runtime.snapshots``)."""
+"""Reading datasources without Ray: the kinds of source and their specs here (light:
+the wire schemas and the SDK import them), the readers in their own modules
+(:mod:`pulse_ray.sources.readers` picks one), which bring pyarrow and the drivers."""
 
 from __future__ import annotations
 
-import pyarrow as pa
-
 from pulse_ray.sources.base import DatasourceType, Shard, SourceError, SourceSpec, spec_of
-from pulse_ray.sources.files import probe_files
-from pulse_ray.sources.postgres import PostgresSource, ReadPlan
-from pulse_ray.sources.sqlite import SqliteSource
 
-__all__ = [
-    "DatasourceType",
-    "PostgresSource",
-    "ReadPlan",
-    "Shard",
-    "SourceError",
-    "SourceSpec",
-    "SqlSource",
-    "SqliteSource",
-    "probe",
-    "spec_of",
-    "sql_source",
-]
-
-SqlSource = PostgresSource | SqliteSource
-
-
-def sql_source(spec: SourceSpec) -> SqlSource:
-    if spec.type is DatasourceType.POSTGRESQL:
-        return PostgresSource(spec)
-    if spec.type is DatasourceType.SQLITE:
-        return SqliteSource(spec)
-    raise ValueError(f"{spec.type} is not a SQL source")
-
-
-def probe(spec: SourceSpec) -> pa.Schema:
-    """Checks that the source can be read and returns its schema.
-
-    Raises:
-        SourceError: naming the datasource field at fault.
-    """
-    if spec.type.is_sql:
-        return sql_source(spec).probe()
-    return probe_files(spec)
+__all__ = ["DatasourceType", "Shard", "SourceError", "SourceSpec", "spec_of"]

@@ -18,7 +18,9 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
-__all__ = ["Database", "UTCDateTime", "normalize_url", "redact_url"]
+from pulse_ray.urls import redact_url
+
+__all__ = ["Database", "UTCDateTime", "normalize_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +31,6 @@ def normalize_url(url: str | URL) -> URL:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
-
-
-def redact_url(url: str | URL) -> str:
-    """The URL with any password masked, for logs and messages."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -85,7 +82,7 @@ class Database:
 
     @property
     def safe_url(self) -> str:
-        return redact_url(self.url)
+        return redact_url(self.url.render_as_string(hide_password=False))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

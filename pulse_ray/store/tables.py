@@ -1,5 +1,7 @@
-"""SQLModel tables. Each extends its resource's public base from ``pulse_ray.schemas``
-and adds what must never reach a response (hashes, owning account)."""
+"""SQLModel tables: what the store keeps, including what must never reach a response
+(hashes, owning account, passwords). The wire shapes are plain pydantic models in
+``pulse_ray.schemas``, built from these rows by attribute, so the SDK that shares them
+needs neither SQLModel nor SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -20,8 +22,7 @@ from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Principal, Scope
 from pulse_ray.plans import Plan, parse_limits
-from pulse_ray.schemas.datasources import DatasourceBase, DatasourceType
-from pulse_ray.schemas.keys import ApiKeyBase
+from pulse_ray.sources.base import DatasourceType
 from pulse_ray.store.engine import UTCDateTime
 
 __all__ = [
@@ -44,10 +45,11 @@ __all__ = [
 ]
 
 
-class ApiKey(ApiKeyBase, table=True):
+class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
 
     id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=100)
     account: str = Field(default="default", index=True, max_length=100)
     prefix: str = Field(max_length=20)
     key_hash: str = Field(unique=True, max_length=64)
@@ -98,7 +100,7 @@ class IdempotencyRecord(SQLModel, table=True):
 
 
 
-class Datasource(DatasourceBase, table=True):
+class Datasource(SQLModel, table=True):
     """A registered source. ``url`` keeps its password (the store is the place secrets
     live, like Airflow's connections); the public model masks it."""
 
@@ -107,8 +109,14 @@ class Datasource(DatasourceBase, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     account: str = Field(index=True, max_length=100)
+    name: str = Field(max_length=64)
     type: DatasourceType = Field(sa_column=Column(String(16), nullable=False))
     url: str | None = Field(default=None, max_length=2048)
+    path: str | None = Field(default=None, max_length=2048)
+    table: str | None = Field(default=None, max_length=255)
+    query: str | None = Field(default=None, max_length=10_000)
+    shard_key: str | None = Field(default=None, max_length=255)
+    label_column: str | None = Field(default=None, max_length=255)
     feature_columns: list[str] | None = Field(
         default=None, sa_column=Column(JSON, nullable=True)
     )

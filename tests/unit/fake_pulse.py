@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from pulse_ray.cli.output import out_console
-from pulse_ray.client import Pulse
+from pulse_ray.sdk import AsyncPulse, Pulse
 
 __all__ = ["PAYLOADS", "FakeApi", "envelope"]
 
@@ -157,6 +157,16 @@ class FakeApi:
         ``api_key=None`` it finds its key as the SDK does (environment, saved login)."""
         return Pulse(api_key, base_url="http://pulse.test", transport=self.transport,
                      sleep=lambda s: None, **kwargs)
+
+    def async_client(self, sleeps: list[float] | None = None, **kwargs: Any) -> AsyncPulse:
+        """The same for :class:`AsyncPulse`; ``sleeps`` records the waits it skipped."""
+
+        async def sleep(seconds: float) -> None:
+            if sleeps is not None:
+                sleeps.append(seconds)
+
+        return AsyncPulse("pulse_sk_test", base_url="http://pulse.test",
+                          transport=self.transport, sleep=sleep, **kwargs)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Makes CLI commands talk to this fake API, and print tables wide enough that

@@ -76,6 +76,12 @@ def test_every_pod_runs_the_pulse_image(name: str) -> None:
     assert cluster["rayVersion"].startswith(_ray_pin())
 
 
+def test_the_pulse_image_installs_the_server_extra() -> None:
+    # The plain package is the SDK and client CLI: no store, no Serve application.
+    dockerfile = (ROOT / "cluster" / "Dockerfile").read_text()
+    assert re.search(r"^RUN pip install --no-cache-dir '\.\[server\]' ", dockerfile, re.M)
+
+
 @pytest.mark.parametrize("name", ["ray-service.pulse.yaml", "ray-job.train.yaml"])
 def test_every_pulse_variable_of_the_pods_is_a_setting_with_a_valid_value(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,10 +139,12 @@ def test_the_ray_up_config_starts_one_cluster_with_pulse_installed() -> None:
     head_type = config["available_node_types"][config["head_node_type"]]
     assert head["num_cpus"] == head_type["resources"]["CPU"]
     assert head["metrics_export_port"] == worker["metrics_export_port"]  # one scrape port
-    # The repository is mounted on every node and installed from there.
+    # The repository is mounted on every node and installed from there, with the server
+    # extra (the plain package is only the SDK and the client CLI).
     (remote,) = [r for r, local in config["file_mounts"].items()
                  if (ROOT / local).resolve() == ROOT]
-    assert f"pip install --no-cache-dir {remote}" in config["setup_commands"]
+    home_relative = remote.replace("~", "$HOME", 1)  # `~` does not expand inside quotes
+    assert f'pip install --no-cache-dir "{home_relative}[server]"' in config["setup_commands"]
     for command in config["setup_commands"]:
         if command.startswith("python -c "):
             statement = shlex.split(command)[2]

@@ -13,7 +13,7 @@ from pulse_ray.datasources import check_datasource
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic
 from pulse_ray.store import datasources as repo
-from pulse_ray.store.engine import redact_url
+from pulse_ray.urls import redact_url
 
 router = APIRouter(prefix="/datasources", tags=["datasources"])
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ def create_key(
     key, secret = repo.create_key(
         session=session, key_create=body, account=admin.account, now=now
     )
-    return ApiKeyCreated.model_validate(key, update={"key": secret})
+    return ApiKeyCreated.issued(key, secret)
 
 
 @router.get("", response_model=Page[ApiKeyPublic], summary="List keys, newest first")

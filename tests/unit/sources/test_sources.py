@@ -9,7 +9,9 @@ import pytest
 
 from pulse_ray.demo import load, transactions
 from pulse_ray.schemas.datasources import DatasourceType
-from pulse_ray.sources import PostgresSource, SourceError, SourceSpec, probe, sql_source
+from pulse_ray.sources import SourceError, SourceSpec
+from pulse_ray.sources.postgres import PostgresSource
+from pulse_ray.sources.readers import probe, sql_source
 
 
 def test_probe_reads_the_schema_of_every_kind(source: SourceSpec) -> None:

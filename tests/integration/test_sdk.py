@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from pulse_ray.client import AsyncPulse, Pulse
 from pulse_ray.demo import load, transactions
 from pulse_ray.errors import (
     ConflictError,
@@ -25,6 +24,7 @@ from pulse_ray.errors import (
 )
 from pulse_ray.runtime.service import RunningService
 from pulse_ray.schemas.training import TrainOptions
+from pulse_ray.sdk import AsyncPulse, Pulse
 from tests.conftest import Receiver
 from tests.seed_bodies import FRAUD_INPUT
 

@@ -1,12 +1,13 @@
-"""The SDK's machinery, shared by :class:`~pulse_ray.client.Pulse` and
-:class:`~pulse_ray.client.AsyncPulse`.
+"""The SDK's sans-I/O core, shared by :class:`~pulse_ray.sdk.Pulse` and
+:class:`~pulse_ray.sdk.AsyncPulse`.
 
 Everything that is not I/O lives here once: what a request is (:class:`Call`), how it
 is built, how a response is decoded, whether and when to try again
 (:class:`RetryPolicy`, :func:`settle`). The two clients differ only in the loop that
-sends and sleeps (a dozen lines each), and each endpoint is written once, as a method
-that returns a :class:`Call`, which :class:`endpoint` turns into a blocking method on
-``Pulse`` and a coroutine method on ``AsyncPulse`` (typed for both).
+sends and sleeps (a dozen lines each), and each endpoint is written once, in its
+resource's module (``_keys``, ``_datasources``, ...), as a method that returns a
+:class:`Call`, which :class:`endpoint` turns into a blocking method on ``Pulse`` and a
+coroutine method on ``AsyncPulse`` (typed for both).
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ __all__ = [
     "Retry",
     "RetryPolicy",
     "SyncClientBase",
+    "body",
     "endpoint",
+    "no_content",
     "settle",
 ]
 
@@ -117,6 +120,11 @@ class Call(Generic[T]):
 def no_content(body: Any) -> None:
     """``parse`` for routes that answer 204."""
     return None
+
+
+def body(**fields: Any) -> dict[str, Any]:
+    """A JSON body without the fields left at None, so the server's defaults apply."""
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,66 @@
+"""Models and the registry (``/v1/models``): versions, deploys, rollbacks, history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pulse_ray.schemas.common import Page
+from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
+from pulse_ray.sdk._core import Call, body, endpoint
+
+__all__ = ["ModelEndpoints"]
+
+
+class ModelEndpoints:
+    """Create and look up models; deploy and roll back their versions."""
+
+    @endpoint
+    def create_model(
+        self, name: str, *, label_column: str, feature_columns: Sequence[str] | None = None,
+        family: str | None = None, description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Call[ModelPublic]:
+        """A model: its family (default tabular-classifier) and data contract."""
+        return Call.post("/v1/models", ModelPublic.model_validate, body(
+            name=name, label_column=label_column, family=family, description=description,
+            feature_columns=feature_columns and list(feature_columns),
+        ), idempotency_key=idempotency_key)
+
+    @endpoint
+    def list_models(
+        self, *, limit: int | None = None, starting_after: str | None = None
+    ) -> Call[Page[ModelPublic]]:
+        return Call.get("/v1/models", Page[ModelPublic].model_validate, limit=limit,
+                        starting_after=starting_after)
+
+    @endpoint
+    def get_model(self, model: str) -> Call[ModelPublic]:
+        """One model, with the version deployed now."""
+        return Call.get(f"/v1/models/{model}", ModelPublic.model_validate)
+
+    @endpoint
+    def list_versions(self, model: str) -> Call[ModelVersions]:
+        """A model's versions, newest first, with their metrics and status."""
+        return Call.get(f"/v1/models/{model}/versions", ModelVersions.model_validate)
+
+    @endpoint
+    def deploy_version(
+        self, model: str, version: str, *, idempotency_key: str | None = None
+    ) -> Call[VersionPublic]:
+        """Serves ``version``; the version deployed before is archived."""
+        return Call.post(f"/v1/models/{model}/versions/{version}/deploy",
+                         VersionPublic.model_validate, idempotency_key=idempotency_key)
+
+    @endpoint
+    def rollback_model(
+        self, model: str, *, idempotency_key: str | None = None
+    ) -> Call[VersionPublic]:
+        """Goes back to the version deployed before the current one (409 if none).
+        The idempotency key matters here: a retried rollback must not go back twice."""
+        return Call.post(f"/v1/models/{model}/rollback", VersionPublic.model_validate,
+                         idempotency_key=idempotency_key)
+
+    @endpoint
+    def get_model_history(self, model: str) -> Call[ModelHistory]:
+        """Every deploy and rollback, newest first: who, when, from, to."""
+        return Call.get(f"/v1/models/{model}/history", ModelHistory.model_validate)
