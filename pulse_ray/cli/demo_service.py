@@ -22,12 +22,12 @@ from pulse_ray.cli import service
 from pulse_ray.cli.context import store_session
 from pulse_ray.cli.output import err_console, out_console
 from pulse_ray.cli.train import follow_run, report_run
-from pulse_ray.sdk import Pulse
 from pulse_ray.credentials import Credentials, save_credentials
 from pulse_ray.errors import PulseError, UnauthorizedError, UnavailableError
 from pulse_ray.plans import Plan
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.schemas.snapshots import SnapshotPublic
+from pulse_ray.sdk import Pulse
 from pulse_ray.store import keys as key_repo
 from pulse_ray.timeutil import utcnow
 
