@@ -48,7 +48,7 @@ from pulse_ray.runtime.service import start_service
 MODEL = "fraud-detector"
 _QUIET = {"enable_access_log": False}
 
-SAMPLE = {"amount": 1500.0, "merchant_category": "electronics", "country": "US",
+SAMPLE = {"transaction_amount": 1500.0, "merchant_category": "electronics", "country": "US",
           "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
           "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}
 
@@ -59,7 +59,7 @@ wrk.headers["Content-Type"] = "application/json"
 local n = 0
 request = function()
   n = n + 1
-  local body = string.format('{"input": {"amount": %d.%04d, "merchant_category": '
+  local body = string.format('{"input": {"transaction_amount": %d.%04d, "merchant_category": '
     .. '"electronics", "country": "US", "home_country": "US", "hour": 3, '
     .. '"device": "mobile", "account_age_days": 30, "txn_count_24h": 4, '
     .. '"avg_amount_30d": 80.0, "distance_from_home_km": 12.5}}',

@@ -44,7 +44,7 @@ _trained = False
 
 
 def _payment() -> dict[str, Any]:
-    return {"amount": round(random.lognormvariate(3.6, 0.9), 2),
+    return {"transaction_amount": round(random.lognormvariate(3.6, 0.9), 2),
             "merchant_category": random.choice(_CATEGORIES), "country": "US",
             "home_country": random.choice(("US", "US", "GB")), "hour": random.randrange(24),
             "device": random.choice(("mobile", "desktop", None)),

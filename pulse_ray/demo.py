@@ -6,7 +6,8 @@ bulk path (PostgreSQL ``COPY``, SQLite ``executemany`` in one transaction).
 Fraud (about 1.5%) is more likely for amounts far above the account's 30-day
 average, at night, on young accounts, after bursts of activity, far from home, abroad,
 and in a few merchant categories — each a nudge on a logistic score with noise, so no
-single rule finds it.
+single rule finds it. Column names are seed 000's (``transaction_amount``,
+``merchant_category``), so the seed's request body fits a model trained on it.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def transactions(rows: int, *, seed: int = 7) -> pa.Table:
     no_fingerprint = rng.random(rows) < 0.05  # device unknown: a nullable input
     return pa.table({
         "id": np.arange(1, rows + 1, dtype=np.int64),
-        "amount": amount,
+        "transaction_amount": amount,
         "merchant_category": _CATEGORIES[category],
         "country": _COUNTRIES[country],
         "home_country": _COUNTRIES[home],

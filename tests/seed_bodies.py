@@ -20,6 +20,6 @@ SEED_TAG: dict[str, Any] = {"products": [{
 
 # A transaction with every column of pulse_ray.demo.transactions but the label.
 FRAUD_INPUT: dict[str, Any] = {
-    "amount": 1500.0, "merchant_category": "electronics", "country": "US",
+    "transaction_amount": 1500.0, "merchant_category": "electronics", "country": "US",
     "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
     "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}

@@ -71,6 +71,6 @@ def test_errors_exit_non_zero_with_the_envelope(service: RunningService,
     bad = pulse_cli(service, "models", "create", "Bad Name", "--label-column", "y")
     assert bad.returncode == 1
     assert "VALIDATION_ERROR" in bad.stderr and "name:" in bad.stderr
-    (tmp_path / "input.json").write_text('{"amount": 1}')
+    (tmp_path / "input.json").write_text('{"transaction_amount": 1}')
     no_version = pulse_cli(service, "infer", MODEL, f"@{tmp_path / 'input.json'}")
     assert no_version.returncode == 1 and no_version.stdout == ""

@@ -26,7 +26,7 @@ INPUT = FRAUD_INPUT
 
 def _varied() -> dict[str, Any]:
     """An input no other call has sent (so the prediction cache cannot answer it)."""
-    return {**INPUT, "amount": round(random.uniform(1, 10_000), 4)}
+    return {**INPUT, "transaction_amount": round(random.uniform(1, 10_000), 4)}
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +59,10 @@ def test_valid_and_invalid_inputs(http: httpx.Client, fraud: dict[str, Any]) -> 
     assert isinstance(body["output"]["is_fraud"], bool)
     assert 0 <= body["output"]["confidence"] <= 1
     bad = http.post(f"/v1/infer/{MODEL}", json={"input": {
-        **INPUT, "amount": -3, "colour": "red", "hour": None}})
+        **INPUT, "transaction_amount": -3, "colour": "red", "hour": None}})
     assert bad.status_code == 400
     assert {d["field"] for d in bad.json()["error"]["details"]} == {
-        "input.amount", "input.colour", "input.hour"}
+        "input.transaction_amount", "input.colour", "input.hour"}
 
 
 def test_version_pinning_and_the_cache(http: httpx.Client, fraud: dict[str, Any]) -> None:

@@ -135,7 +135,7 @@ class InferenceLoad:
         while not self.stop.is_set():
             amount += 1  # a new input each time: the prediction cache cannot answer
             try:
-                self.pulse.infer("fraud", {**FRAUD_INPUT, "amount": amount})
+                self.pulse.infer("fraud", {**FRAUD_INPUT, "transaction_amount": amount})
                 outcome = "ok"
             except PulseError as exc:
                 outcome = f"{type(exc).__name__}: {exc}"

@@ -59,7 +59,7 @@ def test_datasource_snapshot_model_train_infer_lineage(pulse: Pulse, tmp_path: P
     assert snap.rows == 2000 and snap.hash.startswith("sha256:")
     assert pulse.create_snapshot("sdk-tx").id == snap.id  # unchanged: the same one
     assert [s.id for s in pulse.list_snapshots(datasource="sdk-tx").data] == [snap.id]
-    assert "amount" in {c.name for c in pulse.get_snapshot(snap.id).columns}
+    assert "transaction_amount" in {c.name for c in pulse.get_snapshot(snap.id).columns}
     with pytest.raises(ConflictError):
         pulse.delete_datasource("sdk-tx")  # lineage points at it
 

@@ -109,7 +109,8 @@ def test_a_failing_job_is_reported_with_its_error(service: RunningService,
                                                   trained_setup: dict[str, Any]) -> None:
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                       timeout=60) as http:
-        http.post("/v1/models", json={"name": "amount-model", "label_column": "amount"})
+        http.post("/v1/models", json={"name": "amount-model",
+                                      "label_column": "transaction_amount"})
         response = http.post("/v1/train/amount-model",
                              json={"snapshot": trained_setup["snapshot"]})
         run = wait_for_run(http, response.json()["id"])

@@ -63,7 +63,7 @@ PAYLOADS: dict[str, Any] = {
     "datasource": DATASOURCE,
     "snapshot": SNAPSHOT,
     "snapshot_detail": {**SNAPSHOT, "uri": "/snap/snap_1",
-                        "columns": [{"name": "amount", "type": "double"}],
+                        "columns": [{"name": "transaction_amount", "type": "double"}],
                         "files": [{"path": "part-0.parquet", "rows": 2000,
                                    "size_bytes": 3 * 2**20}]},
     "model": MODEL,

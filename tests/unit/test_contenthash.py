@@ -32,9 +32,9 @@ def test_same_rows_in_any_order_and_blocks_hash_alike(table: pa.Table) -> None:
 @pytest.mark.parametrize("change", ["value", "add", "remove", "duplicate", "null"])
 def test_any_row_change_changes_the_hash(table: pa.Table, change: str) -> None:
     if change == "value":
-        amounts = table["amount"].to_numpy().copy()
+        amounts = table["transaction_amount"].to_numpy().copy()
         amounts[123] += 0.01
-        changed = table.set_column(1, "amount", pa.array(amounts))
+        changed = table.set_column(1, "transaction_amount", pa.array(amounts))
     elif change == "add":
         changed = pa.concat_tables([table, transactions(1, seed=99)])
     elif change == "remove":

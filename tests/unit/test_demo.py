@@ -20,7 +20,7 @@ def test_fraud_is_rare_and_the_data_is_reproducible() -> None:
 def test_the_signal_is_learnable_but_no_single_feature_gives_it_away() -> None:
     table = transactions(100_000, seed=4)
     fraud = table["is_fraud"].to_numpy(zero_copy_only=False)
-    ratio = np.log(table["amount"].to_numpy() / table["avg_amount_30d"].to_numpy())
+    ratio = np.log(table["transaction_amount"].to_numpy() / table["avg_amount_30d"].to_numpy())
     order = np.argsort(ratio)
     ranks = np.empty(len(ratio))
     ranks[order] = np.arange(len(ratio))

@@ -16,13 +16,13 @@ from pulse_ray.errors import (
 
 
 def test_envelope_has_code_message_and_field_details() -> None:
-    error = ValidationError(details=[ErrorDetail("input.amount", "must be positive")])
+    error = ValidationError(details=[ErrorDetail("input.transaction_amount", "must be positive")])
     assert error.http_status == 400
     assert error.to_envelope() == {
         "error": {
             "code": "VALIDATION_ERROR",
             "message": "Input validation failed",
-            "details": [{"field": "input.amount", "message": "must be positive"}],
+            "details": [{"field": "input.transaction_amount", "message": "must be positive"}],
         }
     }
 

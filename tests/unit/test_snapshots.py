@@ -37,7 +37,7 @@ def test_snapshot_writes_parquet_and_a_stable_hash(
     codec = pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression
     assert codec == "ZSTD"
     assert not list((tmp_path / "snapshots").glob(".tmp-*"))
-    assert {c["name"] for c in first.columns} >= {"id", "amount", "is_fraud"}
+    assert {c["name"] for c in first.columns} >= {"id", "transaction_amount", "is_fraud"}
 
 
 def test_a_failed_snapshot_leaves_nothing(tmp_path: Path) -> None:

@@ -117,7 +117,8 @@ def test_snapshot_dedupes_unless_forced(client: TestClient, headers: dict[str, s
     assert forced.status_code == 201 and forced.json()["id"] != body["id"]
     assert forced.json()["hash"] == body["hash"]
     with sqlite3.connect(demo_db) as conn:
-        conn.execute("UPDATE transactions SET amount = amount + 1 WHERE id = 17")
+        conn.execute("UPDATE transactions SET transaction_amount = transaction_amount + 1 "
+                     "WHERE id = 17")
     changed = client.post("/v1/snapshot/transactions-db", headers=headers)
     assert changed.status_code == 201 and changed.json()["hash"] != body["hash"]
 
@@ -130,7 +131,7 @@ def test_snapshot_listing_and_detail(client: TestClient, headers: dict[str, str]
     assert [s["id"] for s in listed["data"]] == [snapshot["id"]]
     detail = client.get(f"/v1/snapshots/{snapshot['id']}", headers=headers).json()
     assert detail["uri"].startswith(state.settings.snapshot_uri)
-    assert {"name": "amount", "type": "double"} in detail["columns"]
+    assert {"name": "transaction_amount", "type": "double"} in detail["columns"]
     assert sum(f["rows"] for f in detail["files"]) == snapshot["rows"]
     for path, code in [("/v1/snapshots/snap_missing", 404),
                        ("/v1/snapshots?datasource=nope", 404),

@@ -59,7 +59,8 @@ def test_identical_inputs_are_answered_from_the_cache(
     assert again["output"] == first["output"] and again["id"] != first["id"]
     assert again["metadata"]["latency_ms"] >= 0
     other = client.post("/v1/infer/fraud-detector", headers=headers,
-                        json={"input": {**GOOD, "amount": 3.0}, "options": options}).json()
+                        json={"input": {**GOOD, "transaction_amount": 3.0},
+                              "options": options}).json()
     assert other["metadata"]["cached"] is False
 
 
@@ -73,11 +74,11 @@ def test_a_version_can_be_pinned(client: TestClient, headers: dict[str, str],
 
 
 @pytest.mark.parametrize(("change", "field", "message"), [
-    ({"amount": None}, "input.amount", "must not be null"),
+    ({"transaction_amount": None}, "input.transaction_amount", "must not be null"),
     ({"colour": "red"}, "input.colour", "is not an input of this model"),
     ({"hour": "three"}, "input.hour", "must be a number"),
     ({"hour": 2.5}, "input.hour", "must be a whole number"),
-    ({"amount": -1}, "input.amount", "must be at least 0"),
+    ({"transaction_amount": -1}, "input.transaction_amount", "must be at least 0"),
     ({"device": 3}, "input.device", "must be a string"),
 ])
 def test_bad_inputs_name_the_field(client: TestClient, headers: dict[str, str],

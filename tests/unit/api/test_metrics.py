@@ -61,7 +61,7 @@ def test_inference_is_recorded_with_its_model_and_version(
     assert _last(recorder) == (INFER, "POST", 200, "fraud-detector", versions[1])
     # A bad input for a model that exists: the error still names what was resolved.
     bad = client.post("/v1/infer/fraud-detector", headers=headers,
-                      json={"input": {**GOOD, "amount": -1}})
+                      json={"input": {**GOOD, "transaction_amount": -1}})
     assert bad.status_code == 400
     assert _last(recorder) == (INFER, "POST", 400, "fraud-detector", versions[0])
 

@@ -24,20 +24,21 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
 
 
 def test_infer_inline_from_a_file_and_from_stdin(api: FakeApi, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["infer", "fraud-detector", '{"amount": 1500.0}',
+    result = runner.invoke(app, ["infer", "fraud-detector", '{"transaction_amount": 1500.0}',
                                  "--version", "1.0.0-def456", "--metadata"])
     assert result.exit_code == 0, result.output
     assert ('inf_1 fraud-detector 1.0.0-def456: {"is_fraud": true, "confidence": 0.83}'
             in result.stdout)
     assert "3.1 ms" in result.stdout
-    assert api.bodies()[0] == {"input": {"amount": 1500.0}, "options": {
+    assert api.bodies()[0] == {"input": {"transaction_amount": 1500.0}, "options": {
         "version": "1.0.0-def456", "include_metadata": True}}
-    (tmp_path / "tx.json").write_text('{"amount": 2.0}')
+    (tmp_path / "tx.json").write_text('{"transaction_amount": 2.0}')
     from_file = runner.invoke(app, ["infer", "fraud-detector", f"@{tmp_path / 'tx.json'}",
                                     "--json"])
     assert json.loads(from_file.stdout)["output"]["is_fraud"] is True
-    runner.invoke(app, ["infer", "fraud-detector", "-"], input='{"amount": 3.0}')
-    assert [b["input"] for b in api.bodies()[1:]] == [{"amount": 2.0}, {"amount": 3.0}]
+    runner.invoke(app, ["infer", "fraud-detector", "-"], input='{"transaction_amount": 3.0}')
+    assert [b["input"] for b in api.bodies()[1:]] == [{"transaction_amount": 2.0},
+                                                      {"transaction_amount": 3.0}]
 
 
 def test_bad_input_is_refused_before_any_request(api: FakeApi) -> None:
@@ -50,12 +51,14 @@ def test_bad_input_is_refused_before_any_request(api: FakeApi) -> None:
 
 def test_the_servers_field_errors_are_printed(api: FakeApi) -> None:
     api.on("POST /v1/infer/fraud-detector", envelope(
-        "VALIDATION_ERROR", "Input validation failed", ("input.amount", "must be >= 0"),
+        "VALIDATION_ERROR", "Input validation failed",
+        ("input.transaction_amount", "must be >= 0"),
         ("input.colour", "is not a recognised field")), status=400)
-    result = runner.invoke(app, ["infer", "fraud-detector", '{"amount": -1, "colour": 1}'])
+    result = runner.invoke(app, ["infer", "fraud-detector",
+                                 '{"transaction_amount": -1, "colour": 1}'])
     assert result.exit_code == 1
     assert "VALIDATION_ERROR: Input validation failed" in result.stderr
-    assert "input.amount: must be >= 0" in result.stderr
+    assert "input.transaction_amount: must be >= 0" in result.stderr
     assert "input.colour: is not a recognised field" in result.stderr
 
 

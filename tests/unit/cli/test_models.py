@@ -33,11 +33,11 @@ def test_models_list_show_and_create(api: FakeApi) -> None:
     shown = runner.invoke(app, ["models", "show", "fraud-detector"])
     assert "predicts is_fraud" in shown.stdout and "deployed: 1.0.0-def456" in shown.stdout
     created = runner.invoke(app, ["models", "create", "fraud-detector", "--label-column",
-                                  "is_fraud", "--feature-column", "amount",
+                                  "is_fraud", "--feature-column", "transaction_amount",
                                   "--feature-column", "hour"])
     assert created.exit_code == 0, created.output
     assert api.bodies() == [{"name": "fraud-detector", "label_column": "is_fraud",
-                             "feature_columns": ["amount", "hour"]}]
+                             "feature_columns": ["transaction_amount", "hour"]}]
 
 
 def test_versions_deploy_rollback_history(api: FakeApi) -> None:
@@ -79,7 +79,8 @@ def test_snapshot_and_snapshots(api: FakeApi) -> None:
     assert [s["id"] for s in json.loads(listed.stdout)] == ["snap_1"]
     assert api.requests[-1].url.params["datasource"] == "tx"
     shown = runner.invoke(app, ["snapshots", "show", "snap_1"])
-    assert "1 files under /snap/snap_1" in shown.stdout and "amount double" in shown.stdout
+    assert "1 files under /snap/snap_1" in shown.stdout
+    assert "transaction_amount double" in shown.stdout
 
 
 def test_whoami(api: FakeApi) -> None:

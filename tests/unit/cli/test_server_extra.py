@@ -38,7 +38,8 @@ def test_client_commands_run_without_the_server_extra_and_import_none_of_it() ->
         commands = [["--help"], ["auth", "whoami"], ["snapshot", "tx"], ["snapshots", "list"],
                     ["models", "list"], ["models", "versions", "fraud-detector"],
                     ["train", "fraud-detector", "--snapshot", "snap_1"],
-                    ["runs", "show", "run_1"], ["infer", "fraud-detector", '{"amount": 1.0}'],
+                    ["runs", "show", "run_1"],
+                    ["infer", "fraud-detector", '{"transaction_amount": 1.0}'],
                     ["lineage", "inf_1"], ["webhooks", "list"], ["products", "get", "prod_123"],
                     ["session", '{"session_id": "sess_abc123"}']]
         codes = {" ".join(c): CliRunner().invoke(app, c).exit_code for c in commands}

@@ -59,7 +59,7 @@ def test_stats_merge_like_one_pass(demo_table: pa.Table) -> None:
         block = table_stats(demo_table.slice(start, 700))
         parts = parts.merge(TableStats.from_json(json.dumps(block.to_dict())))
     assert parts.rows == whole.rows
-    for name in ("amount", "merchant_category", "is_fraud"):
+    for name in ("transaction_amount", "merchant_category", "is_fraud"):
         a, b = whole.columns[name], parts.columns[name]
         assert a.counts == b.counts and a.mean == pytest.approx(b.mean)
 
@@ -118,19 +118,21 @@ def test_input_schema_names_every_bad_field(demo_table: pa.Table) -> None:
     features = [c for c in demo_table.column_names if c not in ("id", "is_fraud")]
     pre = fit_preprocessor(table_stats(demo_table), label="is_fraud", features=features)
     schema = pre.input_schema()
-    good = {"amount": 12.5, "merchant_category": "travel", "hour": 3, "country": "US",
+    good = {"transaction_amount": 12.5, "merchant_category": "travel", "hour": 3,
+            "country": "US",
             "home_country": "US", "account_age_days": 400, "txn_count_24h": 1,
             "avg_amount_30d": 30.0, "distance_from_home_km": 2.0}
     # Training saw devices missing, so inference may leave it out; nothing else.
     assert schema.validate_input(good)["device"] is None
     with pytest.raises(ValidationError) as caught:
-        schema.validate_input({**good, "amount": -5, "hour": 2.5, "merchant_category": 7,
+        schema.validate_input({**good, "transaction_amount": -5, "hour": 2.5,
+                               "merchant_category": 7,
                                "colour": "red", "account_age_days": "old",
                                "country": None, "txn_count_24h": None, "home_country": None})
     problems = {d.field: d.message for d in caught.value.details}
     assert problems == {
         "input.colour": "is not an input of this model",
-        "input.amount": "must be at least 0",
+        "input.transaction_amount": "must be at least 0",
         "input.hour": "must be a whole number",
         "input.merchant_category": "must be a string",
         "input.account_age_days": "must be a number",
@@ -154,7 +156,7 @@ def test_inference_rows_encode_exactly_as_training_tables(demo_table: pa.Table) 
     rows = table.slice(0, 50).to_pylist()
     rows[0]["device"] = None  # missing
     rows[1]["merchant_category"] = "never-seen"  # unseen category
-    rows[2]["amount"] = None  # missing number
+    rows[2]["transaction_amount"] = None  # missing number
     by_table = preprocessor.encode(pa.Table.from_pylist(rows, schema=table.schema))
     by_rows = preprocessor.encode_rows(rows)
     np.testing.assert_allclose(by_rows[0], by_table[0], rtol=1e-6)

@@ -23,7 +23,8 @@ def test_the_sdk_works_without_the_server_extra_and_imports_none_of_it() -> None
         api.on("GET /v1/models", page(PAYLOADS["model"]))
         api.on("POST /v1/infer", PAYLOADS["session_inference"])
         with api.client() as pulse:
-            answers = [pulse.whoami().id, pulse.infer("fraud-detector", {"amount": 1.0}).id,
+            answers = [pulse.whoami().id,
+                       pulse.infer("fraud-detector", {"transaction_amount": 1.0}).id,
                        pulse.list_models().data[0].name,
                        pulse.infer_session({"session_id": "sess_abc123"}).persona.primary]
         print(json.dumps({"answers": answers,

@@ -16,8 +16,8 @@ from pulse_ray.sources.readers import probe, sql_source
 
 def test_probe_reads_the_schema_of_every_kind(source: SourceSpec) -> None:
     schema = probe(source)
-    assert "is_fraud" in schema.names and "amount" in schema.names
-    assert pa.types.is_floating(schema.field("amount").type)
+    assert "is_fraud" in schema.names and "transaction_amount" in schema.names
+    assert pa.types.is_floating(schema.field("transaction_amount").type)
 
 
 @pytest.mark.parametrize(  # files are read by Ray Data's own readers

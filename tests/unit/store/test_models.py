@@ -28,7 +28,8 @@ def _model_with_versions(session: Session, count: int) -> Model:
     snapshot = Snapshot(id="snap_1", account="a", datasource_id=source.id, rows=1,
                         size_bytes=1, hash="sha256:0", compression="zstd", uri="/tmp/s",
                         columns=[{"name": "is_fraud", "type": "bool"},
-                                 {"name": "amount", "type": "double"}], files=[], created_at=T0)
+                                 {"name": "transaction_amount", "type": "double"}],
+                        files=[], created_at=T0)
     session.add(snapshot)
     for i in range(count):
         run = create_run(session=session, model=model, snapshot=snapshot,
