@@ -30,7 +30,7 @@ from pulse_ray.demo import load, transactions
 from pulse_ray.models.metrics import best_threshold, classification_metrics
 from pulse_ray.models.stats import split_rows, table_stats
 from pulse_ray.models.tabular import fit_preprocessor
-from pulse_ray.models.training import make_training, to_tensors, train_epoch
+from pulse_ray.models.training import FeatureMasking, make_training, to_tensors, train_epoch
 from pulse_ray.runtime.service import start_service
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store import Database
@@ -69,12 +69,13 @@ def plain_torch_samples_per_s(train, features: list[str], options: dict,  # type
     net, optimizer, loss = make_training(preprocessor, learning_rate=options["learning_rate"],
                                          seed=0)
     generator = torch.Generator()
+    masking = FeatureMasking.of(preprocessor)
     timings = []
     for epoch in range(options["epochs"]):
         generator.manual_seed(epoch)
         started = time.perf_counter()
         train_epoch(net, optimizer, loss, data, batch_size=options["batch_size"],
-                    generator=generator)
+                    generator=generator, masking=masking)
         timings.append(time.perf_counter() - started)
     return len(data) / statistics.median(timings[1:] or timings)
 

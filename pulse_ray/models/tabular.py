@@ -118,6 +118,16 @@ class TabularPreprocessor:
                                dtype=np.int64).reshape(len(rows), len(self.categorical))
         return self._scale(raw), categorical
 
+    def missing_numeric(self) -> np.ndarray:
+        """The numeric block of a row whose every numeric feature is missing (what
+        training masks a feature to), float32 [numeric_width]."""
+        return self._scale(np.full((1, len(self.numeric)), np.nan))[0]
+
+    def numeric_owners(self) -> np.ndarray:
+        """For each column of the numeric block, the index of the feature it encodes."""
+        return np.repeat(np.arange(len(self.numeric)),
+                         [3 if f.non_negative else 2 for f in self.numeric])
+
     def _scale(self, raw: np.ndarray) -> np.ndarray:
         """The numeric block from raw values (NaN where missing), a column per feature:
         standardised value, missing flag, and for non-negative features log1p too."""

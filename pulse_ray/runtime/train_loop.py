@@ -19,7 +19,13 @@ import torch.distributed as dist
 
 from pulse_ray.models.metrics import best_threshold, classification_metrics
 from pulse_ray.models.tabular import TabularPreprocessor
-from pulse_ray.models.training import make_training, predict_proba, to_tensors, train_epoch
+from pulse_ray.models.training import (
+    FeatureMasking,
+    make_training,
+    predict_proba,
+    to_tensors,
+    train_epoch,
+)
 
 __all__ = ["CHECKPOINT_FILE", "train_loop_per_worker"]
 
@@ -51,6 +57,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     net, optimizer, loss_fn = make_training(preprocessor, learning_rate=options["learning_rate"],
                                             seed=options["seed"])
     loss_fn = loss_fn.to(device)
+    masking = FeatureMasking.of(preprocessor).to(device)
     model = ray.train.torch.prepare_model(net)  # DDP-wrapped with several workers
     module: torch.nn.Module = getattr(model, "module", model)
 
@@ -68,7 +75,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     for epoch in range(start, options["epochs"]):
         generator.manual_seed(options["seed"] * 100_003 + epoch)
         loss = train_epoch(model, optimizer, loss_fn, train, batch_size=options["batch_size"],
-                           generator=generator)
+                           generator=generator, masking=masking)
         probabilities = _gather(predict_proba(module, validation.numeric,
                                               validation.categorical))
         labels = _gather(validation.labels.cpu().numpy())

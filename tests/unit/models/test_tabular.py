@@ -13,7 +13,13 @@ from pulse_ray.errors import ValidationError
 from pulse_ray.models.metrics import best_threshold, classification_metrics
 from pulse_ray.models.stats import TableStats, split_rows, table_stats
 from pulse_ray.models.tabular import TabularNet, TabularPreprocessor, fit_preprocessor
-from pulse_ray.models.training import make_training, predict_proba, to_tensors, train_epoch
+from pulse_ray.models.training import (
+    FeatureMasking,
+    make_training,
+    predict_proba,
+    to_tensors,
+    train_epoch,
+)
 
 
 def _fit(table: pa.Table, label: str) -> TabularPreprocessor:
@@ -85,8 +91,9 @@ def test_a_few_epochs_learn_the_demo_signal(demo_table: pa.Table) -> None:
     data, held = to_tensors(pre, [train]), to_tensors(pre, [valid])
     net, optimizer, loss = make_training(pre, learning_rate=3e-3, seed=0)
     generator = torch.Generator().manual_seed(0)
-    losses = [train_epoch(net, optimizer, loss, data, batch_size=512, generator=generator)
-              for _ in range(4)]
+    masking = FeatureMasking.of(pre)
+    losses = [train_epoch(net, optimizer, loss, data, batch_size=512, generator=generator,
+                          masking=masking) for _ in range(4)]
     assert losses[-1] < losses[0]
     probabilities = predict_proba(net, held.numeric, held.categorical)
     labels = held.labels.numpy()
