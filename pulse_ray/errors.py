@@ -58,7 +58,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ErrorDetail:
-    """One problem with one field; ``field`` is a dotted path such as ``input.amount``."""
+    """One problem with one field; ``field`` is a dotted path such as
+    ``options.version``, or a model's input by its own name (``transaction_amount``)."""
 
     field: str
     message: str
@@ -109,7 +110,7 @@ class ValidationError(PulseError):
         """One 400 with a detail per field from pydantic's (or FastAPI's) ``errors()``.
 
         Locations lose their ``body``/``query``/... head, so a bad field inside the
-        JSON body reads ``input.transaction_amount``.
+        JSON body reads ``options.version``.
         """
         for err in errors:
             if err.get("type") == "json_invalid":

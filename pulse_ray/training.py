@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+import pyarrow as pa
 from sqlmodel import Session
 
-from pulse_ray.errors import ValidationError
+from pulse_ray.errors import ErrorDetail, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.models.inputs import read_contract, unknown_columns
+from pulse_ray.models.stats import column_kind
 from pulse_ray.schemas.training import TERMINAL, TrainOptions
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store.tables import Model, Snapshot, TrainingRun
@@ -58,21 +61,42 @@ def feature_columns(model: Model, columns: Sequence[str]) -> list[str]:
 
 
 def check_snapshot(model: Model, snapshot: Snapshot) -> list[str]:
-    """The features to train on, after checking the snapshot has them and the label.
+    """The features to train on, after checking the snapshot has them and the label,
+    and that the model's constraints are on features (bounds on numeric ones).
 
     Raises:
-        ValidationError: on ``snapshot``, naming the missing columns.
+        ValidationError: on ``snapshot``, naming the missing columns; on
+            ``constraints.<column>`` for a constraint the features cannot meet.
     """
-    columns = [c["name"] for c in snapshot.columns]
-    features = feature_columns(model, columns)
-    missing = [c for c in [model.label_column, *features] if c not in columns]
+    types = {c["name"]: c["type"] for c in snapshot.columns}
+    features = feature_columns(model, list(types))
+    missing = [c for c in [model.label_column, *features] if c not in types]
     if missing:
         raise ValidationError.for_field(
             "snapshot", f"{snapshot.id} has no column(s) {', '.join(missing)}",
             summary=f"Snapshot does not fit model '{model.name}'")
     if not features:
         raise ValidationError.for_field("snapshot", "no feature columns besides the label")
+    details = unknown_columns(model.constraints, features)
+    details += [
+        ErrorDetail(f"constraints.{name}", f"bounds apply to numbers; {name} is "
+                    f"{types[name]} in {snapshot.id}")
+        for name, constraint in read_contract(model.constraints).items()
+        if name in features and constraint.bounded and _kind(types[name]) != "numeric"]
+    if details:
+        raise ValidationError(f"The constraints of model '{model.name}' do not fit its features",
+                              details=details)
     return features
+
+
+def _kind(arrow_type: str) -> str:
+    """:func:`column_kind` of a type as a snapshot records it (Arrow's own spelling)."""
+    if arrow_type.startswith("decimal"):
+        return "numeric"
+    try:
+        return column_kind(pa.type_for_alias(arrow_type))
+    except ValueError:
+        return "categorical"  # timestamps with zones, dictionaries, ...: not numbers
 
 
 def create_run(*, session: Session, model: Model, snapshot: Snapshot, options: TrainOptions,

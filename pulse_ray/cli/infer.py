@@ -22,7 +22,8 @@ def infer(
         metavar="INPUT", help="A JSON object of features; @file.json or - (stdin) also do.")],
     version: Annotated[str | None, typer.Option(help="Pin a version (default: deployed).")
                        ] = None,
-    metadata: Annotated[bool, typer.Option(help="Also show latency and cache hit.")] = False,
+    metadata: Annotated[bool, typer.Option(
+        help="Also show latency, cache hit and the inputs imputed as missing.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Predict with a model's deployed (or pinned) version."""
@@ -35,8 +36,10 @@ def infer(
     out_console.print(f"{result.id} {result.model} {result.version}: "
                       f"{json.dumps(result.output)}", highlight=False)
     if result.metadata:
-        out_console.print(f"  {result.metadata.latency_ms:.1f} ms"
-                          f"{', cached' if result.metadata.cached else ''}", highlight=False)
+        meta = result.metadata
+        imputed = f", imputed: {', '.join(meta.imputed)}" if meta.imputed else ""
+        out_console.print(f"  {meta.latency_ms:.1f} ms{', cached' if meta.cached else ''}"
+                          f"{imputed}", highlight=False)
 
 
 def _tree(found: Lineage) -> Tree:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -23,6 +24,8 @@ def _show_model(model: ModelPublic) -> None:
     out_console.print(
         f"{model.name} ({model.family}): predicts {model.label_column} from {features}; "
         f"deployed: {model.deployed_version or 'none'}", highlight=False)
+    for column, constraint in model.constraints.items():
+        out_console.print(f"  {column}: {json.dumps(constraint.model_dump())}", highlight=False)
 
 
 def _show_version(version: VersionPublic, verb: str) -> None:
@@ -60,13 +63,19 @@ def create(
     label_column: Annotated[str, typer.Option(help="The column to predict.")],
     feature_column: Annotated[list[str] | None, typer.Option(
         help="Repeat for several; default: every column but the label and ids.")] = None,
+    constraints: Annotated[str | None, typer.Option(
+        help='Per-column constraints as a JSON object (or @file.json), e.g. '
+        '\'{"transaction_amount": {"exclusive_minimum": 0}, "country": {"required": true}}\'.'
+    )] = None,
     description: Annotated[str | None, typer.Option()] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a model (family tabular-classifier) to train on snapshots."""
+    contract = service.json_argument(constraints, field="constraints") if constraints else None
     with service.client() as client:
         created = client.create_model(name, label_column=label_column,
-                                      feature_columns=feature_column, description=description)
+                                      feature_columns=feature_column, constraints=contract,
+                                      description=description)
     print_json(created) if json_output else _show_model(created)
 
 

@@ -1,5 +1,5 @@
 """A trained model on disk: ``model.pt`` (weights) and ``model.json`` (family,
-preprocessing, input schema). Written to a local directory by training, published to
+preprocessing, data contract, input schema). Written to a local directory by training, published to
 the artifact store (any pyarrow filesystem URI), loaded by the ModelServer."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
 import torch
 
-from pulse_ray.models.inputs import InputSchema
+from pulse_ray.models.inputs import Contract, InputSchema, read_contract
 from pulse_ray.models.tabular import FAMILY, TabularNet, TabularPreprocessor
 
 __all__ = ["TrainedModel", "publish", "weights_digest"]
@@ -35,10 +35,11 @@ def weights_digest(state: dict[str, torch.Tensor], length: int = 6) -> str:
 class TrainedModel:
     net: TabularNet
     preprocessor: TabularPreprocessor
+    contract: Contract = field(default_factory=dict)  # the model's, when it was trained
 
     @property
     def input_schema(self) -> InputSchema:
-        return self.preprocessor.input_schema()
+        return self.preprocessor.input_schema(self.contract)
 
     @torch.inference_mode()
     def predict(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -55,6 +56,7 @@ class TrainedModel:
         (directory / _SPEC).write_text(json.dumps({
             "family": FAMILY,
             "preprocessor": self.preprocessor.to_dict(),
+            "contract": {n: c.model_dump() for n, c in self.contract.items()},
             "input_schema": self.input_schema.model_dump(),
         }))
 
@@ -64,7 +66,8 @@ class TrainedModel:
         net = TabularNet.for_preprocessor(preprocessor)
         net.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
         net.eval()
-        return TrainedModel(net=net, preprocessor=preprocessor)
+        return TrainedModel(net=net, preprocessor=preprocessor,
+                            contract=read_contract(spec.get("contract", {})))
 
     @staticmethod
     def load(uri: str) -> TrainedModel:

@@ -6,12 +6,16 @@ table, not only the demo):
 
 * numeric columns are standardised; non-negative ones also enter as standardised
   ``log1p`` (so ratios of skewed amounts become differences the network can learn);
-  missing values become the mean plus a missing flag;
+  missing values become the mean plus a missing flag (:meth:`TabularPreprocessor.missing_numeric`);
 * text and boolean columns get a vocabulary of their most frequent values (at most
   1,000); index 0 is the bucket for unknown and missing values; each has an embedding;
 * classes come from the label column; the loss weights them by the square root of
   their inverse frequency (class imbalance), and a binary model's decision threshold is
   the one that maximises F1 on the validation split.
+
+Every input may be missing at inference (training masks features at random, see
+``pulse_ray.models.training``); which are required, and which values are impossible,
+is the model's data contract's to say (:mod:`pulse_ray.models.inputs`), not the sample's.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from functools import cached_property
 from typing import Any
 
@@ -28,7 +33,7 @@ import pyarrow.compute as pc
 import torch
 from torch import nn
 
-from pulse_ray.models.inputs import FieldSpec, InputSchema
+from pulse_ray.models.inputs import ColumnConstraint, FieldSpec, InputSchema
 from pulse_ray.models.stats import TableStats
 
 __all__ = ["FAMILY", "TabularNet", "TabularPreprocessor", "fit_preprocessor"]
@@ -47,7 +52,6 @@ class NumericFeature:
     std: float
     log_mean: float
     log_std: float
-    nullable: bool = True  # training saw it missing: inference may leave it out
 
 
 @dataclass
@@ -55,7 +59,6 @@ class CategoricalFeature:
     name: str
     boolean: bool
     vocabulary: list[str]  # index i + 1; 0 is unknown or missing
-    nullable: bool = True
 
     @property
     def cardinality(self) -> int:
@@ -156,15 +159,23 @@ class TabularPreprocessor:
             raise ValueError(f"label column '{self.label}' has values unseen in training")
         return index.to_numpy(zero_copy_only=False).astype(np.int64)
 
-    def input_schema(self) -> InputSchema:
-        fields = {
-            f.name: FieldSpec(type="integer" if f.integral else "number", nullable=f.nullable,
-                              minimum=0.0 if f.non_negative else None)
-            for f in self.numeric
-        }
+    def input_schema(self, contract: Mapping[str, ColumnConstraint] | None = None
+                     ) -> InputSchema:
+        """What inference accepts: each feature's type from training, and from the data
+        ``contract`` whether it is required and its bounds (none of either without one)."""
+        contract = contract or {}
+
+        def spec(name: str, type_: str, categories: list[str] | None = None) -> FieldSpec:
+            constraint = contract.get(name, ColumnConstraint())
+            return FieldSpec.model_validate({
+                "type": type_, "nullable": not constraint.required, "categories": categories,
+                **constraint.bounds()})
+
+        fields = {f.name: spec(f.name, "integer" if f.integral else "number")
+                  for f in self.numeric}
         fields.update({
-            f.name: FieldSpec(type="boolean", nullable=f.nullable) if f.boolean
-            else FieldSpec(type="string", nullable=f.nullable, categories=f.vocabulary[:100])
+            f.name: spec(f.name, "boolean") if f.boolean
+            else spec(f.name, "string", f.vocabulary[:100])
             for f in self.categorical
         })
         return InputSchema(fields=fields)
@@ -177,8 +188,9 @@ class TabularPreprocessor:
         return TabularPreprocessor(
             label=data["label"], classes=list(data["classes"]),
             class_weights=list(data["class_weights"]),
-            numeric=[NumericFeature(**f) for f in data["numeric"]],
-            categorical=[CategoricalFeature(**f) for f in data["categorical"]],
+            numeric=[NumericFeature(**_known(NumericFeature, f)) for f in data["numeric"]],
+            categorical=[CategoricalFeature(**_known(CategoricalFeature, f))
+                         for f in data["categorical"]],
             threshold=float(data.get("threshold", 0.5)),
             label_kind=str(data.get("label_kind", "string")),
         )
@@ -215,6 +227,13 @@ class TabularPreprocessor:
         return outputs
 
 
+def _known(kind: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without keys ``kind`` no longer has (artifacts written before an input
+    became optional carry ``nullable``: they still load)."""
+    names = {f.name for f in dataclass_fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
+
+
 def fit_preprocessor(
     stats: TableStats, *, label: str, features: Iterable[str]
 ) -> TabularPreprocessor:
@@ -239,13 +258,11 @@ def fit_preprocessor(
         if s.kind == "numeric":
             preprocessor.numeric.append(NumericFeature(
                 name=name, integral=s.integral, non_negative=s.minimum >= 0,
-                mean=s.mean, std=s.std, log_mean=s.log_mean, log_std=s.log_std,
-                nullable=s.nulls > 0))
+                mean=s.mean, std=s.std, log_mean=s.log_mean, log_std=s.log_std))
         else:
             vocabulary = [v for v, _ in s.counts.most_common(_MAX_VOCABULARY)]
             preprocessor.categorical.append(CategoricalFeature(
-                name=name, boolean=s.kind == "boolean", vocabulary=vocabulary,
-                nullable=s.nulls > 0))
+                name=name, boolean=s.kind == "boolean", vocabulary=vocabulary))
     return preprocessor
 
 

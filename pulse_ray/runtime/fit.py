@@ -28,6 +28,7 @@ from ray.train.v2._internal.exceptions import WorkerGroupStartupTimeoutError
 from pulse_ray.capacity import ResourcePlan
 from pulse_ray.config import Settings
 from pulse_ray.models.artifacts import TrainedModel, publish, weights_digest
+from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import TableStats, split_rows, stats_batch
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
 from pulse_ray.registry import next_version, should_deploy
@@ -133,7 +134,8 @@ def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings,
     net.load_state_dict(state["model"])
     metrics = {k: float(result.metrics[k]) for k in
                ("accuracy", "f1_score", "precision", "recall", "roc_auc")}
-    return TrainedModel(net=net, preprocessor=preprocessor), metrics
+    return TrainedModel(net=net, preprocessor=preprocessor,
+                        contract=read_contract(model.constraints)), metrics
 
 
 def register(run: TrainingRun, model: Model, trained: TrainedModel,

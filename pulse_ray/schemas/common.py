@@ -12,7 +12,9 @@ T = TypeVar("T")
 
 
 class ErrorDetailModel(BaseModel):
-    field: str = Field(description="Dotted path of the offending field, e.g. input.amount.")
+    field: str = Field(description="Dotted path of the offending field, e.g. "
+                       "options.version; a model's input by its own name, e.g. "
+                       "transaction_amount (as seed 000 names it).")
     message: str = Field(description="Why the value was refused.")
 
 

@@ -12,7 +12,8 @@ __all__ = ["InferMetadata", "InferOptions", "InferRequest", "InferResponse"]
 class InferOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    include_metadata: bool = Field(default=False, description="Add latency_ms and cached.")
+    include_metadata: bool = Field(
+        default=False, description="Add latency_ms, cached and the inputs imputed.")
     version: str | None = Field(default=None, description="Pin a version (default: deployed).")
 
 
@@ -21,7 +22,8 @@ class InferRequest(BaseModel):
 
     input: dict[str, Any] = Field(
         examples=[{"transaction_amount": 1500.0, "merchant_category": "electronics"}],
-        description="The model version's input schema says which fields it takes.",
+        description="The model version's input schema says which fields it takes; any "
+        "it does not mark required may be left out or null (imputed as missing).",
     )
     options: InferOptions = Field(default_factory=InferOptions)
 
@@ -29,6 +31,10 @@ class InferRequest(BaseModel):
 class InferMetadata(BaseModel):
     latency_ms: float
     cached: bool
+    imputed: list[str] = Field(
+        default_factory=list, examples=[["country", "home_country", "hour"]],
+        description="The model's inputs the request left out or sent as null, which the "
+        "model read as missing values.")
 
 
 class InferResponse(BaseModel):

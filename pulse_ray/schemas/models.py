@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pulse_ray.models.inputs import ColumnConstraint
 from pulse_ray.timeutil import Timestamp
 
 __all__ = [
@@ -33,6 +34,16 @@ class ModelCreate(BaseModel):
         default=None, min_length=1,
         description="Columns the model reads; default: every column but the label.",
     )
+    constraints: dict[str, ColumnConstraint] = Field(
+        default_factory=dict,
+        examples=[{"transaction_amount": {"exclusive_minimum": 0},
+                   "hour": {"minimum": 0, "maximum": 23}, "country": {"required": True}}],
+        description="What each column's meaning demands, by column (JSON Schema's words): "
+        "`required` (inference refuses a request without it; otherwise a left-out input "
+        "is imputed as missing) and, for numbers, `minimum`, `exclusive_minimum`, "
+        "`maximum`, `exclusive_maximum`. Training copies them into each version's input "
+        "schema; nothing else is refused for its value.",
+    )
     description: str | None = Field(default=None, max_length=1000)
 
     @field_validator("name")
@@ -48,6 +59,7 @@ class ModelPublic(BaseModel):
     family: str
     label_column: str
     feature_columns: list[str] | None
+    constraints: dict[str, ColumnConstraint] = Field(default_factory=dict)
     description: str | None = None
     deployed_version: str | None = None
     created_at: Timestamp

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
@@ -17,13 +18,17 @@ class ModelEndpoints:
     @endpoint
     def create_model(
         self, name: str, *, label_column: str, feature_columns: Sequence[str] | None = None,
+        constraints: Mapping[str, Mapping[str, Any]] | None = None,
         family: str | None = None, description: str | None = None,
         idempotency_key: str | None = None,
     ) -> Call[ModelPublic]:
-        """A model: its family (default tabular-classifier) and data contract."""
+        """A model: its family (default tabular-classifier) and data contract — the
+        label, the features and per-column ``constraints`` such as
+        ``{"transaction_amount": {"exclusive_minimum": 0}, "country": {"required": True}}``."""
         return Call.post("/v1/models", ModelPublic.model_validate, body(
             name=name, label_column=label_column, family=family, description=description,
             feature_columns=feature_columns and list(feature_columns),
+            constraints=constraints and {k: dict(v) for k, v in constraints.items()},
         ), idempotency_key=idempotency_key)
 
     @endpoint

@@ -203,10 +203,10 @@ class ShopService:
             country=context.geo.country if context.geo else None, time=context.time,
             query=behavior.search_query, filters=filters,
             viewed=tuple(behavior.viewed_products), dwell_ms=behavior.dwell_time_ms)
-        try:
+        try:  # the features come from the session, not from the body: named as features
             inputs = served.input_schema.validate_input(
                 session_features(signals, catalog=catalog, persona_vectors=space.vectors,
-                                 query=query))
+                                 query=query), prefix="features.")
         except ValidationError as exc:
             raise ConflictError(
                 f"Model '{name}' version {served.version} does not read shopper sessions: "

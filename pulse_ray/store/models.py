@@ -8,8 +8,9 @@ from typing import Any, Literal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from pulse_ray.errors import ConflictError, NotFoundError
+from pulse_ray.errors import ConflictError, NotFoundError, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.models.inputs import unknown_columns
 from pulse_ray.registry import rollback_target
 from pulse_ray.schemas.models import ModelCreate
 from pulse_ray.store import webhooks as webhook_repo
@@ -34,7 +35,13 @@ __all__ = [
 
 def create_model(*, session: Session, model_create: ModelCreate, account: str,
                  now: datetime) -> Model:
-    """Raises ConflictError when the account already has a model of that name."""
+    """Raises ConflictError when the account already has a model of that name, and
+    ValidationError when a constraint names a column outside the given feature_columns
+    (without them, training checks the constraints against the snapshot's columns)."""
+    if model_create.feature_columns is not None:
+        unknown = unknown_columns(model_create.constraints, model_create.feature_columns)
+        if unknown:
+            raise ValidationError(details=unknown)
     model = Model(id=new_id(IdPrefix.MODEL, now=now), account=account, created_at=now,
                   **model_create.model_dump())
     try:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -158,6 +159,10 @@ class Model(SQLModel, table=True):
     family: str = Field(max_length=64)
     label_column: str = Field(max_length=255)
     feature_columns: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The data contract's per-column constraints (ColumnConstraint's JSON), by column.
+    constraints: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default=text("'{}'")))
     description: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -21,6 +21,7 @@ from pulse_ray.demo import load, transactions
 from pulse_ray.runtime.service import RunningService, start_service
 from pulse_ray.shop import demo
 from tests.conftest import running_receiver
+from tests.seed_bodies import FRAUD_CONSTRAINTS
 
 MakeKey = Callable[..., dict]  # type: ignore[type-arg]
 
@@ -157,14 +158,15 @@ def wait_for_run(http: httpx.Client, run_id: str, timeout: float = 240) -> dict[
 def demo_snapshot(service: RunningService, headers: dict[str, str], directory: Path, *,
                   datasource: str, model: str, rows: int, seed: int) -> str:
     """Demo transactions in a SQLite datasource, its snapshot, and a model to train on it
-    (is_fraud); the snapshot id."""
+    (is_fraud, with the README's data contract); the snapshot id."""
     path = directory / f"{datasource}.db"
     load(transactions(rows, seed=seed), str(path))
     with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
         http.post("/v1/datasources", json={"name": datasource, "type": "sqlite",
                                            "path": str(path), "table": "transactions"})
         snapshot = str(http.post(f"/v1/snapshot/{datasource}").json()["id"])
-        http.post("/v1/models", json={"name": model, "label_column": "is_fraud"})
+        http.post("/v1/models", json={"name": model, "label_column": "is_fraud",
+                                      "constraints": FRAUD_CONSTRAINTS})
     return snapshot
 
 

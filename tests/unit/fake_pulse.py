@@ -32,7 +32,8 @@ DATASOURCE = {"id": "ds_1", "name": "tx", "type": "sqlite", "path": "/data/tx.db
 SNAPSHOT = {"id": "snap_1", "datasource": "tx", "created_at": T0, "rows": 2000,
             "size_bytes": 3 * 2**20, "hash": "sha256:abc", "compression": "zstd"}
 MODEL = {"name": "fraud-detector", "family": "tabular-classifier", "label_column": "is_fraud",
-         "feature_columns": None, "deployed_version": "1.0.0-def456", "created_at": T0}
+         "feature_columns": None, "deployed_version": "1.0.0-def456", "created_at": T0,
+         "constraints": {"transaction_amount": {"exclusive_minimum": 0, "required": False}}}
 
 
 def run_detail(status: str = "running", epochs: int = 0, total: int = 3,
@@ -76,7 +77,8 @@ PAYLOADS: dict[str, Any] = {
     "run_detail": run_detail(),
     "inference": {"id": "inf_1", "model": "fraud-detector", "version": "1.0.0-def456",
                   "output": {"is_fraud": True, "confidence": 0.83},
-                  "metadata": {"latency_ms": 3.1, "cached": False}},
+                  "metadata": {"latency_ms": 3.1, "cached": False,
+                               "imputed": ["hour", "country"]}},
     "lineage": {"id": "inf_1", "type": "inference",
                 "inference": {"created_at": T0, "latency_ms": 3.1, "cached": False,
                               "key": "key_1"},

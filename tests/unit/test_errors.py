@@ -16,13 +16,15 @@ from pulse_ray.errors import (
 
 
 def test_envelope_has_code_message_and_field_details() -> None:
-    error = ValidationError(details=[ErrorDetail("input.transaction_amount", "must be positive")])
+    error = ValidationError(details=[ErrorDetail("transaction_amount",
+                                                 "must be a positive number")])
     assert error.http_status == 400
     assert error.to_envelope() == {
         "error": {
             "code": "VALIDATION_ERROR",
             "message": "Input validation failed",
-            "details": [{"field": "input.transaction_amount", "message": "must be positive"}],
+            "details": [{"field": "transaction_amount",
+                         "message": "must be a positive number"}],
         }
     }
 

@@ -34,7 +34,8 @@ async def infer(model: str, body: InferRequest, principal: ReadKey,
     state.inference_log.record(event)
     return InferResponse(
         id=event.id, model=model, version=served.version, output=output,
-        metadata=InferMetadata(latency_ms=event.latency_ms, cached=cached)
+        metadata=InferMetadata(latency_ms=event.latency_ms, cached=cached,
+                               imputed=[name for name, value in inputs.items() if value is None])
         if body.options.include_metadata else None,
     )
 

@@ -20,6 +20,7 @@ from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
 from pulse_ray.demo import load
 from pulse_ray.models.artifacts import TrainedModel, publish
+from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import table_stats
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
 from pulse_ray.schemas.keys import ApiKeyCreate
@@ -30,6 +31,7 @@ from pulse_ray.store import runs as run_repo
 from pulse_ray.store import upgrade
 from pulse_ray.timeutil import utcnow
 from pulse_ray.training import JobState, feature_columns
+from tests.seed_bodies import FRAUD_CONSTRAINTS
 
 MakeKey = Callable[..., str]
 
@@ -99,10 +101,8 @@ def snapshot_id(client: TestClient, headers: dict[str, str], tmp_path: Path,
     client.post("/v1/datasources", headers=headers, json={
         "name": "tx", "type": "sqlite", "path": str(tmp_path / "d.db"), "table": "transactions"})
     client.post("/v1/models", headers=headers, json={
-        "name": "fraud-detector", "label_column": "is_fraud"})
+        "name": "fraud-detector", "label_column": "is_fraud", "constraints": FRAUD_CONSTRAINTS})
     return str(client.post("/v1/snapshot/tx", headers=headers).json()["id"])
-
-
 
 
 
@@ -156,7 +156,7 @@ def register_untrained(client: TestClient, headers: dict[str, str], state: AppSt
                          json={"snapshot": snapshot_id}).json()["id"]
     torch.manual_seed(seed)
     trained = TrainedModel(net=TabularNet.for_preprocessor(preprocessor).eval(),
-                           preprocessor=preprocessor)
+                           preprocessor=preprocessor, contract=read_contract(found.constraints))
     uri = f"{state.settings.artifact_uri}/default/{model}/{version}"
     with tempfile.TemporaryDirectory() as directory:
         trained.save(Path(directory))

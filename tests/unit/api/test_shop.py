@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -188,6 +189,25 @@ def test_without_a_persona_model_infer_says_what_is_missing(client: TestClient,
     response = client.post("/v1/infer", headers=headers, json=SEED_INFER)
     assert response.status_code == 404
     assert "shopper-persona" in response.json()["error"]["message"]
+
+
+def test_a_persona_model_that_does_not_read_sessions_is_a_conflict_naming_the_features(
+        client: TestClient, headers: dict[str, str], state: AppState, snapshot_id: str,
+        demo_table: pa.Table) -> None:
+    """The model's inputs come from the session, not from the body: the details name
+    them as features, apart from the body's own fields."""
+    client.post("/v1/models", headers=headers, json={
+        "name": "shopper-persona", "label_column": "is_fraud"})
+    version = register_untrained(client, headers, state, model="shopper-persona",
+                                 snapshot_id=snapshot_id, table=demo_table,
+                                 version="1.0.0-000001")
+    client.post(f"/v1/models/shopper-persona/versions/{version}/deploy", headers=headers)
+    response = client.post("/v1/infer", headers=headers, json=SEED_INFER)
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert "does not read shopper sessions" in error["message"]
+    assert {"features.browser", "features.dwell_s"} <= {d["field"] for d in error["details"]}
+    assert all(d["field"].startswith("features.") for d in error["details"])
 
 
 def test_conversions_are_attributed_to_the_recommendation_behind_them(

@@ -13,6 +13,7 @@ from pulse_ray.config import Settings
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import upgrade
+from tests.seed_bodies import FRAUD_CONSTRAINTS, SEED_000_TRAIN
 
 from .conftest import MakeKey, RecordingBackend, ResizableCluster, bearer
 
@@ -56,8 +57,8 @@ def test_what_the_cluster_cannot_run_is_refused(
     client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend
 ) -> None:
     # The seed's own training body, on a cluster without GPUs.
-    response = client.post("/v1/train/fraud-detector", headers=headers, json={
-        "snapshot": snapshot_id, "options": {"gpu": True, "notify_on_complete": True}})
+    response = client.post("/v1/train/fraud-detector", headers=headers,
+                           json={**SEED_000_TRAIN, "snapshot": snapshot_id})
     assert response.status_code == 400
     assert response.json()["error"]["details"][0]["field"] == "options.gpu"
     response = client.post("/v1/train/fraud-detector", headers=headers,
@@ -76,6 +77,52 @@ def test_a_run_is_submitted_with_the_sizes_it_was_admitted_with(
                            json={"snapshot": snapshot_id})
     assert response.status_code == 201, response.text
     assert backend.sizes == [(0.97, 0.25)]
+
+
+def test_a_model_keeps_its_data_contract(client: TestClient, headers: dict[str, str],
+                                         snapshot_id: str) -> None:
+    model = client.get("/v1/models/fraud-detector", headers=headers).json()
+    assert model["constraints"] == {name: {"required": False, **bounds}
+                                    for name, bounds in FRAUD_CONSTRAINTS.items()}
+    required = client.post("/v1/models", headers=headers, json={
+        "name": "strict", "label_column": "is_fraud", "feature_columns": ["country", "hour"],
+        "constraints": {"country": {"required": True}}})
+    assert required.status_code == 201, required.text
+    assert required.json()["constraints"] == {"country": {"required": True}}
+
+
+@pytest.mark.parametrize(("body", "fields"), [
+    ({"feature_columns": ["hour"], "constraints": {"colour": {"required": True}}},
+     {"constraints.colour"}),
+    ({"constraints": {"hour": {"minimum": 5, "maximum": 1}}}, {"constraints.hour"}),
+    ({"constraints": {"hour": {"minimum": -1, "exclusive_minimum": 0}}}, {"constraints.hour"}),
+    ({"constraints": {"hour": {"at_least": 0}}}, {"constraints.hour.at_least"}),
+    ({"constraints": {"hour": 23}}, {"constraints.hour"}),
+])
+def test_a_bad_contract_is_refused_at_creation(client: TestClient, headers: dict[str, str],
+                                               body: dict, fields: set) -> None:  # type: ignore[type-arg]
+    response = client.post("/v1/models", headers=headers,
+                           json={"name": "contract", "label_column": "is_fraud", **body})
+    assert response.status_code == 400, response.text
+    assert {d["field"] for d in response.json()["error"]["details"]} == fields
+
+
+def test_a_contract_the_snapshot_cannot_meet_is_refused_at_training(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend
+) -> None:
+    client.post("/v1/models", headers=headers, json={
+        "name": "odd", "label_column": "is_fraud", "constraints": {
+            "is_fraud": {"required": True}, "colour": {"minimum": 0},
+            "country": {"minimum": 0}, "hour": {"maximum": 23}, "device": {"required": True}}})
+    response = client.post("/v1/train/odd", headers=headers, json={"snapshot": snapshot_id})
+    assert response.status_code == 400
+    details = {d["field"]: d["message"] for d in response.json()["error"]["details"]}
+    assert details == {
+        "constraints.is_fraud": "is not a feature column of this model",
+        "constraints.colour": "is not a feature column of this model",
+        "constraints.country": f"bounds apply to numbers; country is string in {snapshot_id}",
+    }
+    assert backend.submitted == []
 
 
 def test_unknown_model_snapshot_and_run_are_404(

@@ -29,7 +29,7 @@ def test_infer_inline_from_a_file_and_from_stdin(api: FakeApi, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert ('inf_1 fraud-detector 1.0.0-def456: {"is_fraud": true, "confidence": 0.83}'
             in result.stdout)
-    assert "3.1 ms" in result.stdout
+    assert "3.1 ms, imputed: hour, country" in result.stdout
     assert api.bodies()[0] == {"input": {"transaction_amount": 1500.0}, "options": {
         "version": "1.0.0-def456", "include_metadata": True}}
     (tmp_path / "tx.json").write_text('{"transaction_amount": 2.0}')
@@ -52,14 +52,14 @@ def test_bad_input_is_refused_before_any_request(api: FakeApi) -> None:
 def test_the_servers_field_errors_are_printed(api: FakeApi) -> None:
     api.on("POST /v1/infer/fraud-detector", envelope(
         "VALIDATION_ERROR", "Input validation failed",
-        ("input.transaction_amount", "must be >= 0"),
-        ("input.colour", "is not a recognised field")), status=400)
+        ("transaction_amount", "must be a positive number"),
+        ("colour", "is not an input of this model")), status=400)
     result = runner.invoke(app, ["infer", "fraud-detector",
                                  '{"transaction_amount": -1, "colour": 1}'])
     assert result.exit_code == 1
     assert "VALIDATION_ERROR: Input validation failed" in result.stderr
-    assert "input.transaction_amount: must be >= 0" in result.stderr
-    assert "input.colour: is not a recognised field" in result.stderr
+    assert "transaction_amount: must be a positive number" in result.stderr
+    assert "colour: is not an input of this model" in result.stderr
 
 
 def test_lineage_tree_and_json(api: FakeApi) -> None:

@@ -4,6 +4,7 @@ scripted API."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -22,7 +23,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     return fake
 
 
-def test_models_list_show_and_create(api: FakeApi) -> None:
+def test_models_list_show_and_create(api: FakeApi, tmp_path: Path) -> None:
     api.on("GET /v1/models", page(PAYLOADS["model"]))
     api.on(f"GET {M}", PAYLOADS["model"])
     api.on("POST /v1/models", PAYLOADS["model"], status=201)
@@ -32,12 +33,29 @@ def test_models_list_show_and_create(api: FakeApi) -> None:
     assert "fraud-detector" in runner.invoke(app, ["models", "list"]).stdout
     shown = runner.invoke(app, ["models", "show", "fraud-detector"])
     assert "predicts is_fraud" in shown.stdout and "deployed: 1.0.0-def456" in shown.stdout
+    assert 'transaction_amount: {"exclusive_minimum": 0.0, "required": false}' in shown.stdout
     created = runner.invoke(app, ["models", "create", "fraud-detector", "--label-column",
                                   "is_fraud", "--feature-column", "transaction_amount",
                                   "--feature-column", "hour"])
     assert created.exit_code == 0, created.output
-    assert api.bodies() == [{"name": "fraud-detector", "label_column": "is_fraud",
-                             "feature_columns": ["transaction_amount", "hour"]}]
+    contract = tmp_path / "contract.json"
+    contract.write_text('{"hour": {"minimum": 0, "maximum": 23}}')
+    with_contract = runner.invoke(app, [
+        "models", "create", "fraud-detector", "--label-column", "is_fraud", "--constraints",
+        '{"transaction_amount": {"exclusive_minimum": 0}}'])
+    from_file = runner.invoke(app, ["models", "create", "fraud-detector", "--label-column",
+                                    "is_fraud", "--constraints", f"@{contract}"])
+    assert with_contract.exit_code == 0 and from_file.exit_code == 0, with_contract.output
+    assert api.bodies() == [
+        {"name": "fraud-detector", "label_column": "is_fraud",
+         "feature_columns": ["transaction_amount", "hour"]},
+        {"name": "fraud-detector", "label_column": "is_fraud",
+         "constraints": {"transaction_amount": {"exclusive_minimum": 0}}},
+        {"name": "fraud-detector", "label_column": "is_fraud",
+         "constraints": {"hour": {"minimum": 0, "maximum": 23}}}]
+    bad = runner.invoke(app, ["models", "create", "x", "--label-column", "y",
+                              "--constraints", "[1]"])
+    assert bad.exit_code == 1 and "constraints: must be a JSON object" in bad.stderr
 
 
 def test_versions_deploy_rollback_history(api: FakeApi) -> None:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pulse_ray.errors import ValidationError
+from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.metrics import best_threshold, classification_metrics
 from pulse_ray.models.stats import TableStats, split_rows, table_stats
 from pulse_ray.models.tabular import TabularNet, TabularPreprocessor, fit_preprocessor
@@ -121,38 +122,51 @@ def test_metrics_agree_with_scikit_learn() -> None:
         sklearn_metrics.f1_score(multi, p.argmax(1), average="macro"), abs=1e-5)
 
 
-def test_input_schema_names_every_bad_field(demo_table: pa.Table) -> None:
+def test_the_input_schema_refuses_only_what_the_model_cannot_read(demo_table: pa.Table) -> None:
     features = [c for c in demo_table.column_names if c not in ("id", "is_fraud")]
     pre = fit_preprocessor(table_stats(demo_table), label="is_fraud", features=features)
     schema = pre.input_schema()
-    good = {"transaction_amount": 12.5, "merchant_category": "travel", "hour": 3,
-            "country": "US",
-            "home_country": "US", "account_age_days": 400, "txn_count_24h": 1,
-            "avg_amount_30d": 30.0, "distance_from_home_km": 2.0}
-    # Training saw devices missing, so inference may leave it out; nothing else.
-    assert schema.validate_input(good)["device"] is None
+    # Without a contract every input is optional, and no value is out of range because
+    # training never saw one like it (every amount in the sample was positive).
+    assert all(spec.nullable and not spec.bounds() for spec in schema.fields.values())
+    clean = schema.validate_input({"transaction_amount": -5, "hour": 99, "country": None})
+    assert clean["transaction_amount"] == -5 and clean["device"] is None
+    assert set(clean) == set(features)
     with pytest.raises(ValidationError) as caught:
-        schema.validate_input({**good, "transaction_amount": -5, "hour": 2.5,
-                               "merchant_category": 7,
-                               "colour": "red", "account_age_days": "old",
-                               "country": None, "txn_count_24h": None, "home_country": None})
-    problems = {d.field: d.message for d in caught.value.details}
-    assert problems == {
-        "input.colour": "is not an input of this model",
-        "input.transaction_amount": "must be at least 0",
-        "input.hour": "must be a whole number",
-        "input.merchant_category": "must be a string",
-        "input.account_age_days": "must be a number",
-        "input.country": "must not be null",
-        "input.txn_count_24h": "must not be null",
-        "input.home_country": "must not be null",
+        schema.validate_input({"transaction_amount": float("inf"), "hour": 2.5,
+                               "merchant_category": 7, "colour": "red",
+                               "account_age_days": "old", "avg_amount_30d": True})
+    assert {d.field: d.message for d in caught.value.details} == {
+        "colour": "is not an input of this model",
+        "transaction_amount": "must be a finite number",
+        "hour": "must be a whole number",
+        "merchant_category": "must be a string",
+        "account_age_days": "must be a number",
+        "avg_amount_30d": "must be a number",
     }
-    missing = dict(good)
-    del missing["distance_from_home_km"]
+
+
+def test_the_contract_makes_inputs_required_and_bounds_them(demo_table: pa.Table) -> None:
+    features = [c for c in demo_table.column_names if c not in ("id", "is_fraud")]
+    pre = fit_preprocessor(table_stats(demo_table), label="is_fraud", features=features)
+    schema = pre.input_schema(read_contract({
+        "transaction_amount": {"exclusive_minimum": 0},
+        "hour": {"minimum": 0, "maximum": 23, "required": True},
+        "country": {"required": True}}))
+    assert schema.fields["hour"].model_dump() == {
+        "type": "integer", "nullable": False, "minimum": 0, "maximum": 23, "categories": None}
+    assert schema.fields["device"].nullable
     with pytest.raises(ValidationError) as caught:
-        schema.validate_input(missing)
+        schema.validate_input({"transaction_amount": 0, "hour": 24, "country": None})
     assert [(d.field, d.message) for d in caught.value.details] == [
-        ("input.distance_from_home_km", "is required")]
+        ("transaction_amount", "must be a positive number"),
+        ("hour", "must be at most 23"),
+        ("country", "must not be null"),
+    ]
+    with pytest.raises(ValidationError) as caught:
+        schema.validate_input({"country": "US"}, prefix="features.")
+    assert [(d.field, d.message) for d in caught.value.details] == [
+        ("features.hour", "is required")]
 
 
 def test_inference_rows_encode_exactly_as_training_tables(demo_table: pa.Table) -> None:
