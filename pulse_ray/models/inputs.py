@@ -23,6 +23,7 @@ from pulse_ray.errors import ErrorDetail, ValidationError
 __all__ = ["Bounds", "ColumnConstraint", "Contract", "FieldSpec", "InputSchema",
            "read_contract", "unknown_columns"]
 
+
 def _unset(value: float | None) -> bool:
     return value is None
 
@@ -52,8 +53,7 @@ class Bounds(BaseModel):
 
     @property
     def bounded(self) -> bool:
-        return any(b is not None for b in (self.minimum, self.exclusive_minimum,
-                                           self.maximum, self.exclusive_maximum))
+        return bool(self.bounds())
 
     def bounds(self) -> dict[str, float]:
         """The bounds that are set, by name."""
