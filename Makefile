@@ -27,9 +27,11 @@ run: $(VENV)/.installed-run
 	$(BIN)/pulse serve
 
 ## Lint, then every test (unit, store on SQLite and PostgreSQL if configured, Serve),
-## then the multi-node test on its own cluster once the session's Ray is gone
+## then, each once the Ray before it is gone, the README walk-through and the notebook
+## against `make run`'s own service (default settings and ports), and the multi-node test
 test: $(VENV)/.installed-test lint
 	$(BIN)/pytest
+	$(BIN)/pytest -m e2e
 	$(BIN)/pytest -m multinode
 
 lint: $(VENV)/.installed-test
