@@ -18,9 +18,9 @@ from ray.serve.handle import DeploymentHandle
 from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.runtime.buckets import RayBucketBackend
 from pulse_ray.runtime.jobs import RayJobsBackend
 from pulse_ray.runtime.metrics import RayRequestRecorder
-from pulse_ray.runtime.ratelimit import RayBucketBackend
 from pulse_ray.runtime.serving import ServeEncoder, ServePredictor
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
 from pulse_ray.runtime.webhooks import start_dispatcher

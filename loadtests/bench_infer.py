@@ -41,9 +41,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from deployments.app import application
+from deployments.service import start_service
 from pulse_ray.config import Settings
-from pulse_ray.demo import load, transactions
-from pulse_ray.runtime.service import start_service
+from pulse_ray.demo.transactions import load, transactions
 
 MODEL = "fraud-detector"
 _QUIET = {"enable_access_log": False}

@@ -27,8 +27,8 @@ from _wrk import require_wrk, wrk
 from ray import serve
 
 from deployments.app import application
+from deployments.service import start_service
 from pulse_ray.config import Settings
-from pulse_ray.runtime.service import start_service
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store import Database
 from pulse_ray.store import keys as repo

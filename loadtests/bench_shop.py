@@ -36,9 +36,9 @@ import httpx
 from _pulse import enterprise_key, train
 from _wrk import require_wrk, wrk
 
+from deployments.service import start_service
 from pulse_ray.config import Settings
-from pulse_ray.runtime.service import start_service
-from pulse_ray.shop import demo
+from pulse_ray.demo import shop as demo
 
 MODEL = "shopper-persona"
 DATASOURCE = "shop-sessions-db"

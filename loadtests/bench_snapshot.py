@@ -34,9 +34,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from deployments.service import start_service
 from pulse_ray.config import Settings
-from pulse_ray.demo import load, transactions
-from pulse_ray.runtime.service import start_service
+from pulse_ray.demo.transactions import load, transactions
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store import Database
 from pulse_ray.store import keys as key_repo

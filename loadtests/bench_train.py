@@ -25,13 +25,13 @@ import numpy as np
 import pyarrow.dataset as pads
 import torch
 
+from deployments.service import start_service
 from pulse_ray.config import Settings
-from pulse_ray.demo import load, transactions
+from pulse_ray.demo.transactions import load, transactions
+from pulse_ray.models.fitting import FeatureMasking, make_training, to_tensors, train_epoch
 from pulse_ray.models.metrics import best_threshold, classification_metrics
 from pulse_ray.models.stats import split_rows, table_stats
 from pulse_ray.models.tabular import fit_preprocessor
-from pulse_ray.models.training import FeatureMasking, make_training, to_tensors, train_epoch
-from pulse_ray.runtime.service import start_service
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store import Database
 from pulse_ray.store import keys as key_repo

@@ -33,7 +33,7 @@ from typing import Any
 
 from locust import HttpUser, between, task
 
-from pulse_ray.shop import demo
+from pulse_ray.demo import shop as demo
 
 _SESSIONS = demo.sessions(demo.catalog(600, seed=11), 500, seed=404)
 _CATEGORIES = ("grocery", "electronics", "travel", "fashion", "gift_cards", "restaurants")

@@ -1,7 +1,7 @@
 """Cluster-wide rate limiting with token buckets and short leases.
 
 One central store holds every bucket (:class:`TokenBuckets`; on Ray it lives in one
-actor, see ``pulse_ray.runtime.ratelimit``). Asking it on every request would put a
+actor, see ``pulse_ray.runtime.buckets``). Asking it on every request would put a
 network round trip on every request, so each ingress replica *leases* tokens
 (:class:`RateLimiter`): it takes a handful at once, spends them locally, and gives
 back what it has not spent when the lease ends ``lease_s`` later. Leases are sized so

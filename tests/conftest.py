@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from pulse_ray.config import Settings
-from pulse_ray.demo import load, transactions
+from pulse_ray.demo.transactions import load, transactions
 from pulse_ray.schemas.datasources import DatasourceType
 from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.sources import SourceSpec

@@ -38,7 +38,9 @@ from pulse_ray.api.state import AppState, ReadinessCheck
 from pulse_ray.auth import Authenticator, Principal
 from pulse_ray.capacity import Cluster, Resources, StaticCluster, local_ray_cpus
 from pulse_ray.config import Settings
-from pulse_ray.inference import (
+from pulse_ray.plans import load_plans
+from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
+from pulse_ray.services.inference import (
     InferenceEvent,
     InferenceLog,
     LocalPredictor,
@@ -47,16 +49,14 @@ from pulse_ray.inference import (
     Predictor,
     ServedModel,
 )
-from pulse_ray.plans import load_plans
-from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
+from pulse_ray.services.shop import ShopService
+from pulse_ray.services.training import TrainingBackend
 from pulse_ray.shop.encoder import Encoder, LocalEncoder
-from pulse_ray.shop.service import ShopService
 from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.store.inference import insert_events, served_model
 from pulse_ray.store.keys import principal_by_hash
 from pulse_ray.timeutil import Clock, utcnow
-from pulse_ray.training import TrainingBackend
 
 __all__ = ["build_state", "create_app"]
 

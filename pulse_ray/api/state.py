@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from pulse_ray.auth import Authenticator
 from pulse_ray.capacity import Cluster, ResourcePlan, plan_resources
 from pulse_ray.config import Settings
-from pulse_ray.inference import InferenceLog, ModelDirectory, PredictionCache, Predictor
 from pulse_ray.plans import Limits, Plan
 from pulse_ray.ratelimit import RateLimiter
-from pulse_ray.shop.service import ShopService
+from pulse_ray.services.inference import InferenceLog, ModelDirectory, PredictionCache, Predictor
+from pulse_ray.services.shop import ShopService
+from pulse_ray.services.training import TrainingBackend
 from pulse_ray.snapshots import SnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.timeutil import Clock, utcnow
-from pulse_ray.training import TrainingBackend
 
 __all__ = ["AppState", "ReadinessCheck"]
 

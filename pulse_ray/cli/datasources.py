@@ -10,8 +10,8 @@ import typer
 
 from pulse_ray.cli.context import store_session
 from pulse_ray.cli.output import JsonOption, out_console, print_json, table
-from pulse_ray.datasources import check_datasource
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic, DatasourceType
+from pulse_ray.services.datasources import check_datasource
 from pulse_ray.store import datasources as repo
 from pulse_ray.timeutil import format_timestamp, utcnow
 

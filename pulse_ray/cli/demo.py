@@ -12,12 +12,12 @@ from pulse_ray.cli import demo_service
 from pulse_ray.cli.context import store_database, store_session
 from pulse_ray.cli.output import out_console
 from pulse_ray.config import get_settings
-from pulse_ray.datasources import check_datasource
-from pulse_ray.demo import TRANSACTIONS_TABLE, load, transactions
+from pulse_ray.demo.examples import write_examples
+from pulse_ray.demo.transactions import TRANSACTIONS_TABLE, load, transactions
 from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourceType
 from pulse_ray.schemas.models import ModelCreate
-from pulse_ray.shop.examples import write_examples
+from pulse_ray.services.datasources import check_datasource
 from pulse_ray.store import datasources as repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.timeutil import utcnow
@@ -92,10 +92,11 @@ def transactions_(
 def _write_shop(*, products: int, sessions: int, target: str, name: str, seed: int) -> None:
     """The catalog tagged into the store, the sessions table at ``target`` registered
     as ``name`` (once), and the persona model (once)."""
-    from pulse_ray.shop import demo, loader  # the text model: only for this command
+    from pulse_ray.demo import shop as demo  # the text model: only for this command
+    from pulse_ray.services import shop_demo as loader
+    from pulse_ray.services.tagging import Tagger
     from pulse_ray.shop.encoder import LocalEncoder
     from pulse_ray.shop.features import FEATURES
-    from pulse_ray.shop.tagger import Tagger
 
     encoder = LocalEncoder()
     tagger = Tagger(encoder)

@@ -23,8 +23,8 @@ def serve(
     host: HostOption = None, port: PortOption = None, replicas: ReplicasOption = None
 ) -> None:
     """Start (or join, with PULSE_RAY_ADDRESS) Ray, migrate the store, deploy, and wait."""
+    from deployments.service import start_service  # imports Ray: only when serving
     from pulse_ray.logs import configure_logging
-    from pulse_ray.runtime.service import start_service  # imports Ray: only when serving
 
     overrides: dict[str, Any] = {
         k: v

@@ -14,7 +14,7 @@ table, not only the demo):
   the one that maximises F1 on the validation split.
 
 Every input may be missing at inference (training masks features at random, see
-``pulse_ray.models.training``); which are required, and which values are impossible,
+``pulse_ray.models.fitting``); which are required, and which values are impossible,
 is the model's data contract's to say (:mod:`pulse_ray.models.inputs`), not the sample's.
 """
 

@@ -1,4 +1,4 @@
-"""Training on Ray Jobs: the :class:`~pulse_ray.training.TrainingBackend` of the service."""
+"""Training on Ray Jobs: the service's :class:`~pulse_ray.services.training.TrainingBackend`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from pulse_ray.config import Settings
-from pulse_ray.training import JobPhase, JobState
+from pulse_ray.services.training import JobPhase, JobState
 
 __all__ = ["RayJobsBackend", "job_environment"]
 

@@ -1,5 +1,5 @@
 """The ingress's side of the Serve deployments behind it: a
-:class:`~pulse_ray.inference.Predictor` over the ModelServer's handle and an
+:class:`~pulse_ray.services.inference.Predictor` over the ModelServer's handle and an
 :class:`~pulse_ray.shop.encoder.Encoder` over the TextEncoder's.
 
 A full queue (``max_queued_requests``) or a deployment with no replica to take the
@@ -17,7 +17,7 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 
 from pulse_ray.errors import UnavailableError
-from pulse_ray.inference import ServedModel
+from pulse_ray.services.inference import ServedModel
 
 __all__ = ["ServeEncoder", "ServePredictor"]
 

@@ -6,7 +6,7 @@ hand on any Ray cluster with the store's settings in the environment::
     ray job submit --runtime-env-json '{"env_vars": {"PULSE_STORE_URL": "..."}}' \\
         -- python -m pulse_ray.runtime.train_job --model fraud-detector --snapshot snap_…
 
-It marks the run running, then (``pulse_ray.runtime.fit``) reads the snapshot with Ray
+It marks the run running, then (``pulse_ray.runtime.trainer``) reads the snapshot with Ray
 Data, splits it by row content (the same snapshot always splits the same way), learns
 the preprocessing from the training split, fits with ``TorchTrainer`` (checkpoints
 kept, a lost worker resumed from the last one), registers the version and, by the
@@ -29,13 +29,13 @@ from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.schemas.training import TrainOptions
+from pulse_ray.services.training import create_run
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import snapshots as snapshot_repo
 from pulse_ray.store.tables import Model, Snapshot
 from pulse_ray.timeutil import utcnow
-from pulse_ray.training import create_run
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         found_snapshot = session.get(Snapshot, run.snapshot_id)
         assert found_model is not None and found_snapshot is not None  # foreign keys
     logger.info("training %s on %s as %s", found_model.name, found_snapshot.id, run_id)
-    from pulse_ray.runtime.fit import fit, register  # torch and Ray Train: after "running"
+    from pulse_ray.runtime.trainer import fit, register  # torch and Ray Train: after "running"
 
     ray.init(log_to_driver=True)
     # Sizes the API admitted the run with come as settings; by hand, from the cluster.

@@ -19,8 +19,8 @@ import ray
 
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.services.webhooks import Dispatcher
 from pulse_ray.store import Database
-from pulse_ray.webhooks.dispatcher import Dispatcher
 
 __all__ = ["start_dispatcher"]
 

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from deployments.service import RunningService, start_service
 from pulse_ray.config import Settings
-from pulse_ray.demo import load, transactions
-from pulse_ray.runtime.service import RunningService, start_service
-from pulse_ray.shop import demo
+from pulse_ray.demo import shop as demo
+from pulse_ray.demo.transactions import load, transactions
 from tests.conftest import running_receiver
 from tests.seed_bodies import FRAUD_CONSTRAINTS
 

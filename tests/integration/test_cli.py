@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pulse_ray.runtime.service import RunningService
+from deployments.service import RunningService
 
 from .conftest import MakeKey, bearer, demo_snapshot, pulse_cli
 

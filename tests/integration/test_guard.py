@@ -13,9 +13,9 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from ray import serve
 
+from deployments.service import RunningService
 from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
-from pulse_ray.runtime.service import RunningService
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import pytest
 from ray import serve
 
 from deployments.app import application
+from deployments.service import RunningService
 from pulse_ray.config import Settings
-from pulse_ray.runtime.service import RunningService
 from tests.seed_bodies import FRAUD_INPUT, SEED_000_ERROR, SEED_000_INFER
 
 from .conftest import MakeKey, answers, bearer, demo_snapshot, eventually, train, wait_for_run

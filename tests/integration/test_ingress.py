@@ -10,8 +10,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from deployments.service import RunningService
 from pulse_ray.cli import app as cli_app
-from pulse_ray.runtime.service import RunningService
 
 from .conftest import MakeKey, bearer
 

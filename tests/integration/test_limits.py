@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from pulse_ray.runtime.service import RunningService
+from deployments.service import RunningService
 
 from .conftest import MakeKey, bearer
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pulse_ray.runtime.service import RunningService
+from deployments.service import RunningService
 
 from .conftest import MakeKey, demo_snapshot, train, wait_for_run
 

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
+from deployments.service import RunningService
 from pulse_ray.config import Settings
 from pulse_ray.errors import PulseError
-from pulse_ray.runtime.service import RunningService
 from pulse_ray.sdk import Pulse
 from tests.seed_bodies import FRAUD_INPUT
 

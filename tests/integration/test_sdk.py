@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pulse_ray.demo import load, transactions
+from deployments.service import RunningService
+from pulse_ray.demo.transactions import load, transactions
 from pulse_ray.errors import (
     ConflictError,
     ForbiddenError,
@@ -22,7 +23,6 @@ from pulse_ray.errors import (
     UnauthorizedError,
     ValidationError,
 )
-from pulse_ray.runtime.service import RunningService
 from pulse_ray.schemas.training import TrainOptions
 from pulse_ray.sdk import AsyncPulse, Pulse
 from tests.conftest import Receiver

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from deployments.service import RunningService
 from pulse_ray.cli.server_extra import INSTALL
-from pulse_ray.runtime.service import RunningService
 from tests.fresh_python import ROOT, server_only_modules
 
 from .conftest import MakeKey

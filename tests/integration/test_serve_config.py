@@ -14,7 +14,7 @@ from ray._common.utils import import_attr
 from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
 from ray.serve.schema import ServeDeploySchema
 
-from pulse_ray.runtime.service import RunningService
+from deployments.service import RunningService
 
 from .conftest import MakeKey, bearer
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from pulse_ray.runtime.service import RunningService
+from deployments.service import RunningService
 from pulse_ray.shop.personas import PERSONA_NAMES
 from tests.conftest import Receiver
 from tests.seed_bodies import SEED_INFER, SEED_TAG

@@ -10,8 +10,8 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from pulse_ray.demo import load, transactions
-from pulse_ray.runtime.service import RunningService
+from deployments.service import RunningService
+from pulse_ray.demo.transactions import load, transactions
 from pulse_ray.schemas.datasources import DatasourceCreate
 from pulse_ray.schemas.snapshots import Compression
 from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotJob

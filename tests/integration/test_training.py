@@ -21,8 +21,8 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from ray.util.state import list_actors
 from standardwebhooks import Webhook
 
+from deployments.service import RunningService
 from pulse_ray.runtime.jobs import job_environment
-from pulse_ray.runtime.service import RunningService
 from tests.conftest import Receiver, running_receiver
 
 from .conftest import bearer, demo_snapshot, train, wait_for_run

@@ -12,7 +12,7 @@ import pytest
 import ray
 from standardwebhooks import Webhook
 
-from pulse_ray.runtime.service import RunningService
+from deployments.service import RunningService
 from pulse_ray.runtime.webhooks import start_dispatcher
 from tests.conftest import Receiver
 

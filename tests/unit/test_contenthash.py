@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from pulse_ray.contenthash import Digest, table_digest
-from pulse_ray.demo import transactions
+from pulse_ray.demo.transactions import transactions
 
 
 def _hash(table: pa.Table, pieces: int = 1) -> str:

@@ -9,9 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from pulse_ray.api.deps import AppStateDep, Limit, ReadKey, SessionDep, StartingAfter, WriteKey
 from pulse_ray.api.openapi import error_responses
-from pulse_ray.datasources import check_datasource
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic
+from pulse_ray.services.datasources import check_datasource
 from pulse_ray.store import datasources as repo
 from pulse_ray.urls import redact_url
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from pulse_ray.api.deps import AppStateDep, ReadKey
 from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, created_at, has_prefix
-from pulse_ray.inference import InferenceEvent, await_young, predict_cached
-from pulse_ray.lineage import trace
 from pulse_ray.schemas.inference import InferMetadata, InferRequest, InferResponse
 from pulse_ray.schemas.lineage import Lineage
+from pulse_ray.services.inference import InferenceEvent, await_young, predict_cached
+from pulse_ray.services.lineage import trace
 
 router = APIRouter(tags=["inference"])
 

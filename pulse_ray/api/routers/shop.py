@@ -18,7 +18,7 @@ from pulse_ray.schemas.shop import (
     TagRequest,
     TagResult,
 )
-from pulse_ray.shop.service import job_public, product_public
+from pulse_ray.services.shop import job_public, product_public
 from pulse_ray.store import shop as repo
 
 router = APIRouter(tags=["e-commerce"])

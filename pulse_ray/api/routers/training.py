@@ -12,11 +12,11 @@ from pulse_ray.api.openapi import error_responses
 from pulse_ray.api.state import AppState
 from pulse_ray.errors import ConflictError, UnavailableError
 from pulse_ray.schemas.training import TERMINAL, RunDetail, RunPublic, TrainCreate
+from pulse_ray.services.training import TrainingBackend, create_run, reconcile
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import snapshots as snapshot_repo
 from pulse_ray.store.tables import Model, Snapshot, TrainingRun
-from pulse_ray.training import TrainingBackend, create_run, reconcile
 
 router = APIRouter(prefix="/train", tags=["training"])
 logger = logging.getLogger(__name__)

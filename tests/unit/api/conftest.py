@@ -18,19 +18,19 @@ from pulse_ray.api import AppState, build_state, create_app
 from pulse_ray.auth import Scope
 from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
-from pulse_ray.demo import load
+from pulse_ray.demo.transactions import load
 from pulse_ray.models.artifacts import TrainedModel, publish
 from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import table_stats
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
 from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.services.training import JobState, feature_columns
 from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.store import keys as repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import upgrade
 from pulse_ray.timeutil import utcnow
-from pulse_ray.training import JobState, feature_columns
 from tests.seed_bodies import FRAUD_CONSTRAINTS
 
 MakeKey = Callable[..., str]

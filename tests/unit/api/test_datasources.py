@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
 from pulse_ray.capacity import Resources
-from pulse_ray.demo import load
+from pulse_ray.demo.transactions import load
 
 from .conftest import MakeKey, ResizableCluster, bearer
 

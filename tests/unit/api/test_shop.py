@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from pulse_ray.api import AppState
-from pulse_ray.shop import demo, loader
+from pulse_ray.demo import shop as demo
+from pulse_ray.services import shop_demo as loader
 from pulse_ray.shop.catalog import Catalog
 from pulse_ray.shop.features import FEATURES
 from pulse_ray.shop.filters import parse_filters

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from pulse_ray.cli import app, demo_service
 from pulse_ray.config import get_settings
 from pulse_ray.credentials import load_credentials
+from pulse_ray.demo.examples import write_examples
 from pulse_ray.schemas.snapshots import SnapshotPublic
-from pulse_ray.shop.examples import write_examples
 from tests.seed_bodies import SEED_INFER, SEED_TAG
 from tests.unit.fake_pulse import MODEL, PAYLOADS, SNAPSHOT, FakeApi, envelope, page, run_detail
 

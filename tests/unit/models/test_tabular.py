@@ -10,17 +10,17 @@ import pytest
 import torch
 
 from pulse_ray.errors import ValidationError
-from pulse_ray.models.inputs import read_contract
-from pulse_ray.models.metrics import best_threshold, classification_metrics
-from pulse_ray.models.stats import TableStats, split_rows, table_stats
-from pulse_ray.models.tabular import TabularNet, TabularPreprocessor, fit_preprocessor
-from pulse_ray.models.training import (
+from pulse_ray.models.fitting import (
     FeatureMasking,
     make_training,
     predict_proba,
     to_tensors,
     train_epoch,
 )
+from pulse_ray.models.inputs import read_contract
+from pulse_ray.models.metrics import best_threshold, classification_metrics
+from pulse_ray.models.stats import TableStats, split_rows, table_stats
+from pulse_ray.models.tabular import TabularNet, TabularPreprocessor, fit_preprocessor
 
 
 def _fit(table: pa.Table, label: str) -> TabularPreprocessor:
@@ -82,7 +82,7 @@ def test_the_split_is_deterministic_and_complete(demo_table: pa.Table) -> None:
 
 
 def test_a_few_epochs_learn_the_demo_signal(demo_table: pa.Table) -> None:
-    from pulse_ray.demo import transactions
+    from pulse_ray.demo.transactions import transactions
 
     table = transactions(30_000, seed=2)
     features = [c for c in table.column_names if c not in ("id", "is_fraud")]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pulse_ray.demo import load, transactions
+from pulse_ray.demo.transactions import load, transactions
 from pulse_ray.schemas.datasources import DatasourceType
 from pulse_ray.sources import SourceError, SourceSpec
 from pulse_ray.sources.postgres import PostgresSource

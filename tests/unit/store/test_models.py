@@ -11,11 +11,11 @@ from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.schemas.datasources import DatasourceCreate
 from pulse_ray.schemas.models import ModelCreate
 from pulse_ray.schemas.training import TrainOptions
+from pulse_ray.services.training import create_run
 from pulse_ray.store import Database
 from pulse_ray.store import datasources as ds_repo
 from pulse_ray.store import models as repo
 from pulse_ray.store.tables import Model, Snapshot
-from pulse_ray.training import create_run
 
 T0 = datetime(2024, 1, 15, tzinfo=UTC)
 

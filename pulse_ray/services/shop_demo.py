@@ -9,14 +9,14 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from pulse_ray.demo import load
+from pulse_ray.demo.shop import DemoProduct, DemoSession
+from pulse_ray.demo.transactions import load
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.shop import ProductIn
+from pulse_ray.services.tagging import Tagger
 from pulse_ray.shop.catalog import Catalog
-from pulse_ray.shop.demo import DemoProduct, DemoSession
 from pulse_ray.shop.encoder import Encoder
 from pulse_ray.shop.features import FEATURES, SessionSignals, session_features
-from pulse_ray.shop.tagger import Tagger
 from pulse_ray.store import Database
 from pulse_ray.store import shop as repo
 from pulse_ray.store.tables import Conversion

@@ -23,17 +23,6 @@ from pulse_ray.auth import Principal
 from pulse_ray.config import Settings
 from pulse_ray.errors import ConflictError, ValidationError
 from pulse_ray.ids import created_at
-from pulse_ray.inference import (
-    InferenceEvent,
-    InferenceLog,
-    LruCache,
-    ModelDirectory,
-    PredictionCache,
-    Predictor,
-    TtlDirectory,
-    await_young,
-    predict_cached,
-)
 from pulse_ray.schemas.shop import (
     ConversionCreate,
     ConversionModel,
@@ -48,12 +37,23 @@ from pulse_ray.schemas.shop import (
     SessionInferResponse,
     TaggingJobPublic,
 )
+from pulse_ray.services.inference import (
+    InferenceEvent,
+    InferenceLog,
+    LruCache,
+    ModelDirectory,
+    PredictionCache,
+    Predictor,
+    TtlDirectory,
+    await_young,
+    predict_cached,
+)
+from pulse_ray.services.tagging import CHUNK, Tagger
 from pulse_ray.shop.catalog import Catalog
 from pulse_ray.shop.encoder import Encoder
 from pulse_ray.shop.features import SessionSignals, session_features
 from pulse_ray.shop.filters import parse_filters
 from pulse_ray.shop.personas import PERSONA_NAMES, persona
-from pulse_ray.shop.tagger import CHUNK, Tagger
 from pulse_ray.store import Database
 from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import shop as repo

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from pulse_ray.demo import load, transactions
+from pulse_ray.demo.transactions import load, transactions
 
 
 def test_fraud_is_rare_and_the_data_is_reproducible() -> None:

@@ -33,14 +33,14 @@ from pulse_ray.models.stats import TableStats, split_rows, stats_batch
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
 from pulse_ray.registry import next_version, should_deploy
 from pulse_ray.runtime.data import configure_data_context
-from pulse_ray.runtime.train_loop import CHECKPOINT_FILE, train_loop_per_worker
+from pulse_ray.runtime.train_worker import CHECKPOINT_FILE, train_loop_per_worker
 from pulse_ray.schemas.training import TrainOptions
+from pulse_ray.services.training import feature_columns
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store.tables import Model, Snapshot, TrainingRun
 from pulse_ray.timeutil import utcnow
-from pulse_ray.training import feature_columns
 
 __all__ = ["fit", "register"]
 

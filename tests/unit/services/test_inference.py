@@ -6,7 +6,8 @@ import asyncio
 import threading
 from datetime import UTC, datetime
 
-from pulse_ray.inference import (
+from pulse_ray.models.inputs import InputSchema
+from pulse_ray.services.inference import (
     InferenceEvent,
     InferenceLog,
     ModelDirectory,
@@ -14,7 +15,6 @@ from pulse_ray.inference import (
     ServedModel,
     TtlDirectory,
 )
-from pulse_ray.models.inputs import InputSchema
 
 
 def _served(version: str) -> ServedModel:

@@ -1,5 +1,5 @@
 """Products in, tagged product rows out: the text model embeds them in chunks, the
-persona space scores them, :func:`~pulse_ray.shop.tagging.tag` names their tags. The
+persona space scores them, :func:`~pulse_ray.shop.tags.tag` names their tags. The
 API (now or in a background job) and `pulse demo shop` tag through this one class."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from pulse_ray.schemas.shop import ProductIn
 from pulse_ray.shop.encoder import Encoder
-from pulse_ray.shop.tagging import PersonaSpace, ProductFields, product_text, tag
+from pulse_ray.shop.tags import PersonaSpace, ProductFields, product_text, tag
 from pulse_ray.store.tables import Product
 
 __all__ = ["CHUNK", "Tagger"]

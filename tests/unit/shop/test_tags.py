@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from pulse_ray.schemas.shop import ProductIn
+from pulse_ray.services.tagging import Tagger
 from pulse_ray.shop.catalog import Catalog
 from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.shop.features import FEATURES, SessionSignals, referrer_kind, session_features
 from pulse_ray.shop.filters import parse_filters
-from pulse_ray.shop.tagger import Tagger
 from pulse_ray.store.shop import catalog_item
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -12,11 +12,11 @@ from sqlmodel import select
 from standardwebhooks import Webhook
 
 from pulse_ray.config import Settings
+from pulse_ray.services.webhooks import Dispatcher
 from pulse_ray.store import Database, upgrade
 from pulse_ray.store import webhooks as repo
 from pulse_ray.store.tables import WebhookDelivery, WebhookEndpoint
 from pulse_ray.timeutil import utcnow
-from pulse_ray.webhooks.dispatcher import Dispatcher
 from pulse_ray.webhooks.events import EventType
 from pulse_ray.webhooks.signing import new_secret
 from tests.conftest import Receiver, running_receiver

@@ -17,15 +17,15 @@ import ray.train.torch
 import torch
 import torch.distributed as dist
 
-from pulse_ray.models.metrics import best_threshold, classification_metrics
-from pulse_ray.models.tabular import TabularPreprocessor
-from pulse_ray.models.training import (
+from pulse_ray.models.fitting import (
     FeatureMasking,
     make_training,
     predict_proba,
     to_tensors,
     train_epoch,
 )
+from pulse_ray.models.metrics import best_threshold, classification_metrics
+from pulse_ray.models.tabular import TabularPreprocessor
 
 __all__ = ["CHECKPOINT_FILE", "train_loop_per_worker"]
 

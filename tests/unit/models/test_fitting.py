@@ -8,9 +8,9 @@ import pyarrow as pa
 import torch
 
 from pulse_ray.models.artifacts import TrainedModel
+from pulse_ray.models.fitting import FeatureMasking, make_training, to_tensors, train_epoch
 from pulse_ray.models.stats import table_stats
 from pulse_ray.models.tabular import TabularPreprocessor, fit_preprocessor
-from pulse_ray.models.training import FeatureMasking, make_training, to_tensors, train_epoch
 
 
 def _table(rows: int, seed: int) -> pa.Table:
