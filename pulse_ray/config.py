@@ -9,6 +9,7 @@ environment, so a replica on another node sees exactly what the driver saw.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pulse_ray.plans import load_plans
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["JOB_SETTINGS_VARIABLE", "Settings", "get_settings", "job_settings"]
 
 
 class Settings(BaseSettings):
@@ -343,3 +344,14 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once from the environment on first use."""
     return Settings()
+
+
+JOB_SETTINGS_VARIABLE = "PULSE_SETTINGS_JSON"
+"""A job submitted by the service gets the service's settings, whole, in this variable."""
+
+
+def job_settings() -> Settings:
+    """A job's settings: the service's, as serialized into :data:`JOB_SETTINGS_VARIABLE`
+    when it submitted the job, else (a job submitted by hand) the environment's."""
+    serialized = os.environ.get(JOB_SETTINGS_VARIABLE)
+    return Settings.model_validate_json(serialized) if serialized else Settings()

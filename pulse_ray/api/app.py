@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
@@ -34,108 +33,15 @@ from pulse_ray.api.routers import (
     training,
     webhooks,
 )
-from pulse_ray.api.state import AppState, ReadinessCheck
-from pulse_ray.auth import Authenticator, Principal
-from pulse_ray.capacity import Cluster, Resources, StaticCluster, local_ray_cpus
-from pulse_ray.config import Settings
-from pulse_ray.plans import load_plans
-from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
-from pulse_ray.services.inference import (
-    InferenceEvent,
-    InferenceLog,
-    LocalPredictor,
-    ModelDirectory,
-    PredictionCache,
-    Predictor,
-    ServedModel,
-)
-from pulse_ray.services.shop import ShopService
-from pulse_ray.services.training import TrainingBackend
-from pulse_ray.shop.encoder import Encoder, LocalEncoder
-from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
-from pulse_ray.store import Database
-from pulse_ray.store.inference import insert_events, served_model
-from pulse_ray.store.keys import principal_by_hash
-from pulse_ray.timeutil import Clock, utcnow
+from pulse_ray.api.state import AppState
 
-__all__ = ["build_state", "create_app"]
+__all__ = ["create_app"]
 
 # Routes match in order: the hot path (inference) first.
 _V1_ROUTERS = (
     inference.router, shop.router, auth.router, keys.router, datasources.router, snapshots.router,
     models.router, training.router, webhooks.router,
 )
-
-
-def build_state(
-    settings: Settings,
-    *,
-    clock: Clock = utcnow,
-    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
-    bucket_backend: BucketBackend | None = None,
-    snapshot_runner: SnapshotRunner | None = None,
-    training_backend: TrainingBackend | None = None,
-    predictor: Predictor | None = None,
-    encoder: Encoder | None = None,
-    cluster: Cluster | None = None,
-) -> AppState:
-    """Wires the store, the authenticator and the rate limiter from settings.
-
-    Args:
-        bucket_backend: where rate-limit buckets live; the in-process default is exact
-            for one replica only, so the Serve ingress passes the shared Ray actor.
-        snapshot_runner: what takes snapshots; the in-process default reads shards one
-            after another, the Serve ingress passes the Ray Data runner.
-        training_backend: where training jobs run (Ray Jobs under Serve); without one
-            training routes answer 503.
-        predictor: what answers predictions; in-process by default, the ModelServer
-            deployment's handle under Serve.
-        encoder: the text model (tagging, search queries); in-process by default, the
-            TextEncoder deployment's handle under Serve.
-        cluster: what the resource plan is made for; by default the size a local Ray
-            would get on this machine, Ray's live totals under Serve.
-    """
-    database = Database(settings.store_url)
-    limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
-
-    def lookup(key_hash: str) -> Principal | None:
-        with database.session() as session:
-            return principal_by_hash(session=session, key_hash=key_hash)
-
-    def served(key: tuple[str, str, str | None]) -> ServedModel:
-        account, name, version = key
-        with database.session() as session:
-            return served_model(session=session, account=account, name=name, version=version)
-
-    def write(events: list[InferenceEvent]) -> None:
-        with database.session() as session:
-            insert_events(session=session, events=events)
-
-    models = ModelDirectory(served, ttl_s=settings.model_cache_ttl_s)
-    prediction_cache = PredictionCache(settings.prediction_cache_size)
-    predictor = predictor or LocalPredictor()
-    inference_log = InferenceLog(write, interval_s=settings.inference_log_interval_s)
-    return AppState(
-        settings=settings,
-        database=database,
-        authenticator=Authenticator(lookup, ttl_s=settings.auth_cache_ttl_s, clock=clock),
-        plans=load_plans(settings.plans_file),
-        rate_limiter=limiter if settings.rate_limits else None,
-        snapshot_runner=snapshot_runner or LocalSnapshotRunner(),
-        training_backend=training_backend,
-        models=models,
-        prediction_cache=prediction_cache,
-        predictor=predictor,
-        inference_log=inference_log,
-        shop=ShopService(settings=settings, database=database,
-                         encoder=encoder or LocalEncoder(), models=models, predictor=predictor,
-                         prediction_cache=prediction_cache, inference_log=inference_log,
-                         clock=clock),
-        cluster=cluster or StaticCluster(Resources(
-            cpus=local_ray_cpus(settings, os.cpu_count() or 1))),
-        clock=clock,
-        readiness_checks={"store": database.ping, **(readiness_checks or {})},
-    )
 
 
 def create_app(state: AppState, *, emit_request_id_header: bool = True,
@@ -151,8 +57,7 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await state.shop.drain()  # background tagging jobs finish
-        await state.inference_log.stop()  # a clean shutdown loses no inference record
+        await state.stop()  # tagging jobs finish, every inference record is written
 
     app = FastAPI(
         lifespan=lifespan,

@@ -1,23 +1,40 @@
-"""What the API needs from the outside world, injected by whoever builds the app."""
+"""What the API stands on: the application services and the request-path pieces,
+wired from settings once per replica (:func:`build_state`), with whatever runs outside
+the process — Ray under Serve, nothing in tests — injected."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from pulse_ray.auth import Authenticator
-from pulse_ray.capacity import Cluster, ResourcePlan, plan_resources
+from pulse_ray.auth import Authenticator, Principal
+from pulse_ray.capacity import (
+    Cluster,
+    ResourcePlan,
+    Resources,
+    StaticCluster,
+    local_ray_cpus,
+    plan_resources,
+)
 from pulse_ray.config import Settings
-from pulse_ray.plans import Limits, Plan
-from pulse_ray.ratelimit import RateLimiter
-from pulse_ray.services.inference import InferenceLog, ModelDirectory, PredictionCache, Predictor
+from pulse_ray.plans import Limits, Plan, load_plans
+from pulse_ray.predictions import LocalPredictor, Predictor
+from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
+from pulse_ray.services.datasources import DatasourceService
+from pulse_ray.services.inference import InferenceService
+from pulse_ray.services.lineage import LineageService
 from pulse_ray.services.shop import ShopService
-from pulse_ray.services.training import TrainingBackend
-from pulse_ray.snapshots import SnapshotRunner
+from pulse_ray.services.snapshots import SnapshotService
+from pulse_ray.services.tagging import Tagger, TaggingService
+from pulse_ray.services.training import RunStates, TrainingBackend, TrainingService
+from pulse_ray.shop.encoder import Encoder, LocalEncoder
+from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
 from pulse_ray.store import Database
+from pulse_ray.store.keys import principal_by_hash
 from pulse_ray.timeutil import Clock, utcnow
 
-__all__ = ["AppState", "ReadinessCheck"]
+__all__ = ["AppState", "ReadinessCheck", "build_state"]
 
 ReadinessCheck = Callable[[], None]
 """Raises (with a message) when a dependency of the service is not ready."""
@@ -30,17 +47,90 @@ class AppState:
     authenticator: Authenticator
     plans: dict[Plan, Limits]
     rate_limiter: RateLimiter | None  # None: limits switched off
-    snapshot_runner: SnapshotRunner
-    training_backend: TrainingBackend | None  # None: not on Ray, training unavailable
-    models: ModelDirectory
-    prediction_cache: PredictionCache
-    predictor: Predictor
-    inference_log: InferenceLog
-    shop: ShopService
     cluster: Cluster
+    inference: InferenceService
+    lineage: LineageService
+    training: TrainingService
+    snapshots: SnapshotService
+    datasources: DatasourceService
+    tagging: TaggingService
+    shop: ShopService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
 
     def plan(self) -> ResourcePlan:
         """The resource plan for the cluster as it is now (work is checked against it)."""
         return plan_resources(self.settings, self.cluster.totals())
+
+    async def stop(self) -> None:
+        """A clean shutdown: background tagging finishes, every inference record is written."""
+        await self.tagging.drain()
+        await self.inference.stop()
+
+
+def build_state(
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    bucket_backend: BucketBackend | None = None,
+    snapshot_runner: SnapshotRunner | None = None,
+    training_backend: TrainingBackend | None = None,
+    predictor: Predictor | None = None,
+    encoder: Encoder | None = None,
+    cluster: Cluster | None = None,
+) -> AppState:
+    """Wires the store, the services, the authenticator and the rate limiter.
+
+    Args:
+        bucket_backend: where rate-limit buckets live; the in-process default is exact
+            for one replica only, so the Serve ingress passes the shared Ray actor.
+        snapshot_runner: what takes snapshots; the in-process default reads shards one
+            after another, the Serve ingress passes the Ray Data runner.
+        training_backend: where training jobs run (Ray Jobs under Serve); without one
+            training routes answer 503.
+        predictor: what answers predictions; in-process by default, the ModelServer
+            deployment's handle under Serve.
+        encoder: the text model (tagging, search queries); in-process by default, the
+            TextEncoder deployment's handle under Serve.
+        cluster: what the resource plan is made for; by default the size a local Ray
+            would get on this machine, Ray's live totals under Serve.
+    """
+    database = Database(settings.store_url)
+    limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
+    cluster = cluster or StaticCluster(Resources(
+        cpus=local_ray_cpus(settings, os.cpu_count() or 1)))
+
+    def lookup(key_hash: str) -> Principal | None:
+        with database.session() as session:
+            return principal_by_hash(session=session, key_hash=key_hash)
+
+    def plan() -> ResourcePlan:
+        return plan_resources(settings, cluster.totals())
+
+    encoder = encoder or LocalEncoder()
+    tagger = Tagger(encoder)
+    inference = InferenceService(settings=settings, database=database,
+                                 predictor=predictor or LocalPredictor(), clock=clock)
+    return AppState(
+        settings=settings,
+        database=database,
+        authenticator=Authenticator(lookup, ttl_s=settings.auth_cache_ttl_s, clock=clock),
+        plans=load_plans(settings.plans_file),
+        rate_limiter=limiter if settings.rate_limits else None,
+        cluster=cluster,
+        inference=inference,
+        lineage=LineageService(database=database, inference=inference),
+        training=TrainingService(database=database, backend=training_backend, plan=plan,
+                                 states=RunStates(clock=clock,
+                                                  artifact_uri=settings.artifact_uri)),
+        snapshots=SnapshotService(database=database,
+                                  runner=snapshot_runner or LocalSnapshotRunner(),
+                                  storage_uri=settings.snapshot_uri, plan=plan, clock=clock),
+        datasources=DatasourceService(database=database, clock=clock),
+        tagging=TaggingService(tagger=tagger, database=database, clock=clock),
+        shop=ShopService(settings=settings, database=database, encoder=encoder, tagger=tagger,
+                         inference=inference),
+        clock=clock,
+        readiness_checks={"store": database.ping, **(readiness_checks or {})},
+    )

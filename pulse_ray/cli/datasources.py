@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from pulse_ray.cli.context import store_session
+from pulse_ray.cli.context import store_database, store_session
 from pulse_ray.cli.output import JsonOption, out_console, print_json, table
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic, DatasourceType
-from pulse_ray.services.datasources import check_datasource
+from pulse_ray.services.datasources import DatasourceService
 from pulse_ray.store import datasources as repo
 from pulse_ray.timeutil import format_timestamp, utcnow
 
@@ -55,12 +55,9 @@ def add(
         name=name, type=type_, url=url, path=_absolute(path), table=table_, query=query,
         shard_key=shard_key, label_column=label_column, feature_columns=feature_column or None,
     )
-    with store_session() as session:
-        repo.ensure_name_free(session=session, name=name, account=account)
-    check_datasource(body)
-    with store_session() as session:
-        created = DatasourcePublic.model_validate(repo.create_datasource(
-            session=session, datasource_create=body, account=account, now=utcnow()))
+    with store_database() as database:
+        created = DatasourceService(database=database, clock=utcnow).register(body,
+                                                                            account=account)
     print_json(created) if json_output else _show(created)
 
 
@@ -69,7 +66,7 @@ def list_(account: AccountOption = "default", json_output: JsonOption = False) -
     """List datasources, newest first."""
     with store_session() as session:
         rows, _ = repo.list_datasources(session=session, account=account, limit=100)
-        found = [DatasourcePublic.model_validate(r) for r in rows]
+        found = [r.public() for r in rows]
     if json_output:
         print_json(found)
         return
@@ -83,8 +80,7 @@ def list_(account: AccountOption = "default", json_output: JsonOption = False) -
 def show(name: str, account: AccountOption = "default", json_output: JsonOption = False) -> None:
     """One datasource (passwords masked)."""
     with store_session() as session:
-        found = DatasourcePublic.model_validate(
-            repo.get_datasource(session=session, name=name, account=account))
+        found = repo.get_datasource(session=session, name=name, account=account).public()
     print_json(found) if json_output else _show(found)
 
 

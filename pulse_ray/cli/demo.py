@@ -17,7 +17,7 @@ from pulse_ray.demo.transactions import TRANSACTIONS_TABLE, load, transactions
 from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourceType
 from pulse_ray.schemas.models import ModelCreate
-from pulse_ray.services.datasources import check_datasource
+from pulse_ray.services.datasources import DatasourceService
 from pulse_ray.store import datasources as repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.timeutil import utcnow
@@ -55,10 +55,8 @@ def _register(name: str, target: str, table: str, label_column: str) -> None:
         name=name, type=DatasourceType.POSTGRESQL if postgres else DatasourceType.SQLITE,
         url=target if url else None, path=None if url else target, table=table,
         label_column=label_column)
-    check_datasource(body)
-    with store_session() as session:
-        repo.create_datasource(session=session, datasource_create=body, account=_ACCOUNT,
-                               now=utcnow())
+    with store_database() as database:
+        DatasourceService(database=database, clock=utcnow).register(body, account=_ACCOUNT)
 
 
 @app.command("transactions")

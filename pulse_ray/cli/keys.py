@@ -12,7 +12,7 @@ from pulse_ray.cli.context import store_session
 from pulse_ray.cli.output import JsonOption, err_console, out_console, print_json, table
 from pulse_ray.errors import ValidationError
 from pulse_ray.plans import Plan
-from pulse_ray.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from pulse_ray.schemas.keys import ApiKeyCreate, ApiKeyCreated
 from pulse_ray.store import keys as repo
 from pulse_ray.timeutil import format_timestamp, utcnow
 
@@ -74,7 +74,7 @@ def list_(
     """List the account's keys, newest first."""
     with store_session() as session:
         rows, _ = repo.list_keys(session=session, account=account, limit=limit)
-        keys = [ApiKeyPublic.model_validate(r) for r in rows]
+        keys = [r.public() for r in rows]
     if json_output:
         print_json(keys)
         return
@@ -100,9 +100,8 @@ def revoke(
 ) -> None:
     """Revoke a key; every replica refuses it within a second."""
     with store_session() as session:
-        key = ApiKeyPublic.model_validate(
-            repo.revoke_key(session=session, key_id=key_id, account=account, now=utcnow())
-        )
+        key = repo.revoke_key(session=session, key_id=key_id, account=account,
+                              now=utcnow()).public()
     if json_output:
         print_json(key)
     else:

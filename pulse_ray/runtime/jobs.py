@@ -6,7 +6,7 @@ import sys
 
 from ray.job_submission import JobStatus, JobSubmissionClient
 
-from pulse_ray.config import Settings
+from pulse_ray.config import JOB_SETTINGS_VARIABLE, Settings
 from pulse_ray.services.training import JobPhase, JobState
 
 __all__ = ["RayJobsBackend", "job_environment"]
@@ -20,23 +20,12 @@ _PHASES: dict[JobStatus, JobPhase] = {
 }
 
 
-def job_environment(settings: Settings, *, worker_cpus: float | None = None,
-                    data_cpus: float | None = None) -> dict[str, str]:
-    """The settings a training job needs, as PULSE_* variables (the job's Settings()
-    reads them), with the resource plan's sizes the run was admitted with (left out, the
-    job plans for the cluster itself), plus Ray Train's faster health check (a run ends
-    ~4 s sooner) and how long its worker group may wait for resources."""
-    sizes = {"PULSE_TRAIN_WORKER_CPUS": worker_cpus, "PULSE_TRAIN_DATA_CPUS": data_cpus}
-    return {name: str(value) for name, value in sizes.items() if value is not None} | {
-        "PULSE_STORE_URL": settings.store_url,
-        "PULSE_DATA_DIR": str(settings.data_dir),
-        "PULSE_SNAPSHOT_URI": settings.snapshot_uri,
-        "PULSE_ARTIFACT_URI": settings.artifact_uri,
-        "PULSE_TRAIN_STORAGE_URI": settings.train_storage_uri,
-        "PULSE_TRAIN_START_TIMEOUT_S": str(settings.train_start_timeout_s),
-        "PULSE_TRAIN_MAX_FAILURES": str(settings.train_max_failures),
-        "PULSE_TRAIN_PLACEMENT": settings.train_placement,
-        "PULSE_LOG_LEVEL": settings.log_level,
+def job_environment(settings: Settings) -> dict[str, str]:
+    """What a training job runs with: the service's settings as one serialized object
+    (:func:`~pulse_ray.config.job_settings` reads it), Ray Train's faster health check
+    (a run ends ~4 s sooner) and how long its worker group may wait for resources."""
+    return {
+        JOB_SETTINGS_VARIABLE: settings.model_dump_json(),
         "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
         "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": str(settings.train_start_timeout_s),
     }
@@ -53,15 +42,14 @@ class RayJobsBackend:
             self._client = JobSubmissionClient(self._settings.jobs_url)
         return self._client
 
-    def submit(self, run_id: str, *, worker_cpus: float, data_cpus: float) -> str:
+    def submit(self, run_id: str) -> str:
         python = self._settings.job_python or sys.executable
         return str(self.client.submit_job(
             # -P: the job's working directory must not shadow packages (a `ray` folder
             # in it would replace Ray itself).
             entrypoint=f"{python} -P -m pulse_ray.runtime.train_job --run {run_id}",
             submission_id=f"pulse-{run_id}",
-            runtime_env={"env_vars": job_environment(
-                self._settings, worker_cpus=worker_cpus, data_cpus=data_cpus)},
+            runtime_env={"env_vars": job_environment(self._settings)},
             metadata={"pulse_run": run_id},
         ))
 

@@ -6,11 +6,13 @@ hand on any Ray cluster with the store's settings in the environment::
     ray job submit --runtime-env-json '{"env_vars": {"PULSE_STORE_URL": "..."}}' \\
         -- python -m pulse_ray.runtime.train_job --model fraud-detector --snapshot snap_…
 
-It marks the run running, then (``pulse_ray.runtime.trainer``) reads the snapshot with Ray
-Data, splits it by row content (the same snapshot always splits the same way), learns
-the preprocessing from the training split, fits with ``TorchTrainer`` (checkpoints
-kept, a lost worker resumed from the last one), registers the version and, by the
-run's ``deploy`` option, deploys it. Any failure marks the run failed with its error.
+It marks the run running and takes its spec (what to train, fixed when the run was
+created), then (``pulse_ray.runtime.trainer``) reads the snapshot with Ray Data, splits
+it by row content (the same snapshot always splits the same way), learns the
+preprocessing from the training split and fits with ``TorchTrainer`` (checkpoints kept,
+a lost worker resumed from the last one); the run's states (``RunStates``) register the
+version and, by the run's ``deploy`` option, deploy it. Any failure marks the run
+failed with its error.
 """
 
 from __future__ import annotations
@@ -20,33 +22,33 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import traceback
+from pathlib import Path
 
 import ray
 
 from pulse_ray.capacity import plan_resources
-from pulse_ray.config import Settings
+from pulse_ray.config import Settings, job_settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.schemas.training import TrainOptions
-from pulse_ray.services.training import create_run
+from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
-from pulse_ray.store import runs as run_repo
 from pulse_ray.store import snapshots as snapshot_repo
-from pulse_ray.store.tables import Model, Snapshot
 from pulse_ray.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
 
-def _submission_id() -> str | None:
+def _submission_id() -> str:
     """The Ray job's submission id, from the job config Ray hands its entrypoint."""
     try:
         config = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}"))
-        return str(config.get("metadata", {}).get("job_submission_id")) or None
     except ValueError:
-        return None
+        config = {}
+    return str(config.get("metadata", {}).get("job_submission_id") or "by-hand")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -63,42 +65,51 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _new_run(args: argparse.Namespace, states: RunStates, database: Database,
+             settings: Settings) -> str:
+    """A run started by hand: created here, as the API would, for this cluster."""
+    plan = plan_resources(settings, RayCluster().totals())
+    options = TrainOptions.model_validate_json(args.options)
+    plan.check_training(num_workers=options.num_workers, gpu=options.gpu)
+    with database.session() as session:
+        model = model_repo.get_model(session=session, name=args.model, account=args.account)
+        snapshot, _ = snapshot_repo.get_snapshot(session=session, snapshot_id=args.snapshot,
+                                                 account=args.account)
+        run = states.create(session=session, model=model, snapshot=snapshot,
+                            options=options, key_id=None, plan=plan)
+        states.submitted(session=session, run_id=run.id, job_id=_submission_id())
+        return run.id
+
+
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings()
+    settings = job_settings()
     configure_logging(settings.log_level)
     args = _arguments(argv)
     database = Database(settings.store_url)
-    with database.session() as session:
-        if args.run:
-            run_id = args.run
-        else:
-            model = model_repo.get_model(session=session, name=args.model, account=args.account)
-            snapshot, _ = snapshot_repo.get_snapshot(session=session, snapshot_id=args.snapshot,
-                                                     account=args.account)
-            run_id = create_run(session=session, model=model, snapshot=snapshot,
-                                options=TrainOptions.model_validate_json(args.options),
-                                key_id=None, now=utcnow()).id
-        run = run_repo.mark_running(session=session, run_id=run_id, now=utcnow(),
-                                    ray_job_id=_submission_id())
-        found_model = session.get(Model, run.model_id)
-        found_snapshot = session.get(Snapshot, run.snapshot_id)
-        assert found_model is not None and found_snapshot is not None  # foreign keys
-    logger.info("training %s on %s as %s", found_model.name, found_snapshot.id, run_id)
-    from pulse_ray.runtime.trainer import fit, register  # torch and Ray Train: after "running"
-
+    states = RunStates(clock=utcnow, artifact_uri=settings.artifact_uri)
     ray.init(log_to_driver=True)
-    # Sizes the API admitted the run with come as settings; by hand, from the cluster.
-    plan = plan_resources(settings, RayCluster().totals())
+    run_id = args.run or _new_run(args, states, database, settings)
+    with database.session() as session:
+        spec = states.started(session=session, run_id=run_id)
+    logger.info("training %s on %s as %s", spec.model, spec.snapshot_id, run_id)
+    from pulse_ray.models.artifacts import weights_digest  # torch: after "running"
+    from pulse_ray.runtime.trainer import fit  # Ray Train too
+
     try:
-        trained, metrics = fit(run, found_model, found_snapshot, settings, plan)
-        version = register(run, found_model, trained, metrics, settings, database)
+        trained, metrics = fit(spec, settings)
+        with tempfile.TemporaryDirectory() as directory:
+            trained.save(Path(directory))
+            with database.session() as session:
+                registered = states.register(
+                    session=session, spec=spec, saved=Path(directory),
+                    digest=weights_digest(trained.net.state_dict()), metrics=metrics,
+                    input_schema=trained.input_schema.model_dump())
     except Exception as exc:
         logger.error("run %s failed:\n%s", run_id, traceback.format_exc())
         with database.session() as session:
-            run_repo.finish(session=session, run_id=run_id, status="failed", now=utcnow(),
-                            error=f"{type(exc).__name__}: {exc}")
+            states.failed(session=session, run_id=run_id, error=f"{type(exc).__name__}: {exc}")
         return 1
-    logger.info("run %s registered %s %s %s", run_id, found_model.name, version, metrics)
+    logger.info("run %s registered %s %s %s", run_id, spec.model, registered.version, metrics)
     return 0
 
 

@@ -1,11 +1,11 @@
-"""Fitting on Ray: Ray Data reads and splits the snapshot, TorchTrainer trains, the
-version is published and registered. Imported by the training job only once the run
-is marked running, so the heavy imports (torch, Ray Train) do not delay that."""
+"""Fitting on Ray: Ray Data reads and splits the snapshot, learns the preprocessing,
+TorchTrainer trains. What to fit comes from the run's spec; the version is registered
+by :class:`~pulse_ray.services.training.RunStates`. Imported by the training job only
+once the run is marked running, so the heavy imports (torch, Ray Train) do not delay
+that."""
 
 from __future__ import annotations
 
-import logging
-import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -25,26 +25,19 @@ from ray.train import (
 from ray.train.torch import TorchTrainer
 from ray.train.v2._internal.exceptions import WorkerGroupStartupTimeoutError
 
-from pulse_ray.capacity import ResourcePlan
 from pulse_ray.config import Settings
-from pulse_ray.models.artifacts import TrainedModel, publish, weights_digest
+from pulse_ray.models.artifacts import TrainedModel
 from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import TableStats, split_rows, stats_batch
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
-from pulse_ray.registry import next_version, should_deploy
 from pulse_ray.runtime.data import configure_data_context
 from pulse_ray.runtime.train_worker import CHECKPOINT_FILE, train_loop_per_worker
-from pulse_ray.schemas.training import TrainOptions
-from pulse_ray.services.training import feature_columns
+from pulse_ray.services.training import RunSpec, RunStates
 from pulse_ray.store import Database
-from pulse_ray.store import models as model_repo
-from pulse_ray.store import runs as run_repo
-from pulse_ray.store.tables import Model, Snapshot, TrainingRun
 from pulse_ray.timeutil import utcnow
 
-__all__ = ["fit", "register"]
+__all__ = ["fit"]
 
-logger = logging.getLogger(__name__)
 
 class _EpochRecorder(UserCallback):
     """Runs on the Train controller: writes each epoch's metrics to the store as it ends,
@@ -60,29 +53,29 @@ class _EpochRecorder(UserCallback):
         database = Database(self.store_url)
         try:
             with database.session() as session:
-                run_repo.add_epoch(session=session, run_id=self.run_id, metrics=entry)
+                RunStates(clock=utcnow).epoch(session=session, run_id=self.run_id,
+                                              metrics=entry)
         finally:
             database.dispose()
 
 
-def _unplaceable(workers: int, plan: ResourcePlan, settings: Settings) -> RuntimeError:
+def _unplaceable(spec: RunSpec, settings: Settings) -> RuntimeError:
     free = ray.available_resources().get("CPU", 0.0)
+    total = ray.cluster_resources().get("CPU", 0.0)
     return RuntimeError(
-        f"{workers} worker(s) of {plan.train_worker_cpus:g} CPU could not get their resources "
-        f"within {settings.train_start_timeout_s:g} s (PULSE_TRAIN_START_TIMEOUT_S): the "
-        f"cluster has {free:g} of {plan.cluster.cpus:g} CPU free. Free CPUs, lower "
-        "options.num_workers or PULSE_TRAIN_WORKER_CPUS, or add nodes")
+        f"{spec.options.num_workers} worker(s) of {spec.worker_cpus:g} CPU could not get "
+        f"their resources within {settings.train_start_timeout_s:g} s "
+        f"(PULSE_TRAIN_START_TIMEOUT_S): the cluster has {free:g} of {total:g} CPU free. "
+        "Free CPUs, lower options.num_workers or PULSE_TRAIN_WORKER_CPUS, or add nodes")
 
 
-def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings,
-        plan: ResourcePlan) -> tuple[TrainedModel, dict[str, float]]:
+def fit(spec: RunSpec, settings: Settings) -> tuple[TrainedModel, dict[str, float]]:
     configure_data_context()
-    options = TrainOptions.model_validate(run.options)
-    features = feature_columns(model, [c["name"] for c in snapshot.columns])
+    options, features = spec.options, list(spec.features)
     # Data tasks ask for a fraction of a CPU: the Train workers hold whole ones, and on a
     # small machine a 1-CPU read task would wait for them forever.
-    cpus = plan.train_data_cpus
-    source = ray.data.read_parquet(snapshot.uri, columns=[*features, model.label_column],
+    cpus = spec.data_cpus
+    source = ray.data.read_parquet(spec.snapshot_uri, columns=[*features, spec.label],
                                    num_cpus=cpus)
     # Both splits are read once, here, before the workers start: the workers then only
     # stream blocks from the object store, so a worker group restarted onto nodes with
@@ -97,7 +90,7 @@ def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings,
     for row in train.map_batches(stats_batch, batch_format="pyarrow", batch_size=None,
                                  num_cpus=cpus).take_all():
         stats = stats.merge(TableStats.from_json(row["stats"]))
-    preprocessor = fit_preprocessor(stats, label=model.label_column, features=features)
+    preprocessor = fit_preprocessor(stats, label=spec.label, features=features)
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"preprocessor": preprocessor.to_dict(),
@@ -105,24 +98,24 @@ def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings,
         scaling_config=ScalingConfig(
             num_workers=options.num_workers, use_gpu=options.gpu,
             placement_strategy=settings.train_placement,
-            resources_per_worker={"CPU": plan.train_worker_cpus}),
+            resources_per_worker={"CPU": spec.worker_cpus}),
         datasets={"train": train, "validation": validation},
         run_config=RunConfig(
-            name=run.id, storage_path=settings.train_storage_uri,
+            name=spec.run_id, storage_path=settings.train_storage_uri,
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             # A worker group that cannot get its resources within train_start_timeout_s
             # (RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S) fails the run instead of retrying
             # for ever (Ray's default controller_failure_limit is -1).
             failure_config=FailureConfig(  # type: ignore[call-arg]  # v2 (Ray 2.60)
                 max_failures=settings.train_max_failures, controller_failure_limit=0),
-            callbacks=[_EpochRecorder(settings.store_url, run.id)],  # type: ignore[list-item]
+            callbacks=[_EpochRecorder(settings.store_url, spec.run_id)],  # type: ignore[list-item]
         ),
     )
     try:
         result = trainer.fit()
     except ControllerError as error:
         if isinstance(error.controller_failure, WorkerGroupStartupTimeoutError):
-            raise _unplaceable(options.num_workers, plan, settings) from error
+            raise _unplaceable(spec, settings) from error
         raise
     if result.checkpoint is None or result.metrics is None:
         raise RuntimeError("training ended without a checkpoint")
@@ -135,34 +128,4 @@ def fit(run: TrainingRun, model: Model, snapshot: Snapshot, settings: Settings,
     metrics = {k: float(result.metrics[k]) for k in
                ("accuracy", "f1_score", "precision", "recall", "roc_auc")}
     return TrainedModel(net=net, preprocessor=preprocessor,
-                        contract=read_contract(model.constraints)), metrics
-
-
-def register(run: TrainingRun, model: Model, trained: TrainedModel,
-              metrics: dict[str, float], settings: Settings, database: Database) -> str:
-    schema = trained.input_schema.model_dump()
-    with database.session() as session:
-        latest = model_repo.latest_version(session=session, model_id=model.id)
-    version = next_version(latest.version if latest else None,
-                           schema_changed=latest is not None and latest.input_schema != schema,
-                           digest=weights_digest(trained.net.state_dict()))
-    uri = f"{settings.artifact_uri.rstrip('/')}/{model.account}/{model.name}/{version}"
-    with tempfile.TemporaryDirectory() as directory:
-        trained.save(Path(directory))
-        publish(Path(directory), uri)
-    options = TrainOptions.model_validate(run.options)
-    now = utcnow()
-    with database.session() as session:
-        model_repo.register_version(session=session, model=model, version=version,
-                                    run_id=run.id, metrics=metrics, input_schema=schema,
-                                    artifact_uri=uri, now=now)
-        deployed = model_repo.deployed_version(session=session, model_id=model.id)
-        if should_deploy(options.deploy, metrics.get("f1_score"),
-                         deployed.metrics.get("f1_score") if deployed else None):
-            model_repo.deploy_version(session=session, model=model, version=version,
-                                      by_key=run.key_id, by_run=run.id, now=now)
-        run_repo.finish(session=session, run_id=run.id, status="succeeded", now=now,
-                        metrics=metrics, version=version)
-    return version
-
-
+                        contract=read_contract(spec.constraints)), metrics

@@ -1,13 +1,23 @@
-"""Registering a datasource: it must be readable now, with the columns it names."""
+"""Registering a datasource: it must be readable now, with the columns it names. One
+registration serves the API (``POST /v1/datasources``), ``pulse datasources add`` and
+the demo commands that register their tables."""
 
 from __future__ import annotations
 
+import logging
+
 from pulse_ray.errors import ErrorDetail, ValidationError
-from pulse_ray.schemas.datasources import DatasourceCreate
+from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic
 from pulse_ray.sources import SourceError, spec_of
 from pulse_ray.sources.readers import probe
+from pulse_ray.store import Database
+from pulse_ray.store import datasources as repo
+from pulse_ray.timeutil import Clock
+from pulse_ray.urls import redact_url
 
-__all__ = ["check_datasource"]
+__all__ = ["DatasourceService", "check_datasource"]
+
+logger = logging.getLogger(__name__)
 
 
 def check_datasource(body: DatasourceCreate) -> None:
@@ -27,3 +37,27 @@ def check_datasource(body: DatasourceCreate) -> None:
                if n not in columns]
     if missing:
         raise ValidationError("Datasource check failed: unknown columns", details=missing)
+
+
+class DatasourceService:
+    def __init__(self, *, database: Database, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+
+    def register(self, body: DatasourceCreate, *, account: str) -> DatasourcePublic:
+        """Checks the source (blocking I/O) and registers it.
+
+        Raises:
+            ConflictError: the account already has a datasource of that name (checked
+                before the slow live check; the unique constraint settles races).
+            ValidationError: the source cannot be read as registered (naming the field).
+        """
+        with self._database.session() as session:
+            repo.ensure_name_free(session=session, name=body.name, account=account)
+        check_datasource(body)
+        with self._database.session() as session:
+            created = repo.create_datasource(session=session, datasource_create=body,
+                                             account=account, now=self._clock()).public()
+        logger.info("registered datasource %s (%s %s)", created.name, created.type.value,
+                    redact_url(body.url) if body.url else body.path)
+        return created

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from pulse_ray.errors import NotFoundError
-from pulse_ray.ids import IdPrefix, has_prefix
+from pulse_ray.ids import IdPrefix, created_at, has_prefix
 from pulse_ray.schemas.lineage import (
     Lineage,
     LineageDatasource,
@@ -15,13 +15,15 @@ from pulse_ray.schemas.lineage import (
     LineageSnapshot,
     LineageTraining,
 )
+from pulse_ray.services.inference import InferenceService
+from pulse_ray.store import Database
 from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import snapshots as snapshot_repo
 from pulse_ray.store.tables import Datasource, Model, ModelVersion, Snapshot, TrainingRun
 
-__all__ = ["trace"]
+__all__ = ["LineageService", "trace"]
 
 
 def _snapshot_part(session: Session, snapshot: Snapshot) -> dict[str, object]:
@@ -90,3 +92,22 @@ def trace(*, session: Session, lineage_id: str, account: str) -> Lineage | None:
                         "model:version id")
 
 
+class LineageService:
+    """``GET /v1/lineage/{id}``: the trace, waiting for an inference made a moment ago
+    that may still be in some replica's log."""
+
+    def __init__(self, *, database: Database, inference: InferenceService) -> None:
+        self._database = database
+        self._inference = inference
+
+    async def trace(self, *, account: str, lineage_id: str) -> Lineage:
+        """Raises NotFoundError when nothing with that id is in this account."""
+        def look() -> Lineage | None:
+            with self._database.session() as session:
+                return trace(session=session, lineage_id=lineage_id, account=account)
+
+        made = created_at(lineage_id) if has_prefix(lineage_id, IdPrefix.INFERENCE) else None
+        found = await self._inference.recent(look, made=made)
+        if found is None:
+            raise NotFoundError(f"No inference '{lineage_id}'")
+        return found

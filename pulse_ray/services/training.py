@@ -1,30 +1,49 @@
-"""Training runs: what may be trained, how a run is created and reconciled with its
-Ray job. The Ray side (job submission, Ray Train) lives in ``pulse_ray.runtime``."""
+"""Training runs: the one state machine a run moves through, and the API's use cases
+over it. The Ray side (job submission, Ray Data, Ray Train) lives in
+``pulse_ray.runtime`` and moves a run only through :class:`RunStates`.
+
+A run is ``queued`` when created (with its :class:`RunSpec`, everything its job needs,
+fixed then), ``running`` once its job starts, and ends once — ``succeeded`` (its version
+registered), ``failed`` or ``cancelled``; a later ending is ignored, so the job, a
+cancel and a reconcile racing each other leave the first. ``training.completed`` /
+``training.failed`` go out in the transaction of the ending.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 from sqlmodel import Session
 
-from pulse_ray.errors import ErrorDetail, ValidationError
+from pulse_ray.auth import Principal
+from pulse_ray.capacity import ResourcePlan
+from pulse_ray.errors import ConflictError, ErrorDetail, UnavailableError, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.models.artifacts import publish
 from pulse_ray.models.inputs import read_contract, unknown_columns
 from pulse_ray.models.stats import column_kind
-from pulse_ray.schemas.training import TERMINAL, TrainOptions
+from pulse_ray.registry import next_version, should_deploy
+from pulse_ray.schemas.training import TERMINAL, RunDetail, RunPublic, TrainCreate, TrainOptions
+from pulse_ray.store import Database
+from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
+from pulse_ray.store import snapshots as snapshot_repo
+from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.tables import Model, Snapshot, TrainingRun
+from pulse_ray.timeutil import Clock, format_timestamp
+from pulse_ray.webhooks.events import EventType
 
 __all__ = [
     "JobState",
+    "RunSpec",
+    "RunStates",
     "TrainingBackend",
-    "create_run",
+    "TrainingService",
     "feature_columns",
-    "reconcile",
 ]
 
 JobPhase = Literal["pending", "running", "succeeded", "failed", "stopped"]
@@ -39,9 +58,8 @@ class JobState:
 class TrainingBackend(Protocol):
     """Where training jobs run (Ray Jobs; a double in API unit tests)."""
 
-    def submit(self, run_id: str, *, worker_cpus: float, data_cpus: float) -> str:
-        """Starts the training job of ``run_id`` with the resource plan's sizes (those
-        the run was admitted with); returns the job id."""
+    def submit(self, run_id: str) -> str:
+        """Starts the training job of ``run_id``; returns the job id."""
         ...
 
     def state(self, job_id: str) -> JobState: ...
@@ -51,6 +69,33 @@ class TrainingBackend(Protocol):
     def stop(self, job_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run's job trains, fixed when the run is created: the job neither reads
+    the model's contract again nor re-decides its features, options or resources."""
+
+    run_id: str
+    account: str
+    model: str
+    label: str
+    features: tuple[str, ...]
+    constraints: dict[str, Any]
+    options: TrainOptions
+    snapshot_id: str
+    snapshot_uri: str
+    worker_cpus: float
+    data_cpus: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "features": list(self.features),
+                "options": self.options.model_dump()}
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> RunSpec:
+        return RunSpec(**{**data, "features": tuple(data["features"]),
+                          "options": TrainOptions.model_validate(data["options"])})
+
+
 def feature_columns(model: Model, columns: Sequence[str]) -> list[str]:
     """The model's features: as declared, else every column but the label and ids
     (``id`` or ``*_id``: row identifiers carry no signal, only noise)."""
@@ -58,6 +103,16 @@ def feature_columns(model: Model, columns: Sequence[str]) -> list[str]:
         return list(model.feature_columns)
     return [c for c in columns if c != model.label_column and c != "id"
             and not c.endswith("_id")]
+
+
+def _kind(arrow_type: str) -> str:
+    """:func:`column_kind` of a type as a snapshot records it (Arrow's own spelling)."""
+    if arrow_type.startswith("decimal"):
+        return "numeric"
+    try:
+        return column_kind(pa.type_for_alias(arrow_type))
+    except ValueError:
+        return "categorical"  # timestamps with zones, dictionaries, ...: not numbers
 
 
 def check_snapshot(model: Model, snapshot: Snapshot) -> list[str]:
@@ -89,45 +144,209 @@ def check_snapshot(model: Model, snapshot: Snapshot) -> list[str]:
     return features
 
 
-def _kind(arrow_type: str) -> str:
-    """:func:`column_kind` of a type as a snapshot records it (Arrow's own spelling)."""
-    if arrow_type.startswith("decimal"):
-        return "numeric"
-    try:
-        return column_kind(pa.type_for_alias(arrow_type))
-    except ValueError:
-        return "categorical"  # timestamps with zones, dictionaries, ...: not numbers
+@dataclass(frozen=True)
+class Registered:
+    version: str
+    deployed: bool
 
 
-def create_run(*, session: Session, model: Model, snapshot: Snapshot, options: TrainOptions,
-               key_id: str | None, now: datetime) -> TrainingRun:
-    check_snapshot(model, snapshot)
-    run = TrainingRun(
-        id=new_id(IdPrefix.RUN, now=now), account=model.account, key_id=key_id,
-        model_id=model.id, snapshot_id=snapshot.id, status="queued",
-        options=options.model_dump(), epochs=[], started_at=now,
-    )
-    session.add(run)
-    session.flush()
-    return run
+@dataclass
+class RunStates:
+    """The only code that moves a run between states (and writes its job id)."""
 
+    clock: Clock
+    artifact_uri: str = field(default="")
 
-def reconcile(*, session: Session, run: TrainingRun, backend: TrainingBackend,
-              now: datetime) -> TrainingRun:
-    """A run whose job ended without saying so (killed, crashed, stopped elsewhere) is
-    marked failed or cancelled, never left running."""
-    if run.status in TERMINAL or not run.ray_job_id:
+    def create(self, *, session: Session, model: Model, snapshot: Snapshot,
+               options: TrainOptions, key_id: str | None, plan: ResourcePlan) -> TrainingRun:
+        """A queued run with its spec; refuses a snapshot that does not fit the model."""
+        features = check_snapshot(model, snapshot)
+        now = self.clock()
+        run_id = new_id(IdPrefix.RUN, now=now)
+        spec = RunSpec(run_id=run_id, account=model.account, model=model.name,
+                       label=model.label_column, features=tuple(features),
+                       constraints=dict(model.constraints), options=options,
+                       snapshot_id=snapshot.id, snapshot_uri=snapshot.uri,
+                       worker_cpus=plan.train_worker_cpus, data_cpus=plan.train_data_cpus)
+        run = TrainingRun(id=run_id, account=model.account, key_id=key_id, model_id=model.id,
+                          snapshot_id=snapshot.id, status="queued",
+                          options=options.model_dump(), spec=spec.to_json(), epochs=[],
+                          started_at=now)
+        session.add(run)
+        session.flush()
         return run
-    state = backend.state(run.ray_job_id)
-    if state.phase in ("pending", "running"):
+
+    def submitted(self, *, session: Session, run_id: str, job_id: str) -> TrainingRun:
+        """Records the job that runs it (once: a resubmission keeps the first id)."""
+        run = run_repo.get_run(session=session, run_id=run_id)
+        run.ray_job_id = run.ray_job_id or job_id
+        session.add(run)
+        session.flush()
         return run
-    # The job ended; give its own last write a moment to be the one that counts.
-    fresh = run_repo.get_run(session=session, run_id=run.id)
-    if fresh.status in TERMINAL:
-        return fresh
-    if state.phase == "stopped":
-        return run_repo.finish(session=session, run_id=run.id, status="cancelled", now=now,
-                               error="the Ray job was stopped")
-    message = state.message or f"the Ray job ended ({state.phase}) without registering a result"
-    return run_repo.finish(session=session, run_id=run.id, status="failed", now=now,
-                           error=message)
+
+    def started(self, *, session: Session, run_id: str) -> RunSpec:
+        """The job has started: the run is running; its spec, for the job."""
+        run = run_repo.get_run(session=session, run_id=run_id)
+        if run.status == "queued":
+            run.status, run.running_at = "running", self.clock()
+            session.add(run)
+            session.flush()
+        if run.spec is None:
+            raise ConflictError(f"Run {run_id} was created before runs had a spec: start a "
+                                "new one")
+        return RunSpec.from_json(run.spec)
+
+    def epoch(self, *, session: Session, run_id: str, metrics: dict[str, float]) -> None:
+        run = run_repo.get_run(session=session, run_id=run_id)
+        run.epochs = [*run.epochs, metrics]  # a new list, so the JSON column is rewritten
+        session.add(run)
+        session.flush()
+
+    def failed(self, *, session: Session, run_id: str, error: str) -> TrainingRun:
+        return self._end(session, run_id, "failed", error=error)
+
+    def cancelled(self, *, session: Session, run_id: str, reason: str) -> TrainingRun:
+        return self._end(session, run_id, "cancelled", error=reason)
+
+    def register(self, *, session: Session, spec: RunSpec, saved: Path, digest: str,
+                 metrics: dict[str, float], input_schema: dict[str, Any]) -> Registered:
+        """Publishes a trained model saved at ``saved`` as the next version of its model,
+        deploys it by the run's ``deploy`` option, and ends the run succeeded.
+
+        The version is ``MAJOR.MINOR.PATCH-<digest>``: minor up each time, major up when
+        the input schema changes (:func:`~pulse_ray.registry.next_version`).
+        """
+        run = run_repo.get_run(session=session, run_id=spec.run_id)
+        model = session.get(Model, run.model_id)
+        assert model is not None  # foreign key
+        latest = model_repo.latest_version(session=session, model_id=model.id)
+        version = next_version(latest.version if latest else None,
+                               schema_changed=latest is not None
+                               and latest.input_schema != input_schema, digest=digest)
+        uri = f"{self.artifact_uri.rstrip('/')}/{model.account}/{model.name}/{version}"
+        publish(saved, uri)
+        now = self.clock()
+        model_repo.register_version(session=session, model=model, version=version,
+                                    run_id=run.id, metrics=metrics, input_schema=input_schema,
+                                    artifact_uri=uri, now=now)
+        deployed = model_repo.deployed_version(session=session, model_id=model.id)
+        deploy = should_deploy(spec.options.deploy, metrics.get("f1_score"),
+                               deployed.metrics.get("f1_score") if deployed else None)
+        if deploy:
+            model_repo.deploy_version(session=session, model=model, version=version,
+                                      by_key=run.key_id, by_run=run.id, now=now)
+        self._end(session, run.id, "succeeded", metrics=metrics, version=version)
+        return Registered(version=version, deployed=deploy)
+
+    def reconcile(self, *, session: Session, run: TrainingRun, job: JobState) -> TrainingRun:
+        """A run whose job ended without saying so (killed, crashed, stopped elsewhere)
+        is marked failed or cancelled, never left running."""
+        if run.status in TERMINAL or job.phase in ("pending", "running"):
+            return run
+        if job.phase == "stopped":
+            return self.cancelled(session=session, run_id=run.id,
+                                  reason="the Ray job was stopped")
+        return self.failed(session=session, run_id=run.id, error=job.message or
+                           f"the Ray job ended ({job.phase}) without registering a result")
+
+    def _end(self, session: Session, run_id: str, status: str, *,
+             metrics: dict[str, float] | None = None, version: str | None = None,
+             error: str | None = None) -> TrainingRun:
+        """Ends a run once: a run already ended keeps its first ending."""
+        run = run_repo.get_run(session=session, run_id=run_id)
+        if run.status in TERMINAL:
+            return run
+        now = self.clock()
+        run.status, run.completed_at = status, now
+        run.metrics = metrics if metrics is not None else run.metrics
+        run.version = version or run.version
+        run.error = (error or "")[:4000] or None
+        session.add(run)
+        session.flush()
+        if run.options.get("notify_on_complete") and status in ("succeeded", "failed"):
+            model = session.get(Model, run.model_id)
+            assert model is not None  # foreign key
+            webhook_repo.emit(
+                session=session, account=run.account, now=now,
+                type_=EventType.TRAINING_COMPLETED if status == "succeeded"
+                else EventType.TRAINING_FAILED,
+                data={"id": run.id, "model": model.name, "status": status,
+                      "snapshot": run.snapshot_id, "version": run.version,
+                      "metrics": run.metrics, "error": run.error,
+                      "completed_at": format_timestamp(now)})
+        return run
+
+
+class TrainingService:
+    """``POST /v1/train/{model}``, ``GET /v1/train/{run}``, ``POST .../cancel``."""
+
+    def __init__(self, *, database: Database, backend: TrainingBackend | None,
+                 plan: Callable[[], ResourcePlan], states: RunStates) -> None:
+        self._database = database
+        self._backend = backend
+        self._plan = plan
+        self._states = states
+
+    def _jobs(self) -> TrainingBackend:
+        if self._backend is None:
+            raise UnavailableError("Training needs the service running on Ray (pulse serve)")
+        return self._backend
+
+    def start(self, principal: Principal, model: str, body: TrainCreate) -> RunPublic:
+        """Queues a run and submits its job; answers at once (blocking I/O).
+
+        Raises:
+            ValidationError: the snapshot does not fit the model, or the cluster can
+                never run the options (``options.gpu``, ``options.num_workers``).
+            UnavailableError: Ray would not take the job (the run is marked failed).
+        """
+        backend = self._jobs()
+        plan = self._plan()
+        plan.check_training(num_workers=body.options.num_workers, gpu=body.options.gpu)
+        with self._database.session() as session:
+            found = model_repo.get_model(session=session, name=model, account=principal.account)
+            snapshot, _ = snapshot_repo.get_snapshot(session=session, snapshot_id=body.snapshot,
+                                                     account=principal.account)
+            run = self._states.create(session=session, model=found, snapshot=snapshot,
+                                      options=body.options, key_id=principal.key_id, plan=plan)
+        try:
+            job_id = backend.submit(run.id)
+        except Exception as exc:
+            with self._database.session() as session:
+                self._states.failed(session=session, run_id=run.id,
+                                    error=f"submission failed: {exc}")
+            raise UnavailableError("Could not submit the training job to Ray; retry shortly",
+                                   retry_after_s=10) from exc
+        with self._database.session() as session:
+            return self._states.submitted(session=session, run_id=run.id,
+                                          job_id=job_id).public(found.name)
+
+    def get(self, principal: Principal, run_id: str) -> RunDetail:
+        """A run as it stands, reconciled with its job, with the job's log tail."""
+        backend = self._jobs()
+        with self._database.session() as session:
+            run, found = run_repo.get_run_with_model(session=session, run_id=run_id,
+                                                     account=principal.account)
+            if run.ray_job_id and run.status not in TERMINAL:
+                run = self._states.reconcile(session=session, run=run,
+                                             job=backend.state(run.ray_job_id))
+        logs = backend.logs(run.ray_job_id) if run.ray_job_id else None
+        return run.detail(found.name, logs)
+
+    def cancel(self, principal: Principal, run_id: str) -> RunDetail:
+        """Stops the run's job; the run ends cancelled.
+
+        Raises:
+            ConflictError: the run already ended.
+        """
+        backend = self._jobs()
+        with self._database.session() as session:
+            run, found = run_repo.get_run_with_model(session=session, run_id=run_id,
+                                                     account=principal.account)
+            if run.status in TERMINAL:
+                raise ConflictError(f"Run {run_id} already ended ({run.status})")
+            if run.ray_job_id:
+                backend.stop(run.ray_job_id)
+            run = self._states.cancelled(session=session, run_id=run.id,
+                                         reason="cancelled on request")
+        return run.detail(found.name, None)

@@ -12,7 +12,7 @@ from pulse_ray.errors import ConflictError, NotFoundError, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import unknown_columns
 from pulse_ray.registry import rollback_target
-from pulse_ray.schemas.models import ModelCreate
+from pulse_ray.schemas.models import ModelCreate, ModelPublic
 from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.pagination import page
 from pulse_ray.store.tables import Model, ModelVersion, Promotion
@@ -28,6 +28,7 @@ __all__ = [
     "latest_version",
     "list_models",
     "list_versions",
+    "model_public",
     "register_version",
     "rollback",
 ]
@@ -62,10 +63,22 @@ def get_model(*, session: Session, name: str, account: str) -> Model:
 
 
 def list_models(*, session: Session, account: str, limit: int,
-                starting_after: str | None = None) -> tuple[list[Model], bool]:
-    return page(session=session, statement=select(Model).where(Model.account == account),
-                id_column=Model.id,  # type: ignore[arg-type]
-                prefix=IdPrefix.MODEL, limit=limit, starting_after=starting_after)
+                starting_after: str | None = None) -> tuple[list[ModelPublic], bool]:
+    """A page of models with their deployed versions, in one query."""
+    rows, has_more = page(session=session, statement=select(Model).where(
+        Model.account == account), id_column=Model.id,  # type: ignore[arg-type]
+        prefix=IdPrefix.MODEL, limit=limit, starting_after=starting_after)
+    deployed = dict(session.exec(
+        select(ModelVersion.model_id, ModelVersion.version).where(
+            col(ModelVersion.model_id).in_([m.id for m in rows]),
+            ModelVersion.status == "deployed")).all()) if rows else {}
+    return [m.public(deployed.get(m.id)) for m in rows], has_more
+
+
+def model_public(*, session: Session, model: Model) -> ModelPublic:
+    """One model's public shape (its deployed version looked up)."""
+    deployed = deployed_version(session=session, model_id=model.id)
+    return model.public(deployed.version if deployed else None)
 
 
 def list_versions(*, session: Session, model_id: str) -> list[ModelVersion]:

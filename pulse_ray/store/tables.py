@@ -1,7 +1,8 @@
 """SQLModel tables: what the store keeps, including what must never reach a response
 (hashes, owning account, passwords). The wire shapes are plain pydantic models in
-``pulse_ray.schemas``, built from these rows by attribute, so the SDK that shares them
-needs neither SQLModel nor SQLAlchemy."""
+``pulse_ray.schemas`` (so the SDK that shares them needs neither SQLModel nor
+SQLAlchemy); each row builds its own with ``public()`` — the one place a resource's
+public shape is made from what is stored."""
 
 from __future__ import annotations
 
@@ -23,6 +24,19 @@ from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Principal, Scope
 from pulse_ray.plans import Plan, parse_limits
+from pulse_ray.schemas.datasources import DatasourcePublic
+from pulse_ray.schemas.keys import ApiKeyPublic
+from pulse_ray.schemas.models import HistoryEvent, ModelPublic, VersionPublic
+from pulse_ray.schemas.shop import (
+    ConversionModel,
+    ConversionPublic,
+    ProductPublic,
+    ProductTags,
+    TaggingJobPublic,
+)
+from pulse_ray.schemas.snapshots import SnapshotDetail, SnapshotPublic
+from pulse_ray.schemas.training import RunDetail, RunPublic
+from pulse_ray.schemas.webhooks import WebhookCreated, WebhookPublic
 from pulse_ray.sources.base import DatasourceType
 from pulse_ray.store.engine import UTCDateTime
 
@@ -65,6 +79,9 @@ class ApiKey(SQLModel, table=True):
     limits: dict[str, Any] | str | None = Field(
         default=None, sa_column=Column(JSON, nullable=True)
     )
+
+    def public(self) -> ApiKeyPublic:
+        return ApiKeyPublic.model_validate(self)
 
     def to_principal(self) -> Principal:
         return Principal(
@@ -123,6 +140,9 @@ class Datasource(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
+    def public(self) -> DatasourcePublic:
+        return DatasourcePublic.model_validate(self)  # masks the url's password
+
 
 class Snapshot(SQLModel, table=True):
     """An immutable Parquet copy of a datasource; rows are never updated."""
@@ -146,6 +166,12 @@ class Snapshot(SQLModel, table=True):
     files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
+    def public(self, datasource: str) -> SnapshotPublic:
+        return SnapshotPublic.model_validate({**self.model_dump(), "datasource": datasource})
+
+    def detail(self, datasource: str) -> SnapshotDetail:
+        return SnapshotDetail.model_validate({**self.model_dump(), "datasource": datasource})
+
 
 class Model(SQLModel, table=True):
     """A named model and its data contract; versions come from training runs."""
@@ -166,6 +192,10 @@ class Model(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
+    def public(self, deployed_version: str | None) -> ModelPublic:
+        return ModelPublic.model_validate({**self.model_dump(),
+                                           "deployed_version": deployed_version})
+
 
 class TrainingRun(SQLModel, table=True):
     __tablename__ = "training_runs"
@@ -180,6 +210,8 @@ class TrainingRun(SQLModel, table=True):
     status: str = Field(max_length=16, index=True)
     ray_job_id: str | None = Field(default=None, max_length=100)
     options: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # Everything the run's job needs, fixed at creation (services.training.RunSpec).
+    spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     epochs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON,
                                                                                 nullable=False))
     metrics: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -190,6 +222,15 @@ class TrainingRun(SQLModel, table=True):
                                                                        nullable=True))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
                                                                          nullable=True))
+
+    def public(self, model: str) -> RunPublic:
+        return RunPublic(id=self.id, model=model, status=self.status,  # type: ignore[arg-type]
+                         started_at=self.started_at, snapshot=self.snapshot_id)
+
+    def detail(self, model: str, logs: str | None) -> RunDetail:
+        return RunDetail.model_validate({**self.public(model).model_dump(), **self.model_dump(
+            include={"ray_job_id", "running_at", "completed_at", "options", "epochs",
+                     "metrics", "version", "error"}), "logs": logs})
 
 
 class ModelVersion(SQLModel, table=True):
@@ -208,6 +249,9 @@ class ModelVersion(SQLModel, table=True):
     artifact_uri: str = Field(max_length=2048)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
+    def public(self) -> VersionPublic:
+        return VersionPublic.model_validate({**self.model_dump(), "run": self.run_id})
+
 
 class Promotion(SQLModel, table=True):
     """A deploy or rollback: history that can be shown and undone."""
@@ -223,6 +267,11 @@ class Promotion(SQLModel, table=True):
     key_id: str | None = Field(default=None, max_length=40)
     run_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    def public(self) -> HistoryEvent:
+        return HistoryEvent(action=self.action,  # type: ignore[arg-type]
+                            from_version=self.from_version, to_version=self.to_version,
+                            by=self.key_id or self.run_id, created_at=self.created_at)
 
 
 class InferenceRecord(SQLModel, table=True):
@@ -264,6 +313,13 @@ class WebhookEndpoint(SQLModel, table=True):
     failing_since: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    def public(self) -> WebhookPublic:
+        return WebhookPublic.model_validate(self, from_attributes=True)
+
+    def created(self) -> WebhookCreated:
+        """The answer to subscribing: the public fields and, this once, the secret."""
+        return WebhookCreated.model_validate(self, from_attributes=True)
 
 
 class WebhookMessage(SQLModel, table=True):
@@ -330,6 +386,13 @@ class Product(SQLModel, table=True):
     embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     tagged_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
+    def public(self) -> ProductPublic:
+        return ProductPublic(id=self.id, name=self.name, description=self.description,
+                             price=self.price, category=self.category,
+                             image_url=self.image_url, rating=self.rating,
+                             tags=ProductTags.model_validate(self.tags),
+                             tagged_at=self.tagged_at)
+
 
 class TaggingJob(SQLModel, table=True):
     """A large tagging request finished in the background."""
@@ -348,6 +411,11 @@ class TaggingJob(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
                                                                          nullable=True))
 
+    def public(self) -> TaggingJobPublic:
+        return TaggingJobPublic(id=self.id, status=self.status,  # type: ignore[arg-type]
+                                total=self.total, tagged=self.tagged, error=self.error,
+                                created_at=self.created_at, completed_at=self.completed_at)
+
 
 class Conversion(SQLModel, table=True):
     """A purchase, attributed (when it can be) to the inference that recommended it."""
@@ -365,3 +433,13 @@ class Conversion(SQLModel, table=True):
     model_id: str | None = Field(default=None, max_length=40)
     version: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    def public(self, model: str | None) -> ConversionPublic:
+        """``model``: the name of the model whose inference it is credited to."""
+        return ConversionPublic(
+            id=self.id, session_id=self.session_id, product_id=self.product_id,
+            value=self.value, currency=self.currency, attributed=self.model_id is not None,
+            inference_id=self.inference_id,
+            model=ConversionModel(name=model, version=self.version)
+            if model is not None and self.version is not None else None,
+            created_at=self.created_at)

@@ -11,9 +11,7 @@ from pulse_ray.api.deps import AppStateDep, Limit, ReadKey, SessionDep, Starting
 from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic
-from pulse_ray.services.datasources import check_datasource
 from pulse_ray.store import datasources as repo
-from pulse_ray.urls import redact_url
 
 router = APIRouter(prefix="/datasources", tags=["datasources"])
 logger = logging.getLogger(__name__)
@@ -28,25 +26,8 @@ logger = logging.getLogger(__name__)
 async def create_datasource(
     body: DatasourceCreate, principal: WriteKey, state: AppStateDep
 ) -> DatasourcePublic:
-    def name_free() -> None:
-        with state.database.session() as session:
-            repo.ensure_name_free(session=session, name=body.name, account=principal.account)
-
-    await run_in_threadpool(name_free)
-    await run_in_threadpool(check_datasource, body)
-
-    def insert() -> DatasourcePublic:
-        with state.database.session() as session:
-            datasource = repo.create_datasource(
-                session=session, datasource_create=body, account=principal.account,
-                now=state.clock(),
-            )
-            return DatasourcePublic.model_validate(datasource)
-
-    created = await run_in_threadpool(insert)
-    logger.info("registered datasource %s (%s %s)", created.name, created.type.value,
-                redact_url(body.url) if body.url else body.path)
-    return created
+    return await run_in_threadpool(lambda: state.datasources.register(
+        body, account=principal.account))
 
 
 @router.get("", response_model=Page[DatasourcePublic], summary="List datasources")
@@ -57,14 +38,12 @@ def list_datasources(
     rows, has_more = repo.list_datasources(
         session=session, account=principal.account, limit=limit, starting_after=starting_after
     )
-    return Page(data=[DatasourcePublic.model_validate(r) for r in rows], has_more=has_more)
+    return Page(data=[r.public() for r in rows], has_more=has_more)
 
 
 @router.get("/{name}", response_model=DatasourcePublic, summary="One datasource")
 def get_datasource(name: str, principal: ReadKey, session: SessionDep) -> DatasourcePublic:
-    return DatasourcePublic.model_validate(
-        repo.get_datasource(session=session, name=name, account=principal.account)
-    )
+    return repo.get_datasource(session=session, name=name, account=principal.account).public()
 
 
 @router.delete(
@@ -74,6 +53,5 @@ def get_datasource(name: str, principal: ReadKey, session: SessionDep) -> Dataso
     summary="Remove a datasource no snapshot refers to",
 )
 def delete_datasource(name: str, principal: WriteKey, session: SessionDep) -> DatasourcePublic:
-    return DatasourcePublic.model_validate(
-        repo.delete_datasource(session=session, name=name, account=principal.account)
-    )
+    return repo.delete_datasource(session=session, name=name,
+                                  account=principal.account).public()

@@ -34,7 +34,7 @@ def list_keys(
     rows, has_more = repo.list_keys(
         session=session, account=admin.account, limit=limit, starting_after=starting_after
     )
-    return Page(data=[ApiKeyPublic.model_validate(r) for r in rows], has_more=has_more)
+    return Page(data=[r.public() for r in rows], has_more=has_more)
 
 
 @router.delete(
@@ -44,4 +44,4 @@ def list_keys(
 )
 def revoke_key(key_id: str, admin: AdminKey, session: SessionDep, now: NowDep) -> ApiKeyPublic:
     key = repo.revoke_key(session=session, key_id=key_id, account=admin.account, now=now)
-    return ApiKeyPublic.model_validate(key)
+    return key.public()

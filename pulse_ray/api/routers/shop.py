@@ -18,7 +18,6 @@ from pulse_ray.schemas.shop import (
     TagRequest,
     TagResult,
 )
-from pulse_ray.services.shop import job_public, product_public
 from pulse_ray.store import shop as repo
 
 router = APIRouter(tags=["e-commerce"])
@@ -45,10 +44,10 @@ async def infer_session(body: SessionInferRequest, principal: ReadKey, state: Ap
 async def tag_products(body: TagRequest, principal: WriteKey,
                        state: AppStateDep) -> TagResult | JSONResponse:
     if len(body.products) > state.settings.shop_tag_sync_max:
-        job = job_public(await state.shop.start_job(principal, body.products))
+        job = (await state.tagging.start_job(principal, body.products)).public()
         return JSONResponse(job.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-    rows = await state.shop.tag_now(principal, body.products)
-    return TagResult(data=[product_public(row) for row in rows])
+    rows = await state.tagging.tag_now(principal, body.products)
+    return TagResult(data=[row.public() for row in rows])
 
 
 @router.get("/products/tag/{job_id}", response_model=TaggingJobPublic,
@@ -57,8 +56,8 @@ async def get_tagging_job(job_id: str, principal: ReadKey,
                           state: AppStateDep) -> TaggingJobPublic:
     def get() -> TaggingJobPublic:
         with state.database.session() as session:
-            return job_public(repo.get_job(session=session, account=principal.account,
-                                           job_id=job_id))
+            return repo.get_job(session=session, account=principal.account,
+                                job_id=job_id).public()
 
     return await run_in_threadpool(get)
 
@@ -68,8 +67,8 @@ async def get_tagging_job(job_id: str, principal: ReadKey,
 async def get_product(product_id: str, principal: ReadKey, state: AppStateDep) -> ProductPublic:
     def get() -> ProductPublic:
         with state.database.session() as session:
-            return product_public(repo.get_product(session=session, account=principal.account,
-                                                   product_id=product_id))
+            return repo.get_product(session=session, account=principal.account,
+                                    product_id=product_id).public()
 
     return await run_in_threadpool(get)
 

@@ -5,24 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from pulse_ray.api.deps import AppStateDep, Limit, ReadKey, SessionDep, StartingAfter, WriteKey
 from pulse_ray.api.openapi import error_responses
-from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.snapshots import SnapshotCreate, SnapshotDetail, SnapshotPublic
-from pulse_ray.snapshots import SnapshotJob
-from pulse_ray.sources import SourceError, spec_of
 from pulse_ray.store import datasources as datasource_repo
 from pulse_ray.store import snapshots as repo
-from pulse_ray.store.tables import Datasource, Snapshot
 
 router = APIRouter(tags=["snapshots"])
-
-
-def _public(snapshot: Snapshot, datasource: str) -> SnapshotPublic:
-    return SnapshotPublic.model_validate({**snapshot.model_dump(), "datasource": datasource})
 
 
 @router.post(
@@ -38,39 +29,12 @@ async def create_snapshot(
     datasource: str, principal: WriteKey, state: AppStateDep, response: Response,
     body: SnapshotCreate | None = None,
 ) -> SnapshotPublic:
-    options = (body or SnapshotCreate()).options
-
-    def lookup() -> Datasource:
-        with state.database.session() as session:
-            return datasource_repo.get_datasource(
-                session=session, name=datasource, account=principal.account
-            )
-
-    source = await run_in_threadpool(lookup)
-    plan = await run_in_threadpool(state.plan)
-    plan.check_snapshot()
-    job = SnapshotJob(
-        snapshot_id=new_id(IdPrefix.SNAPSHOT, now=state.clock()),
-        source=spec_of(source),
-        storage_uri=state.settings.snapshot_uri,
-        compression=options.compression,
-        task_cpus=plan.snapshot_task_cpus,
-        parallelism=plan.snapshot_parallelism,
-    )
-    try:
-        result = await state.snapshot_runner.run(job)
-    except SourceError as exc:
-        raise exc.at_snapshot(datasource) from None
-
-    def store() -> tuple[Snapshot, bool]:
-        with state.database.session() as session:
-            return repo.record(session=session, datasource=source, job=job, result=result,
-                          force=options.force, now=state.clock())
-
-    snapshot, created = await run_in_threadpool(store)
+    snapshot, created = await state.snapshots.take(
+        account=principal.account, datasource=datasource,
+        options=(body or SnapshotCreate()).options)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return _public(snapshot, datasource)
+    return snapshot
 
 
 @router.get("/snapshots", response_model=Page[SnapshotPublic], summary="List snapshots")
@@ -95,7 +59,7 @@ def list_snapshots(
             names[row.datasource_id] = repo.datasource_name(
                 session=session, datasource_id=row.datasource_id
             )
-    return Page(data=[_public(r, names[r.datasource_id]) for r in rows], has_more=has_more)
+    return Page(data=[r.public(names[r.datasource_id]) for r in rows], has_more=has_more)
 
 
 @router.get("/snapshots/{snapshot_id}", response_model=SnapshotDetail,
@@ -104,4 +68,4 @@ def get_snapshot(snapshot_id: str, principal: ReadKey, session: SessionDep) -> S
     snapshot, name = repo.get_snapshot(
         session=session, snapshot_id=snapshot_id, account=principal.account
     )
-    return SnapshotDetail.model_validate({**snapshot.model_dump(), "datasource": name})
+    return snapshot.detail(name)

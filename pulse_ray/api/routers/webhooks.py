@@ -51,7 +51,7 @@ def create_webhook(body: WebhookCreate, principal: WriteKey, session: SessionDep
     endpoint = repo.create_endpoint(session=session, account=principal.account, url=body.url,
                                     events=list(dict.fromkeys(body.events)),
                                     description=body.description, secret=new_secret(), now=now)
-    return WebhookCreated.model_validate(endpoint, from_attributes=True)
+    return endpoint.created()
 
 
 @router.get("", response_model=Page[WebhookPublic], summary="List webhooks, newest first")
@@ -59,13 +59,13 @@ def list_webhooks(principal: ReadKey, session: SessionDep, limit: Limit = 20,
                   starting_after: StartingAfter = None) -> Page[WebhookPublic]:
     rows, has_more = repo.list_endpoints(session=session, account=principal.account,
                                          limit=limit, starting_after=starting_after)
-    return Page(data=[WebhookPublic.model_validate(r) for r in rows], has_more=has_more)
+    return Page(data=[r.public() for r in rows], has_more=has_more)
 
 
 @router.get("/{webhook_id}", response_model=WebhookPublic, summary="One webhook")
 def get_webhook(webhook_id: str, principal: ReadKey, session: SessionDep) -> WebhookPublic:
-    return WebhookPublic.model_validate(
-        repo.get_endpoint(session=session, endpoint_id=webhook_id, account=principal.account))
+    return repo.get_endpoint(session=session, endpoint_id=webhook_id,
+                             account=principal.account).public()
 
 
 @router.patch("/{webhook_id}", response_model=WebhookPublic,
@@ -87,7 +87,7 @@ def update_webhook(webhook_id: str, body: WebhookUpdate, principal: WriteKey,
             endpoint.disabled_reason, endpoint.failing_since = None, None
     session.add(endpoint)
     session.flush()
-    return WebhookPublic.model_validate(endpoint)
+    return endpoint.public()
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT,

@@ -19,12 +19,12 @@ from pulse_ray.auth import Scope
 from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
 from pulse_ray.demo.transactions import load
-from pulse_ray.models.artifacts import TrainedModel, publish
+from pulse_ray.models.artifacts import TrainedModel
 from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import table_stats
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
 from pulse_ray.schemas.keys import ApiKeyCreate
-from pulse_ray.services.training import JobState, feature_columns
+from pulse_ray.services.training import JobState, RunSpec, RunStates, feature_columns
 from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.store import keys as repo
 from pulse_ray.store import models as model_repo
@@ -43,11 +43,9 @@ class RecordingBackend:
         self.submitted: list[str] = []
         self.stopped: list[str] = []
         self.phase = "running"
-        self.sizes: list[tuple[float, float]] = []  # (worker, data) CPUs per submission
 
-    def submit(self, run_id: str, *, worker_cpus: float, data_cpus: float) -> str:
+    def submit(self, run_id: str) -> str:
         self.submitted.append(run_id)
-        self.sizes.append((worker_cpus, data_cpus))
         return f"pulse-{run_id}"
 
     def state(self, job_id: str) -> JobState:
@@ -142,30 +140,47 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
+def register_run(state: AppState, run_id: str, *, digest: str, metrics: dict[str, float],
+                 trained: TrainedModel | None = None) -> str:
+    """What the training job does at the end of a run: the run's states register its
+    model (``trained``, or an empty stand-in where only the store matters) as the next
+    version; the version."""
+    with state.database.session() as session:
+        run = run_repo.get_run(session=session, run_id=run_id)
+        spec = RunSpec.from_json(run.spec or {})
+    with tempfile.TemporaryDirectory() as directory:
+        if trained is not None:
+            trained.save(Path(directory))
+            schema = trained.input_schema.model_dump()
+        else:
+            for name in ("model.pt", "model.json"):
+                (Path(directory) / name).write_bytes(b"")
+            schema = {"fields": {}}
+        with state.database.session() as session:
+            registered = RunStates(clock=state.clock, artifact_uri=state.settings.artifact_uri
+                                   ).register(session=session, spec=spec, saved=Path(directory),
+                                              digest=digest, metrics=metrics,
+                                              input_schema=schema)
+    return registered.version
+
+
 def register_untrained(client: TestClient, headers: dict[str, str], state: AppState, *,
                        model: str, snapshot_id: str, table: pa.Table, version: str,
                        seed: int = 0) -> str:
     """A version of ``model`` with untrained weights, registered as the training job
     registers one (a run through the API, its artifact published, the run finished);
-    the version. Inference tests need a real artifact, not a good one."""
+    the version (``version``'s digest part is the one it gets). Inference tests need a
+    real artifact, not a good one."""
     with state.database.session() as session:
         found = model_repo.get_model(session=session, name=model, account="default")
     preprocessor = fit_preprocessor(table_stats(table), label=found.label_column,
                                     features=feature_columns(found, table.column_names))
-    run_id = client.post(f"/v1/train/{model}", headers=headers,
-                         json={"snapshot": snapshot_id}).json()["id"]
+    run_id = client.post(f"/v1/train/{model}", headers=headers, json={
+        "snapshot": snapshot_id, "options": {"deploy": "never"}}).json()["id"]
     torch.manual_seed(seed)
     trained = TrainedModel(net=TabularNet.for_preprocessor(preprocessor).eval(),
                            preprocessor=preprocessor, contract=read_contract(found.constraints))
-    uri = f"{state.settings.artifact_uri}/default/{model}/{version}"
-    with tempfile.TemporaryDirectory() as directory:
-        trained.save(Path(directory))
-        publish(Path(directory), uri)
-    with state.database.session() as session:
-        model_repo.register_version(
-            session=session, model=found, version=version, run_id=run_id,
-            metrics={"f1_score": 0.5}, input_schema=trained.input_schema.model_dump(),
-            artifact_uri=uri, now=state.clock())
-        run_repo.finish(session=session, run_id=run_id, status="succeeded",
-                        now=state.clock(), version=version)
+    registered = register_run(state, run_id, digest=version.rpartition("-")[2],
+                              metrics={"f1_score": 0.5}, trained=trained)
+    assert registered == version, f"registered {registered}, the test expected {version}"
     return version

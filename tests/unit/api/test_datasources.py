@@ -10,10 +10,16 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from pulse_ray.api import AppState
+from pulse_ray.api import AppState, build_state, create_app
 from pulse_ray.auth import Scope
 from pulse_ray.capacity import Resources
+from pulse_ray.config import Settings
 from pulse_ray.demo.transactions import load
+from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.shop.encoder import LocalEncoder
+from pulse_ray.store import keys as key_repo
+from pulse_ray.store import upgrade
+from pulse_ray.timeutil import utcnow
 
 from .conftest import MakeKey, ResizableCluster, bearer
 
@@ -169,19 +175,27 @@ def test_snapshot_options_are_validated(client: TestClient, headers: dict[str, s
 
 
 def test_a_snapshot_the_cluster_can_never_run_is_refused_at_once(
-        client: TestClient, headers: dict[str, str], demo_db: Path, state: AppState,
-        cluster: ResizableCluster) -> None:
-    _register(client, headers, demo_db)
+        settings: Settings, demo_db: Path, cluster: ResizableCluster,
+        encoder: LocalEncoder) -> None:
     # Pulse's replicas hold the whole cluster: no snapshot task could ever be scheduled.
-    state.settings = state.settings.model_copy(update={
-        "ingress_num_cpus": 1.0, "model_num_cpus": 1.0, "encoder_num_cpus": 1.0})
-    cluster.resources = Resources(cpus=3.0)
-    response = client.post("/v1/snapshot/transactions-db", headers=headers)
-    assert response.status_code == 503, response.text
-    assert "retry-after" not in response.headers
-    error = response.json()["error"]
-    assert error["code"] == "INSUFFICIENT_RESOURCES"
-    assert "PULSE_SNAPSHOT_TASK_CPUS" in error["message"] and "3 CPU" in error["message"]
-    assert client.get("/v1/snapshots", headers=headers).json()["data"] == []
-    cluster.resources = Resources(cpus=4.0)  # a node joins: the same request now works
-    assert client.post("/v1/snapshot/transactions-db", headers=headers).status_code == 201
+    state = build_state(settings.model_copy(update={
+        "ingress_num_cpus": 1.0, "model_num_cpus": 1.0, "encoder_num_cpus": 1.0}),
+        cluster=cluster, encoder=encoder)
+    upgrade(state.database)
+    with TestClient(create_app(state), raise_server_exceptions=False) as client:
+        with state.database.session() as session:
+            _, secret = key_repo.create_key(session=session, key_create=ApiKeyCreate(
+                name="t", plan="pro", scopes=["read", "write"]), account="default", now=utcnow())
+        headers = bearer(secret)
+        _register(client, headers, demo_db)
+        cluster.resources = Resources(cpus=3.0)
+        response = client.post("/v1/snapshot/transactions-db", headers=headers)
+        assert response.status_code == 503, response.text
+        assert "retry-after" not in response.headers
+        error = response.json()["error"]
+        assert error["code"] == "INSUFFICIENT_RESOURCES"
+        assert "PULSE_SNAPSHOT_TASK_CPUS" in error["message"] and "3 CPU" in error["message"]
+        assert client.get("/v1/snapshots", headers=headers).json()["data"] == []
+        cluster.resources = Resources(cpus=4.0)  # a node joins: the same request now works
+        assert client.post("/v1/snapshot/transactions-db", headers=headers).status_code == 201
+    state.database.dispose()

@@ -51,8 +51,8 @@ def persona_model(client: TestClient, headers: dict[str, str], state: AppState,
     with state.database.session() as session:
         tagged = Catalog(catalog_items(session=session, account="default"))
     table = asyncio.run(loader.session_table(
-        demo.sessions(catalog, 300, seed=3), catalog=tagged, tagger=state.shop.tagger,
-        encoder=state.shop.tagger.encoder))
+        demo.sessions(catalog, 300, seed=3), catalog=tagged, tagger=state.tagging.tagger,
+        encoder=state.tagging.tagger.encoder))
     loader.write_sessions(table, str(tmp_path / "shop.db"))
     client.post("/v1/datasources", headers=headers, json={
         "name": "shop", "type": "sqlite", "path": str(tmp_path / "shop.db"),

@@ -10,12 +10,12 @@ from pulse_ray.api import AppState, build_state, create_app
 from pulse_ray.auth import Scope
 from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
-from pulse_ray.store import models as model_repo
+from pulse_ray.services.training import RunSpec
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import upgrade
 from tests.seed_bodies import FRAUD_CONSTRAINTS, SEED_000_TRAIN
 
-from .conftest import MakeKey, RecordingBackend, ResizableCluster, bearer
+from .conftest import MakeKey, RecordingBackend, ResizableCluster, bearer, register_run
 
 
 def test_train_answers_at_once_with_the_seed_shape(
@@ -69,14 +69,17 @@ def test_what_the_cluster_cannot_run_is_refused(
 
 
 def test_a_run_is_submitted_with_the_sizes_it_was_admitted_with(
-    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend,
+    client: TestClient, headers: dict[str, str], snapshot_id: str, state: AppState,
     cluster: ResizableCluster,
 ) -> None:
     cluster.resources = Resources(cpus=2.0)  # serving takes 0.78; a worker gets 0.97
     response = client.post("/v1/train/fraud-detector", headers=headers,
                            json={"snapshot": snapshot_id})
     assert response.status_code == 201, response.text
-    assert backend.sizes == [(0.97, 0.25)]
+    with state.database.session() as session:  # what the job will be given
+        run = run_repo.get_run(session=session, run_id=response.json()["id"])
+        spec = RunSpec.from_json(run.spec or {})
+    assert (spec.worker_cpus, spec.data_cpus) == (0.97, 0.25)
 
 
 def test_a_model_keeps_its_data_contract(client: TestClient, headers: dict[str, str],
@@ -174,17 +177,10 @@ def test_cancel_stops_the_job_once(
 def test_versions_deploy_rollback_and_history(
     client: TestClient, headers: dict[str, str], snapshot_id: str, state: AppState
 ) -> None:
-    runs = [client.post("/v1/train/fraud-detector", headers=headers,
-                        json={"snapshot": snapshot_id}).json()["id"] for _ in range(2)]
-    with state.database.session() as session:  # what the training job registers
-        model = model_repo.get_model(session=session, name="fraud-detector", account="default")
-        for i, run_id in enumerate(runs):
-            model_repo.register_version(session=session, model=model,
-                                        version=f"1.{i}.0-00000{i}", run_id=run_id,
-                                        metrics={"f1_score": 0.9}, input_schema={"fields": {}},
-                                        artifact_uri="/m", now=state.clock())
-            run_repo.finish(session=session, run_id=run_id, status="succeeded",
-                            now=state.clock(), version=f"1.{i}.0-00000{i}")
+    runs = [client.post("/v1/train/fraud-detector", headers=headers, json={
+        "snapshot": snapshot_id, "options": {"deploy": "never"}}).json()["id"] for _ in range(2)]
+    for i, run_id in enumerate(runs):  # what the training job registers
+        register_run(state, run_id, digest=f"00000{i}", metrics={"f1_score": 0.9})
     versions = client.get("/v1/models/fraud-detector/versions", headers=headers).json()
     assert versions["model"] == "fraud-detector"
     assert [v["version"] for v in versions["versions"]] == ["1.1.0-000001", "1.0.0-000000"]

@@ -10,11 +10,9 @@ from sqlmodel import select
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
-from pulse_ray.store import models as model_repo
-from pulse_ray.store import runs as run_repo
 from pulse_ray.store.tables import WebhookDelivery, WebhookMessage
 
-from .conftest import MakeKey, bearer
+from .conftest import MakeKey, bearer, register_run
 
 HOOK = {"url": "http://127.0.0.1:9/hook", "events": ["model.updated", "snapshot.created"],
         "description": "ops"}
@@ -124,17 +122,11 @@ def test_finished_runs_and_deploys_write_their_events(
     client.post("/v1/webhooks", headers=headers, json={
         **HOOK, "events": ["training.completed", "training.failed", "model.updated"]})
     quiet, loud = (client.post("/v1/train/fraud-detector", headers=headers, json={
-        "snapshot": snapshot_id, "options": {"notify_on_complete": notify}}).json()["id"]
+        "snapshot": snapshot_id, "options": {"notify_on_complete": notify,
+                                             "deploy": "never"}}).json()["id"]
         for notify in (False, True))
-    with state.database.session() as session:  # what the training job does at the end
-        model = model_repo.get_model(session=session, name="fraud-detector", account="default")
-        for run_id, version in ((quiet, "1.0.0-aaaaaa"), (loud, "1.1.0-bbbbbb")):
-            model_repo.register_version(session=session, model=model, version=version,
-                                        run_id=run_id, metrics={"f1_score": 0.5},
-                                        input_schema={"fields": {}}, artifact_uri="/m",
-                                        now=state.clock())
-            run_repo.finish(session=session, run_id=run_id, status="succeeded",
-                            now=state.clock(), version=version)
+    for run_id, digest in ((quiet, "aaaaaa"), (loud, "bbbbbb")):
+        register_run(state, run_id, digest=digest, metrics={"f1_score": 0.5})
     client.post("/v1/models/fraud-detector/versions/1.1.0-bbbbbb/deploy", headers=headers)
     completed, updated = _messages(state)
     assert completed.type == "training.completed"  # only the run that asked for it

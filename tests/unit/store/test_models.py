@@ -7,17 +7,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
+from pulse_ray.capacity import Resources, plan_resources
+from pulse_ray.config import Settings
 from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.schemas.datasources import DatasourceCreate
 from pulse_ray.schemas.models import ModelCreate
 from pulse_ray.schemas.training import TrainOptions
-from pulse_ray.services.training import create_run
+from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import datasources as ds_repo
 from pulse_ray.store import models as repo
 from pulse_ray.store.tables import Model, Snapshot
 
 T0 = datetime(2024, 1, 15, tzinfo=UTC)
+PLAN = plan_resources(Settings(_env_file=None), Resources(cpus=4))  # type: ignore[call-arg]
 
 
 def _model_with_versions(session: Session, count: int) -> Model:
@@ -32,8 +35,9 @@ def _model_with_versions(session: Session, count: int) -> Model:
                         files=[], created_at=T0)
     session.add(snapshot)
     for i in range(count):
-        run = create_run(session=session, model=model, snapshot=snapshot,
-                         options=TrainOptions(), key_id=None, now=T0 + timedelta(seconds=i))
+        run = RunStates(clock=lambda i=i: T0 + timedelta(seconds=i)).create(
+            session=session, model=model, snapshot=snapshot, options=TrainOptions(),
+            key_id=None, plan=PLAN)
         repo.register_version(session=session, model=model, version=f"1.{i}.0-abcdef",
                               run_id=run.id, metrics={"f1_score": 0.5 + i / 10},
                               input_schema={}, artifact_uri=f"/m/{i}",

@@ -1,0 +1,106 @@
+"""What one prediction is made with and what is kept of it: the version that serves
+(:class:`ServedModel`), whatever turns inputs into an output (:class:`Predictor`: a
+Serve handle under Ray, :class:`LocalPredictor` in process), the outputs kept for
+identical inputs (:class:`PredictionCache`), and the record lineage reads
+(:class:`InferenceEvent`). Plain values and protocols: the store writes them, the
+inference service moves them."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from anyio import to_thread
+
+from pulse_ray.auth import Principal
+from pulse_ray.cache import BoundedCache
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.models.inputs import InputSchema
+
+__all__ = ["InferenceEvent", "LocalPredictor", "PredictionCache", "Predictor", "ServedModel"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """One version of one account's model, as a replica sees it."""
+
+    account: str
+    name: str
+    model_row_id: str
+    version: str
+    artifact_uri: str
+    input_schema: InputSchema
+
+    @property
+    def model_id(self) -> str:
+        """The multiplexed model id: ``account/name:version``."""
+        return f"{self.account}/{self.name}:{self.version}"
+
+
+class Predictor(Protocol):
+    """What turns validated inputs into an output (a Serve handle, or in-process)."""
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class PredictionCache(BoundedCache[tuple[str, str], dict[str, Any]]):
+    """Outputs by (model version, canonical input)."""
+
+    def __init__(self, max_entries: int) -> None:
+        super().__init__(max_entries)
+
+    @staticmethod
+    def key(model: ServedModel, inputs: dict[str, Any]) -> tuple[str, str]:
+        return model.model_id, json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceEvent:
+    id: str
+    account: str
+    key_id: str | None
+    model_row_id: str
+    version: str
+    latency_ms: float
+    cached: bool
+    created_at: datetime
+    session_id: str | None = None  # e-commerce inferences: the shopper session
+    recommended: list[str] | None = None  # ... and the products recommended to it
+
+    @classmethod
+    def of(cls, principal: Principal, served: ServedModel, *, started: float,
+           cached: bool, now: datetime, session_id: str | None = None,
+           recommended: list[str] | None = None) -> InferenceEvent:
+        """The record of one answered inference: a new id, and the latency since
+        ``started`` (``time.perf_counter()`` when the request began)."""
+        return cls(id=new_id(IdPrefix.INFERENCE, now=now), account=principal.account,
+                   key_id=principal.key_id, model_row_id=served.model_row_id,
+                   version=served.version, cached=cached, created_at=now,
+                   latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                   session_id=session_id, recommended=recommended)
+
+
+class LocalPredictor:
+    """Predicts in this process (no Ray): keeps the last few versions it loaded."""
+
+    def __init__(self, max_models: int = 4) -> None:
+        self._models: BoundedCache[str, Any] = BoundedCache(max_models)
+
+    def _model(self, model: ServedModel) -> Any:
+        from pulse_ray.models.artifacts import TrainedModel  # torch: only when predicting
+
+        loaded = self._models.get(model.model_id)
+        if loaded is None:
+            loaded = TrainedModel.load(model.artifact_uri)
+            self._models.put(model.model_id, loaded)
+        return loaded
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            outputs: list[dict[str, Any]] = self._model(model).predict([inputs])
+            return outputs[0]
+
+        return await to_thread.run_sync(run)

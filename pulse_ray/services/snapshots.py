@@ -1,0 +1,68 @@
+"""Taking a snapshot (seed 000: ``POST /v1/snapshot/{datasource}``): checked against
+the resource plan, run by the injected runner (Ray Data under Serve), recorded last —
+or, when the source is unchanged and ``force`` is false, the existing snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from anyio import to_thread
+
+from pulse_ray.capacity import ResourcePlan
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.schemas.snapshots import SnapshotOptions, SnapshotPublic
+from pulse_ray.snapshots import SnapshotJob, SnapshotRunner
+from pulse_ray.sources import SourceError, spec_of
+from pulse_ray.store import Database
+from pulse_ray.store import datasources as datasource_repo
+from pulse_ray.store import snapshots as repo
+from pulse_ray.store.tables import Datasource
+from pulse_ray.timeutil import Clock
+
+__all__ = ["SnapshotService"]
+
+
+class SnapshotService:
+    def __init__(self, *, database: Database, runner: SnapshotRunner, storage_uri: str,
+                 plan: Callable[[], ResourcePlan], clock: Clock) -> None:
+        self._database = database
+        self._runner = runner
+        self._storage_uri = storage_uri
+        self._plan = plan
+        self._clock = clock
+
+    async def take(self, *, account: str, datasource: str,
+                   options: SnapshotOptions) -> tuple[SnapshotPublic, bool]:
+        """The snapshot, and whether it is new (False: the unchanged latest one).
+
+        Raises:
+            NotFoundError: no such datasource.
+            InsufficientResourcesError: the cluster can never run a snapshot task.
+            ConflictError / UnavailableError: the source no longer matches its
+                registration / cannot be reached (nothing is left behind).
+        """
+        def lookup() -> Datasource:
+            with self._database.session() as session:
+                return datasource_repo.get_datasource(session=session, name=datasource,
+                                                      account=account)
+
+        source = await to_thread.run_sync(lookup)
+        plan = await to_thread.run_sync(self._plan)
+        plan.check_snapshot()
+        job = SnapshotJob(
+            snapshot_id=new_id(IdPrefix.SNAPSHOT, now=self._clock()), source=spec_of(source),
+            storage_uri=self._storage_uri, compression=options.compression,
+            task_cpus=plan.snapshot_task_cpus, parallelism=plan.snapshot_parallelism)
+        try:
+            result = await self._runner.run(job)
+        except SourceError as exc:
+            raise exc.at_snapshot(datasource) from None
+
+        def store() -> tuple[SnapshotPublic, bool]:
+            with self._database.session() as session:
+                snapshot, created = repo.record(session=session, datasource=source, job=job,
+                                                result=result, force=options.force,
+                                                now=self._clock())
+                return snapshot.public(datasource), created
+
+        return await to_thread.run_sync(store)

@@ -1,0 +1,88 @@
+"""The cache every replica keeps: bounded, least recently used first, optionally
+expiring; and the directory that reads through it to the store."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from pulse_ray.cache import BoundedCache, Directory
+from pulse_ray.models.inputs import InputSchema
+from pulse_ray.predictions import ServedModel
+
+
+def _served(version: str) -> ServedModel:
+    return ServedModel(account="acme", name="m", model_row_id="model_1", version=version,
+                       artifact_uri="/a", input_schema=InputSchema(fields={}))
+
+
+def test_the_cache_keeps_the_most_recently_used_and_expires_after_its_ttl() -> None:
+    now = [0.0]
+    cache: BoundedCache[str, int] = BoundedCache(2, ttl_s=10, clock=lambda: now[0])
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # a is now the most recently used
+    cache.put("c", 3)
+    assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (1, None, 3, 2)
+    now[0] = 10.5
+    assert cache.get("a") is None and cache.stale("a") == 1  # expired, still there
+    assert BoundedCache[str, int](0).get("x") is None
+
+
+def test_the_directory_sees_a_new_version_after_its_ttl() -> None:
+    now = [0.0]
+    deployed = ["1.0.0"]
+    lookups = []
+
+    def lookup(key: tuple[str, str, str | None]) -> ServedModel:
+        lookups.append(key)
+        version = key[2]
+        return _served(version or deployed[0])
+
+    directory = Directory(lookup, ttl_s=1.0, clock=lambda: now[0])
+    key = ("acme", "m", None)
+    assert asyncio.run(directory.resolve(key)).version == "1.0.0"
+    deployed[0] = "1.1.0"
+    now[0] = 0.9
+    assert asyncio.run(directory.resolve(key)).version == "1.0.0"  # still cached
+    now[0] = 1.1
+    assert asyncio.run(directory.resolve(key)).version == "1.1.0"
+    assert asyncio.run(directory.resolve(("acme", "m", "0.9.0"))).version == "0.9.0"
+    assert len(lookups) == 3
+
+
+def test_a_stale_serving_directory_answers_at_once_and_refreshes_behind() -> None:
+    now = [0.0]
+    catalog = ["v1"]
+    release = threading.Event()
+    lookups = []
+
+    def lookup(key: str) -> str:
+        lookups.append(key)
+        if len(lookups) > 1:
+            assert release.wait(5)  # a slow rebuild
+        if catalog[0] == "broken":
+            raise RuntimeError("store down")
+        return catalog[0]
+
+    directory: Directory[str, str] = Directory(lookup, ttl_s=1.0,
+                                               clock=lambda: now[0], serve_stale=True)
+
+    async def scenario() -> None:
+        assert await directory.resolve("acme") == "v1"  # the first load is waited for
+        catalog[0], now[0] = "v2", 1.5
+        # Expired: the old catalog at once, however long the rebuild takes; one rebuild.
+        assert await directory.resolve("acme") == "v1"
+        assert await directory.resolve("acme") == "v1"
+        release.set()
+        while directory.cached("acme") is None:
+            await asyncio.sleep(0.01)
+        assert await directory.resolve("acme") == "v2"
+        catalog[0], now[0] = "broken", 3.0
+        assert await directory.resolve("acme") == "v2"  # a failed rebuild keeps serving
+        await asyncio.sleep(0.1)
+        assert await directory.resolve("acme") == "v2"  # ... and tries again
+        await asyncio.sleep(0.1)
+        assert len(lookups) == 4  # first load, one rebuild, two failed tries
+
+    asyncio.run(scenario())
