@@ -24,6 +24,7 @@ import pyarrow.fs as pafs
 import torch
 from ray import serve
 
+from pulse_ray.cache import BoundedCache
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.models.artifacts import TrainedModel
@@ -40,8 +41,10 @@ class ModelServer:
         self._artifact_root = settings.artifact_uri
         gpu = settings.model_num_gpus > 0 and torch.cuda.is_available()
         self._device = torch.device("cuda" if gpu else "cpu")
-        # Where each model id's artifact lives, as the store says (sent with every call).
-        self._locations: dict[str, str] = {}
+        # Where each model id's artifact lives, as the store says (sent with every call),
+        # for the versions asked for lately: far more than a replica keeps loaded, so an
+        # id is never evicted between its call and its load.
+        self._locations: BoundedCache[str, str] = BoundedCache(1024)
 
         async def load(model_id: str) -> TrainedModel:
             return await asyncio.to_thread(self._load, model_id)
@@ -57,7 +60,8 @@ class ModelServer:
         logger.info("model server replica ready on %s", self._device)
 
     def _load(self, model_id: str) -> TrainedModel:
-        uri = self._locations[model_id]
+        uri = self._locations.stale(model_id)
+        assert uri is not None, model_id  # put by predict() just before it asked
         model = TrainedModel.load(uri)
         model.net.to(self._device)
         logger.info("loaded %s from %s", model_id, uri)
@@ -65,7 +69,7 @@ class ModelServer:
 
     async def predict(self, inputs: dict[str, Any], artifact_uri: str) -> dict[str, Any]:
         """One validated input of the version named by the call's multiplexed model id."""
-        self._locations[serve.get_multiplexed_model_id()] = artifact_uri
+        self._locations.put(serve.get_multiplexed_model_id(), artifact_uri)
         output: dict[str, Any] = await self._predict_batch(inputs)
         return output
 

@@ -10,13 +10,13 @@ created a moment ago works on its first request.
 from __future__ import annotations
 
 import hmac
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from pulse_ray.apikeys import hash_secret, parse_secret
+from pulse_ray.cache import BoundedCache
 from pulse_ray.errors import ForbiddenError, UnauthorizedError
 from pulse_ray.plans import Limits, Plan
 from pulse_ray.timeutil import Clock, utcnow
@@ -76,10 +76,8 @@ class Authenticator:
         clock: Clock = utcnow,
     ) -> None:
         self._lookup = lookup
-        self._ttl_s = ttl_s
-        self._max_entries = max_entries
-        self._clock = clock
-        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._cache: BoundedCache[str, Principal] = BoundedCache(
+            max_entries if ttl_s > 0 else 0, ttl_s=ttl_s, clock=lambda: clock().timestamp())
 
     def cached(self, secret: str) -> Principal | None:
         """The principal if this replica looked it up within ``ttl_s``, without I/O.
@@ -88,10 +86,8 @@ class Authenticator:
             UnauthorizedError: the cached key is revoked.
         """
         key_hash = hash_secret(secret)
-        entry = self._cache.get(key_hash)
-        if entry is None or entry[1] <= self._clock().timestamp():
-            return None
-        return self._check(entry[0], key_hash)
+        principal = self._cache.get(key_hash)
+        return None if principal is None else self._check(principal, key_hash)
 
     def load(self, secret: str) -> Principal:
         """Looks the key up in the store (blocking I/O) and caches the answer.
@@ -103,11 +99,7 @@ class Authenticator:
         principal = self._lookup(key_hash)
         if principal is None:
             raise UnauthorizedError("Invalid API key")
-        if self._ttl_s > 0:
-            self._cache[key_hash] = (principal, self._clock().timestamp() + self._ttl_s)
-            self._cache.move_to_end(key_hash)
-            while len(self._cache) > self._max_entries:
-                self._cache.popitem(last=False)
+        self._cache.put(key_hash, principal)
         return self._check(principal, key_hash)
 
     @staticmethod

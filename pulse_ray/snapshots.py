@@ -22,7 +22,6 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pulse_ray.contenthash import Digest, table_digest
-from pulse_ray.schemas.snapshots import Compression
 from pulse_ray.sources import SourceError, SourceSpec
 from pulse_ray.sources.readers import sql_source
 
@@ -44,7 +43,7 @@ class SnapshotJob:
     snapshot_id: str
     source: SourceSpec
     storage_uri: str
-    compression: Compression
+    compression: str  # a Parquet codec, or "none" (schemas.snapshots.Compression)
     task_cpus: float = 1.0  # logical CPUs per read/write task (Ray runner)
     parallelism: int = 1  # read tasks a SQL table is split into (Ray runner)
 
@@ -109,7 +108,7 @@ class SnapshotStorage:
 
 
 def write_block(
-    table: pa.Table, *, storage: SnapshotStorage, snapshot_id: str, compression: Compression
+    table: pa.Table, *, storage: SnapshotStorage, snapshot_id: str, compression: str
 ) -> BlockResult:
     """Writes one block as a Parquet file in the snapshot's temporary directory and
     hashes it (a Ray Data ``map_batches`` step runs this on every block)."""
@@ -117,7 +116,7 @@ def write_block(
     path = f"{storage.temporary(snapshot_id)}/{name}"
     pq.write_table(
         table, path, filesystem=storage.fs,
-        compression=None if compression is Compression.NONE else compression.value,
+        compression=None if compression == "none" else compression,
     )
     size = storage.fs.get_file_info(path).size or 0
     return BlockResult(path=name, rows=table.num_rows, size_bytes=size,

@@ -1,5 +1,5 @@
 """The ingress's side of the Serve deployments behind it: a
-:class:`~pulse_ray.services.inference.Predictor` over the ModelServer's handle and an
+:class:`~pulse_ray.predictions.Predictor` over the ModelServer's handle and an
 :class:`~pulse_ray.shop.encoder.Encoder` over the TextEncoder's.
 
 A full queue (``max_queued_requests``) or a deployment with no replica to take the
@@ -16,13 +16,15 @@ import numpy as np
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 
+from pulse_ray.cache import BoundedCache
 from pulse_ray.errors import UnavailableError
-from pulse_ray.services.inference import ServedModel
+from pulse_ray.predictions import ServedModel
 
 __all__ = ["ServeEncoder", "ServePredictor"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+_HANDLES = 256  # model versions an ingress replica keeps a tagged handle for
 
 
 async def _call(response: Awaitable[T], *, what: str, retry_after_s: float) -> T:
@@ -44,13 +46,14 @@ class ServePredictor:
     def __init__(self, handle: DeploymentHandle, *, retry_after_s: float = 1.0) -> None:
         self._handle = handle
         self._retry_after_s = retry_after_s
-        self._by_model: dict[str, DeploymentHandle] = {}  # one per version ever served
+        # A handle per version recently served (Serve routes a tagged handle's calls).
+        self._by_model: BoundedCache[str, DeploymentHandle] = BoundedCache(_HANDLES)
 
     async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
         handle = self._by_model.get(model.model_id)
         if handle is None:
             handle = self._handle.options(multiplexed_model_id=model.model_id)
-            self._by_model[model.model_id] = handle
+            self._by_model.put(model.model_id, handle)
         output: dict[str, Any] = await _call(handle.predict.remote(inputs, model.artifact_uri),
                                              what="model server",
                                              retry_after_s=self._retry_after_s)

@@ -51,7 +51,7 @@ class SnapshotService:
         plan.check_snapshot()
         job = SnapshotJob(
             snapshot_id=new_id(IdPrefix.SNAPSHOT, now=self._clock()), source=spec_of(source),
-            storage_uri=self._storage_uri, compression=options.compression,
+            storage_uri=self._storage_uri, compression=options.compression.value,
             task_cpus=plan.snapshot_task_cpus, parallelism=plan.snapshot_parallelism)
         try:
             result = await self._runner.run(job)

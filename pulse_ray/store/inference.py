@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from pulse_ray.errors import ConflictError, ErrorDetail, NotFoundError
 from pulse_ray.models.inputs import InputSchema
-from pulse_ray.services.inference import InferenceEvent, ServedModel
+from pulse_ray.predictions import InferenceEvent, ServedModel
 from pulse_ray.store import models as model_repo
 from pulse_ray.store.tables import InferenceRecord
 

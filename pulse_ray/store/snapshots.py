@@ -96,7 +96,7 @@ def record(
     snapshot = Snapshot(
         id=job.snapshot_id, account=datasource.account, datasource_id=datasource.id,
         rows=result.rows, size_bytes=result.size_bytes, hash=result.hash,
-        compression=job.compression.value, uri=result.uri, columns=result.columns,
+        compression=job.compression, uri=result.uri, columns=result.columns,
         files=result.files, created_at=now,
     )
     add_snapshot(session=session, snapshot=snapshot)

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from pulse_ray.auth import Principal, Scope
+from pulse_ray.config import Settings
+from pulse_ray.errors import ValidationError
 from pulse_ray.models.inputs import InputSchema
+from pulse_ray.plans import Plan
 from pulse_ray.predictions import InferenceEvent, ServedModel
-from pulse_ray.services.inference import InferenceLog
+from pulse_ray.schemas.training import TrainOptions
+from pulse_ray.services.inference import Inference, InferenceLog, InferenceService
+from pulse_ray.services.training import RunStates
+from pulse_ray.store import Database
+from pulse_ray.store import inference as inference_repo
+
+from .conftest import PLAN, model_and_snapshot
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PRINCIPAL = Principal(key_id="key_1", name="k", plan=Plan.PRO, scopes=frozenset({Scope.READ}),
+                      account="acme", key_hash="h")
 
 
 def _served(version: str) -> ServedModel:
@@ -70,3 +90,78 @@ def test_a_full_batch_is_written_before_the_interval() -> None:
         await log.stop()
 
     asyncio.run(scenario())
+
+
+class _CountingPredictor:
+    """Answers from the input; counts what reached it (past the prediction cache)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        return {"is_fraud": (inputs["amount"] or 0) > 100, "confidence": 0.5}
+
+
+def _deployed(database: Database, tmp_path: Path) -> None:
+    """Model ``m`` of account acme with a deployed version reading amount and country."""
+    schema = InputSchema.model_validate({"fields": {
+        "amount": {"type": "number", "nullable": True, "exclusive_minimum": 0},
+        "country": {"type": "string", "nullable": True}}})
+    for name in ("model.pt", "model.json"):
+        (tmp_path / name).write_bytes(b"")
+    states = RunStates(clock=lambda: T0, artifact_uri=str(tmp_path / "models"))
+    with database.session() as session:
+        model, snapshot = model_and_snapshot(session, name="m", account="acme")
+        run = states.create(session=session, model=model, snapshot=snapshot,
+                            options=TrainOptions(), key_id=None, plan=PLAN)
+        states.register(session=session, spec=states.started(session=session, run_id=run.id),
+                        saved=tmp_path, digest="aaaaaa", metrics={},
+                        input_schema=schema.model_dump())
+
+
+def test_one_call_validates_predicts_and_records_and_the_cache_answers_repeats(
+        database: Database, settings: Settings, tmp_path: Path) -> None:
+    _deployed(database, tmp_path)
+    predictor = _CountingPredictor()
+    service = InferenceService(settings=settings.model_copy(update={"store_url": ""}),
+                               database=database, predictor=predictor, clock=lambda: T0)
+
+    async def scenario() -> list[Inference]:
+        answers = []
+        for _ in range(2):
+            call = await service.call(PRINCIPAL, "m")
+            answers.append(await call.run({"amount": 150.0}))
+        call = await service.call(PRINCIPAL, "m")
+        with pytest.raises(ValidationError) as refused:
+            call.validate({"amount": -1.0, "colour": "red"})
+        assert {(d.field, d.message) for d in refused.value.details} == {
+            ("amount", "must be a positive number"), ("colour", "is not an input of this model")}
+        await service.stop()
+        return answers
+
+    first, second = asyncio.run(scenario())
+    assert first.output == {"is_fraud": True, "confidence": 0.5} and first.imputed == ["country"]
+    assert (first.event.cached, second.event.cached, predictor.calls) == (False, True, 1)
+    with database.session() as session:
+        record = inference_repo.get_record(session=session, inference_id=first.event.id,
+                                           account="acme")
+    assert record is not None and (record.version, record.key_id) == ("1.0.0-aaaaaa", "key_1")
+
+
+def test_a_young_record_is_waited_for_and_an_old_one_is_not(settings: Settings,
+                                                          database: Database) -> None:
+    now = datetime.now(UTC)
+    service = InferenceService(settings=settings, database=database,
+                               predictor=_CountingPredictor(), clock=lambda: now)
+    found: list[str] = []
+    threading.Timer(0.3, lambda: found.append("written")).start()
+
+    async def scenario() -> tuple[str | None, str | None, float]:
+        young = await service.recent(lambda: found[0] if found else None, made=now)
+        started = time.monotonic()
+        old = await service.recent(lambda: None, made=now - timedelta(minutes=1))
+        return young, old, time.monotonic() - started
+
+    young, old, waited = asyncio.run(scenario())
+    assert (young, old) == ("written", None) and waited < 0.2
