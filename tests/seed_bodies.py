@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pulse_ray.demo.examples import SEED_PRODUCTS, SEED_SESSION
+
 SEED_000_INFER: dict[str, Any] = {
     "input": {"transaction_amount": 1500.00, "merchant_category": "electronics"},
     "options": {"include_metadata": True},
@@ -23,18 +25,9 @@ FRAUD_CONSTRAINTS: dict[str, Any] = {
     "account_age_days": {"minimum": 0}, "txn_count_24h": {"minimum": 0},
     "distance_from_home_km": {"minimum": 0}, "hour": {"minimum": 0, "maximum": 23}}
 
-SEED_INFER: dict[str, Any] = {
-    "session_id": "sess_abc123",
-    "context": {"device": "mobile", "browser": "safari", "referrer": "instagram.com",
-                "geo": {"country": "US", "region": "CA"}, "time": "2025-01-14T23:30:00Z"},
-    "behavior": {"search_query": "running shoes under 100",
-                 "filters": ["price:0-100", "rating:4+"],
-                 "viewed_products": ["prod_123", "prod_456"], "dwell_time_ms": 45000},
-}
-SEED_TAG: dict[str, Any] = {"products": [{
-    "id": "prod_123", "name": "Performance Running Shoe",
-    "description": "Lightweight cushioned...", "price": 129.99,
-    "category": "footwear/running", "image_url": "https://..."}]}
+# Seed 002's bodies: the package hands them to users (`pulse demo shop`), verbatim.
+SEED_INFER: dict[str, Any] = SEED_SESSION
+SEED_TAG: dict[str, Any] = SEED_PRODUCTS
 
 # A transaction with every column of pulse_ray.demo.transactions but the label.
 FRAUD_INPUT: dict[str, Any] = {
