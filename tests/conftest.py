@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from standardwebhooks import Webhook
 
 from pulse_ray.config import Settings
 from pulse_ray.demo.transactions import load, transactions
@@ -128,6 +130,11 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     delay_s: float = 0.0  # how long it takes to answer
+    # With the endpoint's secret, each delivery is verified as it arrives (Standard
+    # Webhooks refuses a timestamp over 5 minutes old, as a receiver would, so a test
+    # that looks later must look at what was verified then).
+    secret: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
@@ -139,7 +146,10 @@ def running_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers["content-length"]))
             time.sleep(state.delay_s)
-            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            if state.secret is not None:
+                state.events.append(Webhook(state.secret).verify(body, headers))
+            state.received.append((headers, body))
             self.send_response(state.statuses.pop(0) if state.statuses else 200)
             self.send_header("content-length", "0")
             self.end_headers()

@@ -189,6 +189,7 @@ def shop(service: RunningService,
             httpx.Client(base_url=service.url, headers=headers, timeout=120) as http:
         secret = http.post("/v1/webhooks", json={"url": receiver.url, "events": [
             "products.tagged", "session.converted", "model.updated"]}).json()["secret"]
+        receiver.secret = secret  # deliveries are verified as they arrive
         made = pulse_cli(service, *SHOP_DEMO, env=demo_env, timeout=900)
         assert made.returncode == 0, made.stdout + made.stderr
         login = json.loads((Path(demo_env["PULSE_CONFIG_DIR"]) / "credentials.json")
