@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from pulse_ray.errors import ConflictError, IdempotencyMismatchError, ValidationError
 
-__all__ = ["HEADER", "Replay", "check_key", "fingerprint", "replay_or_refuse"]
+__all__ = ["HEADER", "ParsedBody", "Replay", "check_key", "fingerprint", "replay_or_refuse"]
 
 HEADER = "Idempotency-Key"
 _MAX_LENGTH = 255
@@ -30,18 +31,37 @@ def check_key(value: str) -> str:
     return value
 
 
-def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    """A JSON body its reader has parsed already, so :func:`fingerprint` does not
+    parse it again."""
+
+    value: Any
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes | ParsedBody) -> str:
     """What makes two requests "the same": method, path, query and body, with a JSON
-    body compared by content (key order and spacing do not matter)."""
-    try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
-        canonical = body
+    body compared by content (key order and spacing do not matter).
+
+    Args:
+        body: as sent (parsed here if it is JSON), or already parsed.
+    """
+    if isinstance(body, ParsedBody):
+        canonical = _canonical(body.value)
+    else:
+        try:
+            canonical = _canonical(json.loads(body))
+        except ValueError:  # not JSON (or not UTF-8): compared as sent
+            canonical = body
     digest = hashlib.sha256()
     for part in (method.upper().encode(), path.encode(), query.encode(), canonical):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)

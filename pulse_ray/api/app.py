@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from importlib.metadata import version
 
 from fastapi import FastAPI
 
 from pulse_ray.api.errors import install_error_handlers
-from pulse_ray.api.idempotency import IdempotencyMiddleware
-from pulse_ray.api.metrics import MetricsMiddleware, RequestRecorder
-from pulse_ray.api.middleware import (
-    AuthMiddleware,
-    BodyLimitMiddleware,
-    CapsMiddleware,
-    GuardMiddleware,
-    RequestIdMiddleware,
-)
+from pulse_ray.api.middleware import install_middleware
 from pulse_ray.api.openapi import install_openapi
-from pulse_ray.api.ratelimiting import RateLimitMiddleware
 from pulse_ray.api.routers import (
     auth,
     datasources,
@@ -34,6 +24,7 @@ from pulse_ray.api.routers import (
     webhooks,
 )
 from pulse_ray.api.state import AppState
+from pulse_ray.metrics import RequestRecorder
 
 __all__ = ["create_app"]
 
@@ -70,34 +61,8 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True,
     app.state.pulse = state
     install_error_handlers(app)
     install_openapi(app)
-
-    settings = state.settings
-    # add_middleware wraps: the last added runs first.
-    app.add_middleware(
-        IdempotencyMiddleware,
-        database=state.database,
-        clock=state.clock,
-        ttl=timedelta(hours=settings.idempotency_ttl_h),
-        stale_after=timedelta(seconds=2 * settings.request_timeout_s),
-    )
-    app.add_middleware(
-        CapsMiddleware,
-        max_items=settings.max_batch_items,
-        max_string_length=settings.max_string_length,
-    )
-    if state.rate_limiter is not None:
-        app.add_middleware(RateLimitMiddleware, limiter=state.rate_limiter, plans=state.plans)
-    app.add_middleware(AuthMiddleware, authenticator=state.authenticator)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        GuardMiddleware,
-        timeout_s=settings.request_timeout_s,
-        max_concurrent=settings.max_concurrent_requests,
-    )
-    app.add_middleware(RequestIdMiddleware, emit_header=emit_request_id_header)
-    if request_recorder is not None:  # outermost: it sees and times every answer
-        app.add_middleware(MetricsMiddleware, recorder=request_recorder, routes=app.routes)
-
+    install_middleware(app, state, emit_request_id_header=emit_request_id_header,
+                       request_recorder=request_recorder)
     app.include_router(health.router)
     for router in _V1_ROUTERS:  # straight onto the app: one level of matching, not two
         app.include_router(router, prefix="/v1")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from sqlmodel import Session
 
+from pulse_ray.api.context import RequestContext, request_context
 from pulse_ray.api.state import AppState
 from pulse_ray.auth import Principal, Scope
 from pulse_ray.errors import UnauthorizedError
@@ -23,6 +24,7 @@ __all__ = [
     "Limit",
     "NowDep",
     "ReadKey",
+    "RequestContextDep",
     "SessionDep",
     "StartingAfter",
     "WriteKey",
@@ -53,9 +55,18 @@ async def get_now(state: AppStateDep) -> datetime:
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
+async def get_request_context(request: Request) -> RequestContext:
+    """What the middleware learned about this request; a route names the model it
+    served here (:meth:`~pulse_ray.api.context.RequestContext.served`)."""
+    return request_context(request.scope)
+
+
+RequestContextDep = Annotated[RequestContext, Depends(get_request_context)]
+
+
 def _verified(request: Request) -> Principal:
-    principal = request.scope.get("state", {}).get("principal")
-    if not isinstance(principal, Principal):  # a route outside the authenticated prefix
+    principal = request_context(request.scope).principal
+    if principal is None:  # a route outside the authenticated prefix
         raise UnauthorizedError()
     return principal
 

@@ -1,5 +1,5 @@
-"""Request metrics as Ray metrics: the :class:`~pulse_ray.api.metrics.RequestRecorder`
-of the Serve ingress.
+"""Request metrics as Ray metrics: the :class:`~pulse_ray.metrics.RequestRecorder` of
+the Serve ingress.
 
 Ray exports them in Prometheus' format from every node's metrics agent
 (``http://<node>:<MetricsExportPort>/metrics``, the port that ``ray start
@@ -20,7 +20,7 @@ from typing import Any
 
 from ray.serve.metrics import Counter, Histogram
 
-from pulse_ray.api.metrics import RequestSample
+from pulse_ray.metrics import RequestSample
 
 __all__ = ["LATENCY_BOUNDARIES_S", "RayRequestRecorder"]
 

@@ -8,12 +8,13 @@ from fastapi import APIRouter, status
 from starlette.concurrency import run_in_threadpool
 
 from pulse_ray.api.deps import AppStateDep, Limit, ReadKey, SessionDep, StartingAfter, WriteKey
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic
 from pulse_ray.store import datasources as repo
 
-router = APIRouter(prefix="/datasources", tags=["datasources"])
+router = APIRouter(prefix="/datasources", tags=["datasources"], route_class=JsonBodyRoute)
 logger = logging.getLogger(__name__)
 
 

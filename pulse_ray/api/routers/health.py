@@ -9,9 +9,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from pulse_ray.api.deps import AppStateDep
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.errors import ErrorDetail, UnavailableError
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=JsonBodyRoute)
 
 
 class Health(BaseModel):

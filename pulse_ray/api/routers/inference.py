@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from pulse_ray.api.deps import AppStateDep, ReadKey
+from pulse_ray.api.deps import AppStateDep, ReadKey, RequestContextDep
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.schemas.inference import InferMetadata, InferRequest, InferResponse
 from pulse_ray.schemas.lineage import Lineage
 
-router = APIRouter(tags=["inference"])
+router = APIRouter(tags=["inference"], route_class=JsonBodyRoute)
 
 
 @router.post("/infer/{model}", response_model=InferResponse, response_model_exclude_none=True,
              summary="Predict with the deployed (or a pinned) version of a model")
 async def infer(model: str, body: InferRequest, principal: ReadKey,
-                state: AppStateDep, request: Request) -> InferResponse:
+                state: AppStateDep, context: RequestContextDep) -> InferResponse:
     call = await state.inference.call(principal, model, body.options.version)
-    # What was served, for the layers around the route (request metrics): set only for
-    # a model that exists, so a made-up name never becomes a label value.
-    request.state.model, request.state.model_version = model, call.served.version
+    context.served(model, call.served.version)  # for the request's metrics
     answer = await call.run(body.input)
     return InferResponse(
         id=answer.event.id, model=model, version=call.served.version, output=answer.output,

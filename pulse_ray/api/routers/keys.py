@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from pulse_ray.api.deps import AdminKey, Limit, NowDep, SessionDep, StartingAfter
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from pulse_ray.store import keys as repo
 
-router = APIRouter(prefix="/keys", tags=["keys"])
+router = APIRouter(prefix="/keys", tags=["keys"], route_class=JsonBodyRoute)
 
 
 @router.post(

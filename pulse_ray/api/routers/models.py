@@ -12,6 +12,7 @@ from pulse_ray.api.deps import (
     StartingAfter,
     WriteKey,
 )
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.models import (
@@ -23,7 +24,7 @@ from pulse_ray.schemas.models import (
 )
 from pulse_ray.store import models as repo
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"], route_class=JsonBodyRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelPublic,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pulse_ray.api.deps import AppStateDep, ReadKey, WriteKey
+from pulse_ray.api.deps import AppStateDep, ReadKey, RequestContextDep, WriteKey
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.schemas.common import ErrorEnvelope
 from pulse_ray.schemas.shop import (
     ConversionCreate,
@@ -20,17 +21,16 @@ from pulse_ray.schemas.shop import (
 )
 from pulse_ray.store import shop as repo
 
-router = APIRouter(tags=["e-commerce"])
+router = APIRouter(tags=["e-commerce"], route_class=JsonBodyRoute)
 
 
 @router.post("/infer", response_model=SessionInferResponse,
              summary="A live shopper session's persona and re-ranked recommendations")
 async def infer_session(body: SessionInferRequest, principal: ReadKey, state: AppStateDep,
-                        request: Request) -> SessionInferResponse:
+                        context: RequestContextDep) -> SessionInferResponse:
     result = await state.shop.infer(principal, body)
     # The persona model that answered, for request metrics (as /v1/infer/{model} does).
-    request.state.model = result.metadata.model
-    request.state.model_version = result.metadata.model_version
+    context.served(result.metadata.model, result.metadata.model_version)
     return result
 
 

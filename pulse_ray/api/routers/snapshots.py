@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from pulse_ray.api.deps import AppStateDep, Limit, ReadKey, SessionDep, StartingAfter, WriteKey
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.snapshots import SnapshotCreate, SnapshotDetail, SnapshotPublic
 from pulse_ray.store import datasources as datasource_repo
 from pulse_ray.store import snapshots as repo
 
-router = APIRouter(tags=["snapshots"])
+router = APIRouter(tags=["snapshots"], route_class=JsonBodyRoute)
 
 
 @router.post(

@@ -6,10 +6,11 @@ from fastapi import APIRouter, status
 from starlette.concurrency import run_in_threadpool
 
 from pulse_ray.api.deps import AppStateDep, ReadKey, WriteKey
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.training import RunDetail, RunPublic, TrainCreate
 
-router = APIRouter(prefix="/train", tags=["training"])
+router = APIRouter(prefix="/train", tags=["training"], route_class=JsonBodyRoute)
 
 
 @router.post("/{model}", status_code=status.HTTP_201_CREATED, response_model=RunPublic,

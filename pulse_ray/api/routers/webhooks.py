@@ -15,6 +15,7 @@ from pulse_ray.api.deps import (
     StartingAfter,
     WriteKey,
 )
+from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.errors import ValidationError
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.webhooks import (
@@ -32,7 +33,7 @@ from pulse_ray.webhooks.events import EventType
 from pulse_ray.webhooks.guard import BlockedDestination, check_destination
 from pulse_ray.webhooks.signing import new_secret
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=JsonBodyRoute)
 
 
 def _check_url(url: str, state: AppStateDep) -> None:

@@ -1,25 +1,18 @@
-"""Small helpers shared by the pure-ASGI middleware."""
+"""Small helpers shared by the pure-ASGI middleware: headers, paths, bodies, errors."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
 from pulse_ray.api.errors import error_response
 from pulse_ray.errors import PulseError
 
-__all__ = ["header", "read_body", "replaying", "route_path", "scope_state", "send_error"]
+__all__ = ["header", "read_body", "replaying", "route_path", "send_error"]
 
 
 async def send_error(error: PulseError, scope: Scope, receive: Receive, send: Send) -> None:
     """Answers the request with ``error``'s envelope."""
     await error_response(error)(scope, receive, send)
-
-
-def scope_state(scope: Scope) -> dict[str, Any]:
-    """``request.state`` as the middleware sees it."""
-    return scope.setdefault("state", {})  # type: ignore[no-any-return]
 
 
 def route_path(scope: Scope) -> str:

@@ -1,7 +1,8 @@
-"""Rate limits on the request path: one token per request from the key's budget — its
-one budget under a key-wide plan (free, pro), or its budget for the route's family
+"""Rate limiting on the request path: one token per request from the key's budget —
+its one budget under a key-wide plan (free, pro), or its budget for the route's family
 under a per-family plan (starter, growth) — answered with RateLimit headers or a 429
-envelope."""
+envelope. The buckets themselves (pure token-bucket arithmetic, shared across replicas)
+are ``pulse_ray/ratelimit.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pulse_ray.api.asgi import route_path, scope_state, send_error
+from pulse_ray.api.context import request_context
+from pulse_ray.api.middleware.asgi import route_path, send_error
 from pulse_ray.auth import Principal
 from pulse_ray.errors import RateLimitedError
 from pulse_ray.plans import Limits, Plan, budget_for
@@ -49,7 +51,7 @@ class RateLimitMiddleware:
             return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = scope_state(scope).get("principal") if scope["type"] == "http" else None
+        principal = request_context(scope).principal if scope["type"] == "http" else None
         decision = await self._decide(principal, route_path(scope)) if principal else None
         if decision is None:
             await self.app(scope, receive, send)

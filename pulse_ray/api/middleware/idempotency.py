@@ -1,7 +1,8 @@
 """``Idempotency-Key`` on POSTs: replay the first answer, refuse a reuse or a race.
 
-The body is read here (the body limit already bounds it), fingerprinted, and
-replayed to the app unchanged.
+Runs inside the JSON body middleware and fingerprints the body it left in the request's
+context (the value it parsed, for a JSON one). The rules are ``pulse_ray/idempotency.py``;
+the records are kept in the store.
 """
 
 from __future__ import annotations
@@ -11,16 +12,10 @@ from datetime import timedelta
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pulse_ray.api.asgi import (
-    header,
-    read_body,
-    replaying,
-    route_path,
-    scope_state,
-    send_error,
-)
+from pulse_ray.api.context import request_context
+from pulse_ray.api.middleware.asgi import header, route_path, send_error
 from pulse_ray.errors import PulseError
-from pulse_ray.idempotency import check_key, fingerprint, replay_or_refuse
+from pulse_ray.idempotency import ParsedBody, check_key, fingerprint, replay_or_refuse
 from pulse_ray.store import Database
 from pulse_ray.store import idempotency as repo
 from pulse_ray.store.tables import IdempotencyRecord
@@ -30,6 +25,9 @@ __all__ = ["IdempotencyMiddleware"]
 
 
 class IdempotencyMiddleware:
+    """Answers a POST that carries an ``Idempotency-Key`` from the store when the key
+    was used before; otherwise runs it and keeps a successful answer."""
+
     def __init__(
         self, app: ASGIApp, *, database: Database, clock: Clock, ttl: timedelta,
         stale_after: timedelta,
@@ -41,9 +39,10 @@ class IdempotencyMiddleware:
         self.stale_after = stale_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = scope_state(scope).get("principal") if scope["type"] == "http" else None
+        context = request_context(scope) if scope["type"] == "http" else None
+        principal = context.principal if context and scope["method"] == "POST" else None
         raw_key = header(scope, b"idempotency-key") if principal else None
-        if principal is None or raw_key is None or scope["method"] != "POST":
+        if context is None or principal is None or raw_key is None:
             await self.app(scope, receive, send)
             return
         try:
@@ -51,18 +50,19 @@ class IdempotencyMiddleware:
         except PulseError as error:
             await send_error(error, scope, receive, send)
             return
-        body = await read_body(receive)
+        body = context.body
         if body is None:
-            return
+            raise RuntimeError("IdempotencyMiddleware must run inside JsonBodyMiddleware")
         request_hash = fingerprint(
-            "POST", route_path(scope), scope.get("query_string", b"").decode("latin-1"), body
+            "POST", route_path(scope), scope.get("query_string", b"").decode("latin-1"),
+            ParsedBody(body.value) if body.parsed else body.raw,
         )
         ids = {"key_id": principal.key_id, "idempotency_key": key}
         existing = await to_thread.run_sync(self._claim, ids, request_hash)
         if existing is not None:
             await self._answer_from(existing, request_hash, scope, receive, send)
             return
-        await self._run_and_record(ids, scope, replaying(body, receive), send)
+        await self._run_and_record(ids, scope, receive, send)
 
     def _claim(self, ids: dict[str, str], request_hash: str) -> IdempotencyRecord | None:
         with self.database.session() as session:

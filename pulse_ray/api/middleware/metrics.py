@@ -7,14 +7,16 @@ answer the client gets — a 401 from auth, a 429, a 503 from load shedding, a 5
 
 - ``route`` is the route *template* (``/v1/infer/{model}``), never the raw path; a
   request that no route matches is ``unmatched``.
-- ``model`` and ``version`` come from the request's state (``request.state.model`` and
-  ``request.state.model_version``), which a route sets once it has resolved a model
-  that exists; so routes know nothing of metrics, and a made-up model name never
-  becomes a label value. Empty where the route serves no model.
+- ``model`` and ``version`` come from the request's context, where a route names
+  them once it has resolved a model that exists
+  (:meth:`~pulse_ray.api.context.RequestContext.served`); so routes know nothing of
+  metrics, and a made-up model name never becomes a label value. Empty where the
+  route serves no model.
 - ``status`` is the response's code; a client that left before any response is ``499``.
 
-Where samples go is a :class:`RequestRecorder`: Ray's Prometheus metrics under Serve
-(``pulse_ray/runtime/metrics.py``), a list in tests (:class:`MemoryRecorder`).
+Where samples go is a :class:`~pulse_ray.metrics.RequestRecorder`: Ray's Prometheus
+metrics under Serve (``pulse_ray/runtime/metrics.py``), a list in tests
+(:class:`~pulse_ray.metrics.MemoryRecorder`).
 """
 
 from __future__ import annotations
@@ -22,23 +24,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pulse_ray.api.asgi import scope_state
+from pulse_ray.api.context import request_context
+from pulse_ray.metrics import RequestRecorder, RequestSample
 
-__all__ = [
-    "CLIENT_CLOSED",
-    "UNMATCHED",
-    "MemoryRecorder",
-    "MetricsMiddleware",
-    "RequestRecorder",
-    "RequestSample",
-    "RouteTemplates",
-]
+__all__ = ["CLIENT_CLOSED", "UNMATCHED", "MetricsMiddleware", "RouteTemplates"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,36 +41,6 @@ UNMATCHED = "unmatched"
 
 CLIENT_CLOSED = 499
 """The ``status`` of a request whose client left before any response (nginx's code)."""
-
-MODEL_KEY = "model"
-VERSION_KEY = "model_version"
-
-
-@dataclass(frozen=True, slots=True)
-class RequestSample:
-    route: str
-    method: str
-    status: int
-    model: str
-    version: str
-    duration_s: float
-
-
-class RequestRecorder(Protocol):
-    """Where request samples go. Called on the event loop once per request: it must
-    not block (Ray's metrics record in-process; export happens elsewhere)."""
-
-    def record(self, sample: RequestSample) -> None: ...
-
-
-class MemoryRecorder:
-    """Keeps every sample; for tests."""
-
-    def __init__(self) -> None:
-        self.samples: list[RequestSample] = []
-
-    def record(self, sample: RequestSample) -> None:
-        self.samples.append(sample)
 
 
 def _flatten(routes: Sequence[BaseRoute]) -> Iterator[tuple[BaseRoute, str, Any]]:
@@ -163,12 +127,12 @@ class MetricsMiddleware:
             self._record(scope, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, status: int, duration_s: float) -> None:
-        state = scope_state(scope)
+        context = request_context(scope)
         try:
             self.recorder.record(RequestSample(
                 route=self.route_template(scope), method=scope["method"],
-                status=status, model=str(state.get(MODEL_KEY) or ""),
-                version=str(state.get(VERSION_KEY) or ""), duration_s=duration_s))
+                status=status, model=context.model, version=context.model_version,
+                duration_s=duration_s))
         except Exception:  # metrics never fail a request; say so once
             if not self._warned:
                 self._warned = True

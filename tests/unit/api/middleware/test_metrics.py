@@ -9,22 +9,18 @@ import logging
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from pulse_ray.api import AppState, create_app
-from pulse_ray.api.metrics import (
-    CLIENT_CLOSED,
-    UNMATCHED,
-    MemoryRecorder,
-    MetricsMiddleware,
-    RequestSample,
-)
+from pulse_ray.api.deps import RequestContextDep
+from pulse_ray.api.middleware.metrics import CLIENT_CLOSED, UNMATCHED, MetricsMiddleware
 from pulse_ray.auth import Scope as KeyScope
+from pulse_ray.metrics import MemoryRecorder, RequestSample
 
-from .conftest import MakeKey, bearer
-from .test_inference import GOOD, versions  # noqa: F401  (a fixture: two registered versions)
+from ..conftest import MakeKey, bearer
+from ..test_inference import GOOD, versions  # noqa: F401  (a fixture: two registered versions)
 
 INFER = "/v1/infer/{model}"
 
@@ -162,8 +158,8 @@ def test_a_route_that_sets_the_model_labels_its_requests() -> None:
     app = FastAPI()
 
     @app.get("/things/{name}")
-    async def thing(name: str, request: Request) -> dict[str, str]:
-        request.state.model, request.state.model_version = name, "2.0.0-abcdef"
+    async def thing(name: str, context: RequestContextDep) -> dict[str, str]:
+        context.served(name, "2.0.0-abcdef")
         return {}
 
     app.add_middleware(MetricsMiddleware, recorder=recorder, routes=app.routes)
