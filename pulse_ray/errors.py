@@ -22,7 +22,8 @@
 Domain code raises these; ``pulse_ray.api.errors`` turns them into the envelope
 ``{"error": {"code", "message", "details": [{"field", "message"}]}}`` in exactly one
 place, and the SDK (:func:`from_envelope`) turns an envelope back into the same class,
-so both sides of the wire share one vocabulary.
+so both sides of the wire share one vocabulary. Each class's ``description`` says when
+a client meets it; the OpenAPI document's error responses are written from them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any, ClassVar, Self
 
 __all__ = [
     "ConflictError",
+    "ERROR_CLASSES",
     "ErrorDetail",
     "ForbiddenError",
     "IdempotencyMismatchError",
@@ -71,6 +73,7 @@ class PulseError(Exception):
     code: ClassVar[str] = "INTERNAL_ERROR"
     http_status: ClassVar[int] = 500
     default_message: ClassVar[str] = "Internal server error"
+    description: ClassVar[str] = "an unexpected failure (the X-Request-Id is in the logs)."
 
     def __init__(
         self,
@@ -104,6 +107,7 @@ class ValidationError(PulseError):
     code = "VALIDATION_ERROR"
     http_status = 400
     default_message = "Input validation failed"
+    description = "the request is malformed or a field is invalid."
 
     @classmethod
     def from_pydantic(cls, errors: Sequence[Mapping[str, Any]]) -> ValidationError:
@@ -148,6 +152,7 @@ class UnauthorizedError(PulseError):
     code = "UNAUTHORIZED"
     http_status = 401
     default_message = "Invalid or missing API key"
+    description = "the API key is missing, malformed, unknown or revoked."
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -158,42 +163,50 @@ class ForbiddenError(PulseError):
     code = "FORBIDDEN"
     http_status = 403
     default_message = "This API key is not allowed to do that"
+    description = "the API key lacks the scope this operation needs."
 
 
 class NotFoundError(PulseError):
     code = "NOT_FOUND"
     http_status = 404
     default_message = "Resource not found"
+    description = "no such route or resource."
 
 
 class MethodNotAllowedError(PulseError):
     code = "METHOD_NOT_ALLOWED"
     http_status = 405
     default_message = "Method not allowed"
+    description = "the route does not take this method (Allow lists those it takes)."
 
 
 class ConflictError(PulseError):
     code = "CONFLICT"
     http_status = 409
     default_message = "The request conflicts with the current state of the resource"
+    description = ("the resource's state forbids this, or a request with the same "
+                   "Idempotency-Key is still running.")
 
 
 class PayloadTooLargeError(PulseError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
     default_message = "Request body is too large"
+    description = "the body is over the configured limit."
 
 
 class UnsupportedMediaTypeError(PulseError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     http_status = 415
     default_message = "Request body must be JSON (Content-Type: application/json)"
+    description = "the body must be JSON."
 
 
 class IdempotencyMismatchError(PulseError):
     code = "IDEMPOTENCY_KEY_REUSED"
     http_status = 422
     default_message = "This Idempotency-Key was already used with a different request"
+    description = "the Idempotency-Key was used for a different request."
 
 
 class _RetryableError(PulseError):
@@ -214,6 +227,7 @@ class RateLimitedError(_RetryableError):
     code = "RATE_LIMITED"
     http_status = 429
     default_message = "Too many requests"
+    description = "too many requests for the key's plan; see Retry-After."
 
 
 class InternalError(PulseError):
@@ -228,40 +242,44 @@ class InsufficientResourcesError(PulseError):
     code = "INSUFFICIENT_RESOURCES"
     http_status = 503
     default_message = "The cluster does not have the resources for this"
+    description = ("the cluster can never run this work as configured (the message "
+                   "names the setting to change); not worth retrying.")
 
 
 class UnavailableError(_RetryableError):
     code = "UNAVAILABLE"
     http_status = 503
     default_message = "Service temporarily unavailable; retry later"
+    description = "overloaded or a dependency is down; see Retry-After."
 
 
 class RequestTimeoutError(PulseError):
     code = "TIMEOUT"
     http_status = 504
     default_message = "The request did not complete in time"
+    description = "the request passed its deadline."
 
 
-_BY_CODE: dict[str, type[PulseError]] = {
-    cls.code: cls
-    for cls in (
-        ValidationError,
-        UnauthorizedError,
-        ForbiddenError,
-        NotFoundError,
-        MethodNotAllowedError,
-        ConflictError,
-        PayloadTooLargeError,
-        UnsupportedMediaTypeError,
-        IdempotencyMismatchError,
-        RateLimitedError,
-        InternalError,
-        InsufficientResourcesError,
-        UnavailableError,  # after the class above: a bare 503 means "try again"
-        RequestTimeoutError,
-    )
-}
-_BY_STATUS: dict[int, type[PulseError]] = {cls.http_status: cls for cls in _BY_CODE.values()}
+ERROR_CLASSES: tuple[type[PulseError], ...] = (
+    ValidationError,
+    UnauthorizedError,
+    ForbiddenError,
+    NotFoundError,
+    MethodNotAllowedError,
+    ConflictError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    IdempotencyMismatchError,
+    RateLimitedError,
+    InternalError,
+    InsufficientResourcesError,
+    UnavailableError,  # after the class above: a bare 503 means "try again"
+    RequestTimeoutError,
+)
+"""Every error a client can receive, one class per code."""
+
+_BY_CODE: dict[str, type[PulseError]] = {cls.code: cls for cls in ERROR_CLASSES}
+_BY_STATUS: dict[int, type[PulseError]] = {cls.http_status: cls for cls in ERROR_CLASSES}
 
 
 def error_class_for(*, code: str | None = None, status: int | None = None) -> type[PulseError]:

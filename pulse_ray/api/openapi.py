@@ -3,6 +3,8 @@
 FastAPI documents a 422 with its own schema on every route that takes input; Pulse
 never sends that. :func:`install_openapi` replaces it with the envelope under the
 statuses each operation can really return, so generated clients get typed errors.
+Each status is described by the error classes that answer it
+(:data:`~pulse_ray.errors.ERROR_CLASSES`, their ``code`` and ``description``).
 """
 
 from __future__ import annotations
@@ -12,28 +14,21 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from pulse_ray.errors import ERROR_CLASSES, error_class_for
 from pulse_ray.schemas.common import ErrorEnvelope
 
 __all__ = ["error_responses", "install_openapi"]
 
-_DESCRIPTIONS = {
-    400: "VALIDATION_ERROR: the request is malformed or a field is invalid.",
-    401: "UNAUTHORIZED: the API key is missing, malformed, unknown or revoked.",
-    403: "FORBIDDEN: the API key lacks the scope this operation needs.",
-    404: "NOT_FOUND: no such route or resource.",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT: the resource's state forbids this, or a request with the same "
-    "Idempotency-Key is still running.",
-    413: "PAYLOAD_TOO_LARGE: the body is over the configured limit.",
-    415: "UNSUPPORTED_MEDIA_TYPE: the body must be JSON.",
-    422: "IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used for a different request.",
-    429: "RATE_LIMITED: too many requests for the key's plan; see Retry-After.",
-    500: "INTERNAL_ERROR: an unexpected failure (the X-Request-Id is in the logs).",
-    503: "UNAVAILABLE: overloaded or a dependency is down; see Retry-After. "
-    "INSUFFICIENT_RESOURCES: the cluster can never run this work as configured (the "
-    "message names the setting to change); not worth retrying.",
-    504: "TIMEOUT: the request passed its deadline.",
-}
+
+def _describe(status: int) -> str:
+    """``CODE: description`` of each error class answering ``status``, the one a bare
+    status stands for first (503: UNAVAILABLE, then INSUFFICIENT_RESOURCES)."""
+    classes = sorted((cls for cls in ERROR_CLASSES if cls.http_status == status),
+                     key=lambda cls: cls is not error_class_for(status=status))
+    return " ".join(f"{cls.code}: {cls.description}" for cls in classes)
+
+
+_DESCRIPTIONS = {status: _describe(status) for status in {c.http_status for c in ERROR_CLASSES}}
 _ENVELOPE_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from pulse_ray.errors import ERROR_CLASSES, InsufficientResourcesError, UnavailableError
+
 
 def test_errors_are_documented_with_the_envelope_not_422(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
@@ -34,3 +36,18 @@ def test_errors_are_documented_with_the_envelope_not_422(client: TestClient) -> 
 def test_health_routes_need_no_key(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ready", "checks": {"store": "ok"}}
+
+
+def test_error_descriptions_are_the_error_classes_own(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    documented = {status: response["description"]
+                  for item in spec["paths"].values() for operation in item.values()
+                  for status, response in operation["responses"].items()}
+    for cls in ERROR_CLASSES:
+        assert cls.description and cls.description != cls.code
+        if str(cls.http_status) in documented:
+            assert f"{cls.code}: {cls.description}" in documented[str(cls.http_status)]
+    # Two classes share 503: both are described, the one a bare 503 means first.
+    assert documented["503"] == (
+        f"UNAVAILABLE: {UnavailableError.description} "
+        f"INSUFFICIENT_RESOURCES: {InsufficientResourcesError.description}")
