@@ -17,6 +17,7 @@ from pulse_ray.api.routers import (
     health,
     inference,
     keys,
+    lineage,
     models,
     shop,
     snapshots,
@@ -30,8 +31,8 @@ __all__ = ["create_app"]
 
 # Routes match in order: the hot path (inference) first.
 _V1_ROUTERS = (
-    inference.router, shop.router, auth.router, keys.router, datasources.router, snapshots.router,
-    models.router, training.router, webhooks.router,
+    inference.router, shop.router, lineage.router, auth.router, keys.router, datasources.router,
+    snapshots.router, models.router, training.router, webhooks.router,
 )
 
 

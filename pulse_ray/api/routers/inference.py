@@ -1,4 +1,4 @@
-"""Inference (seed 000: POST /v1/infer/{model}) and lineage (GET /v1/lineage/{id})."""
+"""Inference (seed 000: POST /v1/infer/{model})."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from pulse_ray.api.deps import AppStateDep, ReadKey, RequestContextDep
 from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.schemas.inference import InferMetadata, InferRequest, InferResponse
-from pulse_ray.schemas.lineage import Lineage
 
 router = APIRouter(tags=["inference"], route_class=JsonBodyRoute)
 
@@ -25,9 +24,3 @@ async def infer(model: str, body: InferRequest, principal: ReadKey,
                                imputed=answer.imputed)
         if body.options.include_metadata else None,
     )
-
-
-@router.get("/lineage/{lineage_id}", response_model=Lineage, response_model_exclude_none=True,
-            summary="What produced an inference, run, snapshot or model:version")
-async def lineage(lineage_id: str, principal: ReadKey, state: AppStateDep) -> Lineage:
-    return await state.lineage.trace(account=principal.account, lineage_id=lineage_id)
