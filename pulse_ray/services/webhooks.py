@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -37,15 +38,27 @@ logger = logging.getLogger(__name__)
 
 
 class Dispatcher:
+    """Sends what the outbox holds.
+
+    Args:
+        client: the HTTP client deliveries go through.
+        resolve: how a destination's name becomes addresses (checked before sending).
+        clock: the time deliveries are claimed, signed and logged at.
+        rand: uniform in [0, 1), the jitter of the retry schedule (±10% of each delay,
+            so receivers that failed together are not retried together); tests fix it.
+    """
+
     def __init__(self, database: Database, settings: Settings, *,
                  client: httpx.AsyncClient | None = None,
                  resolve: Resolver = system_resolver,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 rand: Callable[[], float] = random.random) -> None:
         self._database = database
         self._settings = settings
         self._client = client or httpx.AsyncClient(follow_redirects=False)
         self._resolve = resolve
         self._clock = clock
+        self._rand = rand
         self._in_flight: Counter[str] = Counter()  # by endpoint
         self._sending: set[int] = set()  # delivery ids
         self._tasks: set[asyncio.Task[None]] = set()
@@ -65,7 +78,7 @@ class Dispatcher:
             repo.record_attempt(
                 session=session, due=due, status_code=status_code, error=error,
                 latency_ms=latency_ms, now=self._clock(),
-                schedule=self._settings.webhook_retry_schedule_s,
+                schedule=self._settings.webhook_retry_schedule_s, rand=self._rand,
                 disable_after=timedelta(seconds=self._settings.webhook_disable_after_s))
 
     async def _deliver(self, due: repo.Due) -> None:

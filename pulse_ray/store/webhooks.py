@@ -7,8 +7,7 @@ does: nothing is announced that was rolled back, and nothing committed goes unan
 
 from __future__ import annotations
 
-import random
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -152,20 +151,21 @@ def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta,
     return due
 
 
-def _delay(schedule: list[float], attempt: int) -> float | None:
-    """Seconds before attempt ``attempt + 1`` (±10% jitter); None when none is left."""
+def _delay(schedule: list[float], attempt: int, rand: Callable[[], float]) -> float | None:
+    """Seconds before attempt ``attempt + 1`` (±10% jitter, ``rand()`` in [0, 1) placing
+    it in that band); None when none is left."""
     if attempt >= len(schedule):
         return None
-    return schedule[attempt] * random.uniform(0.9, 1.1)
+    return schedule[attempt] * (0.9 + 0.2 * rand())
 
 
 def record_attempt(*, session: Session, due: Due, status_code: int | None, error: str | None,
                    latency_ms: float, now: datetime, schedule: list[float],
-                   disable_after: timedelta) -> WebhookDelivery:
+                   rand: Callable[[], float], disable_after: timedelta) -> WebhookDelivery:
     """Logs the attempt and decides what follows: delivered on a 2xx; on a 410 the
     endpoint is disabled (the receiver said it is gone); otherwise the next try per
-    ``schedule``, or failed when it is used up. An endpoint failing for longer than
-    ``disable_after`` is disabled and says so."""
+    ``schedule`` with ``rand``'s jitter, or failed when it is used up. An endpoint
+    failing for longer than ``disable_after`` is disabled and says so."""
     delivery = session.get(WebhookDelivery, due.delivery_id)
     endpoint = session.get(WebhookEndpoint, due.endpoint_id)
     assert delivery is not None and endpoint is not None
@@ -178,7 +178,7 @@ def record_attempt(*, session: Session, due: Due, status_code: int | None, error
         delivery.status, delivery.next_attempt_at = "delivered", None
         endpoint.failing_since = None
     else:
-        delay = _delay(schedule, due.attempt)
+        delay = _delay(schedule, due.attempt, rand)
         if delay is None:
             delivery.status, delivery.next_attempt_at = "failed", None
         else:

@@ -229,3 +229,19 @@ def test_an_endpoint_failing_for_days_is_disabled(database: Database, quick: Set
         stored = session.get(WebhookEndpoint, endpoint.id)
         assert stored is not None
         assert stored.disabled_reason and "every delivery failed since" in stored.disabled_reason
+
+
+@pytest.mark.parametrize(("rand", "delay_s"), [(0.0, 54), (0.5, 60), (0.999, 65.988)])
+def test_a_failed_delivery_is_retried_on_the_schedule_within_its_jitter(
+    database: Database, quick: Settings, receiver: Receiver, rand: float, delay_s: float
+) -> None:
+    _subscribe(database, receiver.url)
+    receiver.statuses = [500]
+    message_id = _emit(database)
+    now = utcnow()
+    dispatcher = Dispatcher(database, quick.model_copy(update={
+        "webhook_retry_schedule_s": [0, 60, 600]}), clock=lambda: now, rand=lambda: rand)
+    _run(dispatcher, lambda: _delivery(database, message_id).attempts == 1)
+    delivery = _delivery(database, message_id)
+    assert delivery.status == "pending"  # 60 s ±10% after the failure, here exactly:
+    assert delivery.next_attempt_at == now + timedelta(seconds=delay_s)
