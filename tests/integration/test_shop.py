@@ -30,14 +30,16 @@ SESSION = {**SEED_INFER, "behavior": {**SEED_INFER["behavior"],
                                       "viewed_products": ["prod_00001", "prod_00007"]}}
 
 
-def _events(receiver: Receiver, kind: str, count: int = 1,
-            timeout: float = 30) -> list[dict[str, Any]]:
-    """The deliveries of ``kind``, verified as they arrived (the fixture gave the
-    receiver its secret)."""
+def _events(receiver: Receiver, kind: str, timeout: float = 30,
+            **data: Any) -> list[dict[str, Any]]:
+    """The deliveries of ``kind`` whose data holds ``data``, verified as they arrived
+    (the fixture gave the receiver its secret). Waits for the one a test caused, not
+    just any of its kind: the session's shop shares one receiver between tests."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = [event for event in list(receiver.events) if event["type"] == kind]
-        if len(found) >= count:
+        found = [event for event in list(receiver.events) if event["type"] == kind
+                 and all(event["data"].get(k) == v for k, v in data.items())]
+        if found:
             return found
         time.sleep(0.1)
     raise AssertionError(f"no {kind} event in {timeout}s")
@@ -105,8 +107,7 @@ def test_a_conversion_fires_session_converted_with_its_lineage(shop: dict[str, A
         "session_id": "sess_buyer", "product_id": product, "value": 59.0, "currency": "EUR"})
     assert conversion.status_code == 201, conversion.text
     assert conversion.json()["inference_id"] == inferred["id"]
-    (event,) = [e for e in _events(shop["receiver"], "session.converted")
-                if e["data"]["session_id"] == "sess_buyer"]
+    (event,) = _events(shop["receiver"], "session.converted", session_id="sess_buyer")
     data = event["data"]
     assert data["inference_id"] == inferred["id"] and data["product_id"] == product
     assert data["model"] == {"name": "shopper-persona", "version": shop["run"]["version"]}
@@ -127,9 +128,8 @@ def test_a_large_catalog_update_is_tagged_in_the_background(shop: dict[str, Any]
         time.sleep(0.5)
         job = http.get(f"/v1/products/tag/{job['id']}").json()
     assert job["status"] == "succeeded" and job["tagged"] == 150, job
-    tagged = [e for e in _events(shop["receiver"], "products.tagged")
-              if e["data"]["job_id"] == job["id"]]
-    assert tagged and tagged[0]["data"]["count"] == 150
+    (tagged,) = _events(shop["receiver"], "products.tagged", job_id=job["id"])
+    assert tagged["data"]["count"] == 150
     product = http.get("/v1/products/prod_new_149").json()
     assert product["tags"]["facets"]["category"] == ["footwear", "footwear/trail"]
 
