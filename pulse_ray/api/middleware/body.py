@@ -35,6 +35,7 @@ __all__ = [
     "JsonBodyRoute",
     "check_caps",
     "is_json",
+    "refuse_unknown_body",
 ]
 
 _MAX_DETAILS = 20
@@ -158,15 +159,37 @@ class _ContextBodyRequest(Request):
         return body.value
 
 
+def refuse_unknown_body(body: RequestBody | None) -> None:
+    """For a route that takes no body: an empty body or ``{}`` is fine, anything else
+    names what the route does not know, so an option it would silently ignore (a
+    deploy's ``strategy``, say) is a 400 rather than a surprise.
+
+    Raises:
+        ValidationError: one detail per top-level field, or one on ``body``.
+    """
+    if body is None or not body.raw.strip() or (body.parsed and body.value == {}):
+        return
+    if body.parsed and isinstance(body.value, dict):
+        raise ValidationError("This route takes no options", details=[
+            ErrorDetail(str(field), "is not an option of this route")
+            for field in list(body.value)[:_MAX_DETAILS]])
+    raise ValidationError("This route takes no body",
+                          details=[ErrorDetail("body", "must be empty")])
+
+
 class JsonBodyRoute(APIRoute):
     """The route class of every Pulse router (``APIRouter(route_class=JsonBodyRoute)``):
     FastAPI's documented hook for a custom Request, here one whose ``json()`` is the
-    value the middleware already parsed."""
+    value the middleware already parsed. A route without a body parameter refuses a
+    body (:func:`refuse_unknown_body`) instead of ignoring it."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        takes_body = self.body_field is not None
 
         async def handle(request: Request) -> Response:
+            if not takes_body and request.method not in ("GET", "HEAD", "OPTIONS"):
+                refuse_unknown_body(request_context(request.scope).body)
             return await handler(_ContextBodyRequest(request.scope, request.receive))
 
         return handle
