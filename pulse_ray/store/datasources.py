@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from pulse_ray.errors import ConflictError, NotFoundError
+from pulse_ray.errors import ConflictError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.datasources import DatasourceCreate
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import find_owned, get_owned, owned
 from pulse_ray.store.tables import Datasource, Snapshot
 
 __all__ = [
@@ -25,10 +26,7 @@ __all__ = [
 def ensure_name_free(*, session: Session, name: str, account: str) -> None:
     """Raises ConflictError if the account already uses ``name`` (checked before the
     slow live check; the unique constraint still settles races)."""
-    taken = session.exec(
-        select(Datasource.id).where(Datasource.account == account, Datasource.name == name)
-    ).first()
-    if taken is not None:
+    if find_owned(session, Datasource, account, name=name) is not None:
         raise ConflictError(f"A datasource named '{name}' already exists")
 
 
@@ -57,12 +55,8 @@ def create_datasource(
 
 def get_datasource(*, session: Session, name: str, account: str) -> Datasource:
     """Raises NotFoundError when the account has no datasource of that name."""
-    found = session.exec(
-        select(Datasource).where(Datasource.account == account, Datasource.name == name)
-    ).first()
-    if found is None:
-        raise NotFoundError(f"No datasource named '{name}'")
-    return found
+    return get_owned(session, Datasource, account, name=name,
+                     not_found=f"No datasource named '{name}'")
 
 
 def list_datasources(
@@ -70,7 +64,7 @@ def list_datasources(
 ) -> tuple[list[Datasource], bool]:
     return page(
         session=session,
-        statement=select(Datasource).where(Datasource.account == account),
+        statement=owned(Datasource, account),
         id_column=Datasource.id,  # type: ignore[arg-type]
         prefix=IdPrefix.DATASOURCE,
         limit=limit,

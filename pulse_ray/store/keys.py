@@ -9,11 +9,11 @@ from sqlmodel import Session, select
 
 from pulse_ray.apikeys import display_prefix, generate_secret, hash_secret
 from pulse_ray.auth import Principal
-from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.plans import dump_limits
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import get_owned, owned
 from pulse_ray.store.tables import ApiKey
 
 __all__ = ["create_key", "get_key", "list_keys", "principal_by_hash", "revoke_key"]
@@ -52,10 +52,7 @@ def principal_by_hash(*, session: Session, key_hash: str) -> Principal | None:
 
 def get_key(*, session: Session, key_id: str, account: str) -> ApiKey:
     """Raises NotFoundError for ids of other accounts too, so ids do not leak."""
-    key = session.get(ApiKey, key_id)
-    if key is None or key.account != account:
-        raise NotFoundError(f"No API key '{key_id}'")
-    return key
+    return get_owned(session, ApiKey, account, id=key_id, not_found=f"No API key '{key_id}'")
 
 
 def list_keys(
@@ -64,7 +61,7 @@ def list_keys(
     """The account's keys, newest first, revoked ones included."""
     return page(
         session=session,
-        statement=select(ApiKey).where(ApiKey.account == account),
+        statement=owned(ApiKey, account),
         id_column=ApiKey.id,  # type: ignore[arg-type]
         prefix=IdPrefix.KEY,
         limit=limit,

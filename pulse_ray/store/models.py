@@ -15,6 +15,7 @@ from pulse_ray.registry import rollback_target
 from pulse_ray.schemas.models import ModelCreate, ModelPublic
 from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import get_owned, owned
 from pulse_ray.store.tables import Model, ModelVersion, Promotion
 from pulse_ray.webhooks.events import EventType
 
@@ -54,19 +55,14 @@ def create_model(*, session: Session, model_create: ModelCreate, account: str,
 
 
 def get_model(*, session: Session, name: str, account: str) -> Model:
-    model = session.exec(
-        select(Model).where(Model.account == account, Model.name == name)
-    ).first()
-    if model is None:
-        raise NotFoundError(f"No model named '{name}'")
-    return model
+    return get_owned(session, Model, account, name=name, not_found=f"No model named '{name}'")
 
 
 def list_models(*, session: Session, account: str, limit: int,
                 starting_after: str | None = None) -> tuple[list[ModelPublic], bool]:
     """A page of models with their deployed versions, in one query."""
-    rows, has_more = page(session=session, statement=select(Model).where(
-        Model.account == account), id_column=Model.id,  # type: ignore[arg-type]
+    rows, has_more = page(session=session, statement=owned(Model, account),
+        id_column=Model.id,  # type: ignore[arg-type]
         prefix=IdPrefix.MODEL, limit=limit, starting_after=starting_after)
     deployed = dict(session.exec(
         select(ModelVersion.model_id, ModelVersion.version).where(

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import get_owned, owned
 from pulse_ray.store.tables import (
     WebhookAttempt,
     WebhookDelivery,
@@ -51,16 +52,14 @@ def create_endpoint(*, session: Session, account: str, url: str, events: list[st
 
 def get_endpoint(*, session: Session, endpoint_id: str, account: str) -> WebhookEndpoint:
     """Raises NotFoundError for another account's endpoint too."""
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.account != account:
-        raise NotFoundError(f"No webhook '{endpoint_id}'")
-    return endpoint
+    return get_owned(session, WebhookEndpoint, account, id=endpoint_id,
+                     not_found=f"No webhook '{endpoint_id}'")
 
 
 def list_endpoints(*, session: Session, account: str, limit: int,
                    starting_after: str | None) -> tuple[list[WebhookEndpoint], bool]:
     return page(session=session,
-                statement=select(WebhookEndpoint).where(WebhookEndpoint.account == account),
+                statement=owned(WebhookEndpoint, account),
                 id_column=WebhookEndpoint.id,  # type: ignore[arg-type]
                 prefix=IdPrefix.WEBHOOK, limit=limit, starting_after=starting_after)
 
@@ -72,9 +71,8 @@ def emit(*, session: Session, account: str, type_: EventType, data: dict[str, An
     if endpoint is not None:
         targets = [endpoint]
     else:
-        targets = [e for e in session.exec(select(WebhookEndpoint).where(
-            WebhookEndpoint.account == account, col(WebhookEndpoint.enabled).is_(True)))
-            if type_.value in e.events]
+        targets = [e for e in session.exec(owned(WebhookEndpoint, account).where(
+            col(WebhookEndpoint.enabled).is_(True))) if type_.value in e.events]
     if not targets:
         return None
     message = WebhookMessage(id=new_id(IdPrefix.MESSAGE, now=now), account=account,
