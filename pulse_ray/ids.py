@@ -31,6 +31,7 @@ class IdPrefix(StrEnum):
     MESSAGE = "msg"
     TAGGING_JOB = "tagjob"
     CONVERSION = "conv"
+    AUDIT = "aud"
     # Internal: never part of a URL (models are addressed by name, versions by number).
     MODEL = "mdl"
     VERSION = "ver"

@@ -9,7 +9,9 @@ from sqlmodel import Session, col, func, select
 
 from pulse_ray.errors import ConflictError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.schemas.audit import AuditAction
 from pulse_ray.schemas.datasources import DatasourceCreate
+from pulse_ray.store import audit
 from pulse_ray.store.pagination import page
 from pulse_ray.store.scope import find_owned, get_owned, owned
 from pulse_ray.store.tables import Datasource, Snapshot
@@ -31,9 +33,10 @@ def ensure_name_free(*, session: Session, name: str, account: str) -> None:
 
 
 def create_datasource(
-    *, session: Session, datasource_create: DatasourceCreate, account: str, now: datetime
+    *, session: Session, datasource_create: DatasourceCreate, account: str, now: datetime,
+    by_key: str | None = None,
 ) -> Datasource:
-    """Registers a datasource (already probed by the caller).
+    """Registers a datasource (already probed by the caller) for ``by_key``.
 
     Raises:
         ConflictError: the account already has a datasource of that name.
@@ -50,6 +53,9 @@ def create_datasource(
         raise ConflictError(
             f"A datasource named '{datasource_create.name}' already exists"
         ) from None
+    audit.record(session=session, account=account, by_key=by_key, now=now,
+                 action=AuditAction.DATASOURCE_CREATED, target=datasource.id,
+                 details={"name": datasource.name, "type": datasource.type})
     return datasource
 
 
@@ -72,8 +78,9 @@ def list_datasources(
     )
 
 
-def delete_datasource(*, session: Session, name: str, account: str) -> Datasource:
-    """Removes a datasource that no snapshot refers to.
+def delete_datasource(*, session: Session, name: str, account: str, now: datetime,
+                      by_key: str | None = None) -> Datasource:
+    """Removes a datasource that no snapshot refers to, for ``by_key``.
 
     Raises:
         NotFoundError: no such datasource.
@@ -90,4 +97,7 @@ def delete_datasource(*, session: Session, name: str, account: str) -> Datasourc
         )
     session.delete(datasource)
     session.flush()
+    audit.record(session=session, account=account, by_key=by_key, now=now,
+                 action=AuditAction.DATASOURCE_DELETED, target=datasource.id,
+                 details={"name": name})
     return datasource

@@ -12,7 +12,9 @@ from pulse_ray.errors import ConflictError, NotFoundError, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import unknown_columns
 from pulse_ray.registry import rollback_target
+from pulse_ray.schemas.audit import AuditAction
 from pulse_ray.schemas.models import ModelCreate, ModelPublic
+from pulse_ray.store import audit
 from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.pagination import page
 from pulse_ray.store.scope import get_owned, owned
@@ -129,6 +131,12 @@ def _promote(*, session: Session, model: Model, target: ModelVersion,
                           to_version=target.version, key_id=by_key, run_id=by_run,
                           created_at=now))
     session.flush()
+    audit.record(session=session, account=model.account, by_key=by_key, now=now,
+                 action=AuditAction.MODEL_DEPLOYED if action == "deploy"
+                 else AuditAction.MODEL_ROLLED_BACK,
+                 target=f"{model.name}:{target.version}",
+                 details={"from_version": current.version if current else None,
+                          "run": by_run})
     webhook_repo.emit(session=session, account=model.account, now=now,
                       type_=EventType.MODEL_UPDATED, data={
                           "model": model.name, "version": target.version, "action": action,
