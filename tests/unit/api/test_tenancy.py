@@ -134,3 +134,15 @@ def test_listings_hold_only_the_callers_rows(
             for value in world.get(name, []):
                 filtered = client.get(operation.path, params={name: value}, headers=intruder)
                 assert filtered.status_code == 404, (str(operation), name, filtered.text)
+
+
+def test_a_body_naming_another_accounts_snapshot_finds_none(
+        client: TestClient, world: Values, intruder: dict[str, str]) -> None:
+    """Resources named in a body are looked up in the caller's account too: training
+    the intruder's own model on the first account's snapshot is a 404."""
+    created = client.post("/v1/models", headers=intruder,
+                          json={"name": "mine", "label_column": "is_fraud"})
+    assert created.status_code == 201, created.text
+    response = client.post("/v1/train/mine", headers=intruder,
+                           json={"snapshot": world["snapshot_id"][0]})
+    assert response.status_code == 404 and "snapshot" in response.json()["error"]["message"]
