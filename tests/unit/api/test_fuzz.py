@@ -37,6 +37,11 @@ JSON_LEAF = st.one_of(
 ANY_JSON = st.recursive(JSON_LEAF, lambda inner: st.one_of(
     st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=20), inner, max_size=5)),
     max_leaves=25)
+# Idempotency-Key: a few reused (the same key for another request is a 422), or any
+# Latin-1 text a header can carry (a 400 unless 1-255 printable ASCII characters).
+HEADER_VALUE = st.one_of(st.sampled_from(["k1", "k2"]), st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=300,
+)).map(lambda value: value.encode("latin-1"))
 RAW_BODIES = st.one_of(
     st.integers(1, 100_000).map(lambda depth: "[" * depth + "]" * depth),  # deep nesting
     st.integers(1, 100_000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
@@ -107,18 +112,21 @@ def _request(operation: Operation, spec: Mapping[str, Any]) -> st.SearchStrategy
                                   for p in parameters if p["in"] == "path"})
     query = st.fixed_dictionaries({}, optional={p["name"]: _value(p["schema"], spec)
                                                 for p in parameters if p["in"] == "query"})
+    headers = st.fixed_dictionaries({}, optional={p["name"]: HEADER_VALUE
+                                                  for p in parameters if p["in"] == "header"})
     schema = operation.body_schema
     body = st.none() if schema is None else _bodies(schema, spec)
 
     def build(path_values: dict[str, Any], query_values: dict[str, Any],
-              content: str | bytes | None) -> dict[str, Any]:
+              header_values: dict[str, bytes], content: str | bytes | None) -> dict[str, Any]:
         url = operation.path
         for name, raw in path_values.items():
             url = url.replace("{" + name + "}", quote(str(raw), safe="") or "_")
         return {"method": operation.method.upper(), "url": url,
-                "params": {k: str(v) for k, v in query_values.items()}, "content": content}
+                "params": {k: str(v) for k, v in query_values.items()},
+                "headers": header_values, "content": content}
 
-    return st.builds(build, path, query, body)
+    return st.builds(build, path, query, headers, body)
 
 
 def _check(operation: Operation, spec: Mapping[str, Any], status: int, body: bytes) -> None:
@@ -139,8 +147,8 @@ def _fuzz(client: TestClient, spec: Mapping[str, Any], key: dict[str, str],
               derandomize=True, suppress_health_check=list(HealthCheck))
     @given(request=_request(operation, spec))
     def answers_as_documented(request: dict[str, Any]) -> None:
-        response = client.request(headers={**key, "Content-Type": "application/json"},
-                                  **request)
+        headers = {**key, "Content-Type": "application/json", **request.pop("headers")}
+        response = client.request(headers=headers, **request)
         _check(operation, spec, response.status_code, response.content)
 
     answers_as_documented()
