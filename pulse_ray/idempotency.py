@@ -51,7 +51,8 @@ def fingerprint(method: str, path: str, query: str, body: bytes | ParsedBody) ->
     else:
         try:
             canonical = _canonical(json.loads(body))
-        except ValueError:  # not JSON (or not UTF-8): compared as sent
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper
+            # than the parser goes: compared as sent
             canonical = body
     digest = hashlib.sha256()
     for part in (method.upper().encode(), path.encode(), query.encode(), canonical):

@@ -31,6 +31,7 @@ class IdPrefix(StrEnum):
     MESSAGE = "msg"
     TAGGING_JOB = "tagjob"
     CONVERSION = "conv"
+    AUDIT = "aud"
     # Internal: never part of a URL (models are addressed by name, versions by number).
     MODEL = "mdl"
     VERSION = "ver"
@@ -74,4 +75,9 @@ def created_at(value: str) -> datetime | None:
     number = 0
     for char in body:
         number = number * 62 + BASE62.index(char)
-    return datetime.fromtimestamp((number >> 80) / 1000, tz=UTC)
+    if number >> 128:  # 22 base62 characters hold more than the 128 bits an id has
+        return None
+    try:
+        return datetime.fromtimestamp((number >> 80) / 1000, tz=UTC)
+    except (OverflowError, ValueError):  # 48 bits of milliseconds reach past year 9999
+        return None

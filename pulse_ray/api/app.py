@@ -12,6 +12,7 @@ from pulse_ray.api.errors import install_error_handlers
 from pulse_ray.api.middleware import install_middleware
 from pulse_ray.api.openapi import install_openapi
 from pulse_ray.api.routers import (
+    audit,
     auth,
     datasources,
     health,
@@ -32,7 +33,7 @@ __all__ = ["create_app"]
 # Routes match in order: the hot path (inference) first.
 _V1_ROUTERS = (
     inference.router, shop.router, lineage.router, auth.router, keys.router, datasources.router,
-    snapshots.router, models.router, training.router, webhooks.router,
+    snapshots.router, models.router, training.router, webhooks.router, audit.router,
 )
 
 

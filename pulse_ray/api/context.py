@@ -52,6 +52,9 @@ class RequestBody:
             return cls(raw, is_json=True, value=json.loads(raw))
         except ValueError as error:  # JSONDecodeError, or UnicodeDecodeError
             return cls(raw, is_json=True, error=error)
+        except RecursionError:  # [[[[… deeper than the parser's stack: malformed too
+            return cls(raw, is_json=True, error=json.JSONDecodeError(
+                "nested too deeply", raw.decode("utf-8", "replace"), 0))
 
     @property
     def parsed(self) -> bool:

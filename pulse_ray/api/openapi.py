@@ -67,7 +67,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[s]} for s in statuses}
 
 
-def _statuses_for(path: str, operation: dict[str, Any]) -> list[int]:
+def _statuses_for(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     statuses = [500, 503, 504]
     params = operation.get("parameters", [])
     if params or "requestBody" in operation:
@@ -78,7 +78,9 @@ def _statuses_for(path: str, operation: dict[str, Any]) -> list[int]:
         statuses.append(404)
     if path.startswith("/v1/"):
         statuses += [401, 403, 429]
-    if path.startswith("/v1/") and "requestBody" in operation:
+    if path.startswith("/v1/") and method == "post":
+        # Idempotency-Key, taken by every POST with a body or without: 409 while the
+        # first request runs, 422 when it is reused for another request.
         statuses += [409, 422]
     return statuses
 
@@ -106,7 +108,7 @@ def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
                 operation["security"] = [{"HTTPBearer": []}]
             if v1 and method == "post":
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
-            for status in _statuses_for(path, operation):
+            for status in _statuses_for(path, method, operation):
                 responses.setdefault(
                     str(status),
                     {

@@ -88,5 +88,5 @@ def show(name: str, account: AccountOption = "default", json_output: JsonOption 
 def remove(name: str, account: AccountOption = "default") -> None:
     """Remove a datasource that no snapshot refers to."""
     with store_session() as session:
-        repo.delete_datasource(session=session, name=name, account=account)
+        repo.delete_datasource(session=session, name=name, account=account, now=utcnow())
     out_console.print(f"Removed {name}.")

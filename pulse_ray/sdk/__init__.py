@@ -20,9 +20,9 @@ the field at fault.
         pulse.wait_for_run(run.id)
 
 Layout: one private module per resource (``_keys``, ``_datasources``, ``_snapshots``,
-``_models``, ``_training``, ``_inference``, ``_webhooks``, ``_shop``) over the sans-I/O
-core (``_core``: requests, decoding, retries, idempotency keys); ``_client`` puts them
-together. What is importable from here is the public API.
+``_models``, ``_training``, ``_inference``, ``_webhooks``, ``_shop``, ``_audit``) over the
+sans-I/O core (``_core``: requests, decoding, retries, idempotency keys); ``_client`` puts
+them together. What is importable from here is the public API.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from pulse_ray.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from pulse_ray.schemas.audit import AuditAction, AuditEventPublic
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.datasources import DatasourcePublic, DatasourceType
 from pulse_ray.schemas.inference import InferResponse
@@ -94,6 +95,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "ValidationError",
     # what the methods take
+    "AuditAction",
     "Compression",
     "DatasourceType",
     "ProductIn",
@@ -102,6 +104,7 @@ __all__ = [
     # what they answer
     "ApiKeyCreated",
     "ApiKeyPublic",
+    "AuditEventPublic",
     "ConversionPublic",
     "DatasourcePublic",
     "DeliveryLog",

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from pulse_ray.schemas.training import RunDetail
+from pulse_ray.sdk._audit import AuditEndpoints
 from pulse_ray.sdk._core import AsyncClientBase, SyncClientBase
 from pulse_ray.sdk._datasources import DatasourceEndpoints
 from pulse_ray.sdk._inference import InferenceEndpoints
@@ -26,7 +27,7 @@ __all__ = ["AsyncPulse", "Pulse"]
 
 class _Endpoints(
     KeyEndpoints, DatasourceEndpoints, SnapshotEndpoints, ModelEndpoints, TrainingEndpoints,
-    InferenceEndpoints, WebhookEndpoints, ShopEndpoints,
+    InferenceEndpoints, WebhookEndpoints, ShopEndpoints, AuditEndpoints,
 ):
     """One method per route, each returning the :class:`Call` that both clients run.
 

@@ -44,8 +44,10 @@ class DatasourceService:
         self._database = database
         self._clock = clock
 
-    def register(self, body: DatasourceCreate, *, account: str) -> DatasourcePublic:
-        """Checks the source (blocking I/O) and registers it.
+    def register(self, body: DatasourceCreate, *, account: str,
+                 by_key: str | None = None) -> DatasourcePublic:
+        """Checks the source (blocking I/O) and registers it for ``by_key`` (None: the
+        operator's CLI).
 
         Raises:
             ConflictError: the account already has a datasource of that name (checked
@@ -57,7 +59,8 @@ class DatasourceService:
         check_datasource(body)
         with self._database.session() as session:
             created = repo.create_datasource(session=session, datasource_create=body,
-                                             account=account, now=self._clock()).public()
+                                             account=account, now=self._clock(),
+                                             by_key=by_key).public()
         logger.info("registered datasource %s (%s %s)", created.name, created.type.value,
                     redact_url(body.url) if body.url else body.path)
         return created

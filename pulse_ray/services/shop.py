@@ -41,6 +41,7 @@ from pulse_ray.shop.personas import PERSONA_NAMES, persona
 from pulse_ray.store import Database
 from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import shop as repo
+from pulse_ray.store.scope import find_owned
 from pulse_ray.store.tables import InferenceRecord, Product
 
 __all__ = ["ShopService"]
@@ -143,7 +144,7 @@ class ShopService:
 
         def product_known() -> bool:
             with self._database.session() as session:
-                return session.get(Product, (account, body.product_id)) is not None
+                return find_owned(session, Product, account, id=body.product_id) is not None
 
         if not await to_thread.run_sync(product_known):
             raise ValidationError.for_field(

@@ -7,10 +7,13 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from pulse_ray.errors import ConflictError, NotFoundError
+from pulse_ray.errors import ConflictError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.schemas.audit import AuditAction
 from pulse_ray.schemas.datasources import DatasourceCreate
+from pulse_ray.store import audit
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import find_owned, get_owned, owned
 from pulse_ray.store.tables import Datasource, Snapshot
 
 __all__ = [
@@ -25,17 +28,15 @@ __all__ = [
 def ensure_name_free(*, session: Session, name: str, account: str) -> None:
     """Raises ConflictError if the account already uses ``name`` (checked before the
     slow live check; the unique constraint still settles races)."""
-    taken = session.exec(
-        select(Datasource.id).where(Datasource.account == account, Datasource.name == name)
-    ).first()
-    if taken is not None:
+    if find_owned(session, Datasource, account, name=name) is not None:
         raise ConflictError(f"A datasource named '{name}' already exists")
 
 
 def create_datasource(
-    *, session: Session, datasource_create: DatasourceCreate, account: str, now: datetime
+    *, session: Session, datasource_create: DatasourceCreate, account: str, now: datetime,
+    by_key: str | None = None,
 ) -> Datasource:
-    """Registers a datasource (already probed by the caller).
+    """Registers a datasource (already probed by the caller) for ``by_key``.
 
     Raises:
         ConflictError: the account already has a datasource of that name.
@@ -52,17 +53,16 @@ def create_datasource(
         raise ConflictError(
             f"A datasource named '{datasource_create.name}' already exists"
         ) from None
+    audit.record(session=session, account=account, by_key=by_key, now=now,
+                 action=AuditAction.DATASOURCE_CREATED, target=datasource.id,
+                 details={"name": datasource.name, "type": datasource.type})
     return datasource
 
 
 def get_datasource(*, session: Session, name: str, account: str) -> Datasource:
     """Raises NotFoundError when the account has no datasource of that name."""
-    found = session.exec(
-        select(Datasource).where(Datasource.account == account, Datasource.name == name)
-    ).first()
-    if found is None:
-        raise NotFoundError(f"No datasource named '{name}'")
-    return found
+    return get_owned(session, Datasource, account, name=name,
+                     not_found=f"No datasource named '{name}'")
 
 
 def list_datasources(
@@ -70,7 +70,7 @@ def list_datasources(
 ) -> tuple[list[Datasource], bool]:
     return page(
         session=session,
-        statement=select(Datasource).where(Datasource.account == account),
+        statement=owned(Datasource, account),
         id_column=Datasource.id,  # type: ignore[arg-type]
         prefix=IdPrefix.DATASOURCE,
         limit=limit,
@@ -78,8 +78,9 @@ def list_datasources(
     )
 
 
-def delete_datasource(*, session: Session, name: str, account: str) -> Datasource:
-    """Removes a datasource that no snapshot refers to.
+def delete_datasource(*, session: Session, name: str, account: str, now: datetime,
+                      by_key: str | None = None) -> Datasource:
+    """Removes a datasource that no snapshot refers to, for ``by_key``.
 
     Raises:
         NotFoundError: no such datasource.
@@ -96,4 +97,7 @@ def delete_datasource(*, session: Session, name: str, account: str) -> Datasourc
         )
     session.delete(datasource)
     session.flush()
+    audit.record(session=session, account=account, by_key=by_key, now=now,
+                 action=AuditAction.DATASOURCE_DELETED, target=datasource.id,
+                 details={"name": name})
     return datasource

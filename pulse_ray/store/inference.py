@@ -10,6 +10,7 @@ from pulse_ray.errors import ConflictError, ErrorDetail, NotFoundError
 from pulse_ray.models.inputs import InputSchema
 from pulse_ray.predictions import InferenceEvent, ServedModel
 from pulse_ray.store import models as model_repo
+from pulse_ray.store.scope import find_owned
 from pulse_ray.store.tables import InferenceRecord
 
 __all__ = ["get_record", "insert_events", "served_model"]
@@ -54,5 +55,4 @@ def insert_events(*, session: Session, events: list[InferenceEvent]) -> None:
 
 
 def get_record(*, session: Session, inference_id: str, account: str) -> InferenceRecord | None:
-    record = session.get(InferenceRecord, inference_id)
-    return record if record is not None and record.account == account else None
+    return find_owned(session, InferenceRecord, account, id=inference_id)

@@ -9,20 +9,23 @@ from sqlmodel import Session, select
 
 from pulse_ray.apikeys import display_prefix, generate_secret, hash_secret
 from pulse_ray.auth import Principal
-from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.plans import dump_limits
+from pulse_ray.schemas.audit import AuditAction
 from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.store import audit
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import get_owned, owned
 from pulse_ray.store.tables import ApiKey
 
 __all__ = ["create_key", "get_key", "list_keys", "principal_by_hash", "revoke_key"]
 
 
 def create_key(
-    *, session: Session, key_create: ApiKeyCreate, account: str, now: datetime
+    *, session: Session, key_create: ApiKeyCreate, account: str, now: datetime,
+    by_key: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Issues a key.
+    """Issues a key (``by_key``: the admin key that asked; None: the operator's CLI).
 
     Returns:
         The stored row and the plain secret, which exists nowhere else from here on.
@@ -41,6 +44,9 @@ def create_key(
     )
     session.add(key)
     session.flush()
+    audit.record(session=session, account=account, by_key=by_key, now=now,
+                 action=AuditAction.KEY_CREATED, target=key.id,
+                 details={"name": key.name, "plan": key.plan, "scopes": key.scopes})
     return key, secret
 
 
@@ -52,10 +58,7 @@ def principal_by_hash(*, session: Session, key_hash: str) -> Principal | None:
 
 def get_key(*, session: Session, key_id: str, account: str) -> ApiKey:
     """Raises NotFoundError for ids of other accounts too, so ids do not leak."""
-    key = session.get(ApiKey, key_id)
-    if key is None or key.account != account:
-        raise NotFoundError(f"No API key '{key_id}'")
-    return key
+    return get_owned(session, ApiKey, account, id=key_id, not_found=f"No API key '{key_id}'")
 
 
 def list_keys(
@@ -64,7 +67,7 @@ def list_keys(
     """The account's keys, newest first, revoked ones included."""
     return page(
         session=session,
-        statement=select(ApiKey).where(ApiKey.account == account),
+        statement=owned(ApiKey, account),
         id_column=ApiKey.id,  # type: ignore[arg-type]
         prefix=IdPrefix.KEY,
         limit=limit,
@@ -72,11 +75,14 @@ def list_keys(
     )
 
 
-def revoke_key(*, session: Session, key_id: str, account: str, now: datetime) -> ApiKey:
-    """Revokes a key; revoking twice keeps the first revocation time."""
+def revoke_key(*, session: Session, key_id: str, account: str, now: datetime,
+               by_key: str | None = None) -> ApiKey:
+    """Revokes a key; revoking twice keeps the first revocation time (and records one)."""
     key = get_key(session=session, key_id=key_id, account=account)
     if key.revoked_at is None:
         key.revoked_at = now
         session.add(key)
         session.flush()
+        audit.record(session=session, account=account, by_key=by_key, now=now,
+                     action=AuditAction.KEY_REVOKED, target=key.id, details={"name": key.name})
     return key

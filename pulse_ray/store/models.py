@@ -12,9 +12,12 @@ from pulse_ray.errors import ConflictError, NotFoundError, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import unknown_columns
 from pulse_ray.registry import rollback_target
+from pulse_ray.schemas.audit import AuditAction
 from pulse_ray.schemas.models import ModelCreate, ModelPublic
+from pulse_ray.store import audit
 from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import get_owned, owned
 from pulse_ray.store.tables import Model, ModelVersion, Promotion
 from pulse_ray.webhooks.events import EventType
 
@@ -54,19 +57,14 @@ def create_model(*, session: Session, model_create: ModelCreate, account: str,
 
 
 def get_model(*, session: Session, name: str, account: str) -> Model:
-    model = session.exec(
-        select(Model).where(Model.account == account, Model.name == name)
-    ).first()
-    if model is None:
-        raise NotFoundError(f"No model named '{name}'")
-    return model
+    return get_owned(session, Model, account, name=name, not_found=f"No model named '{name}'")
 
 
 def list_models(*, session: Session, account: str, limit: int,
                 starting_after: str | None = None) -> tuple[list[ModelPublic], bool]:
     """A page of models with their deployed versions, in one query."""
-    rows, has_more = page(session=session, statement=select(Model).where(
-        Model.account == account), id_column=Model.id,  # type: ignore[arg-type]
+    rows, has_more = page(session=session, statement=owned(Model, account),
+        id_column=Model.id,  # type: ignore[arg-type]
         prefix=IdPrefix.MODEL, limit=limit, starting_after=starting_after)
     deployed = dict(session.exec(
         select(ModelVersion.model_id, ModelVersion.version).where(
@@ -133,6 +131,12 @@ def _promote(*, session: Session, model: Model, target: ModelVersion,
                           to_version=target.version, key_id=by_key, run_id=by_run,
                           created_at=now))
     session.flush()
+    audit.record(session=session, account=model.account, by_key=by_key, now=now,
+                 action=AuditAction.MODEL_DEPLOYED if action == "deploy"
+                 else AuditAction.MODEL_ROLLED_BACK,
+                 target=f"{model.name}:{target.version}",
+                 details={"from_version": current.version if current else None,
+                          "run": by_run})
     webhook_repo.emit(session=session, account=model.account, now=now,
                       type_=EventType.MODEL_UPDATED, data={
                           "model": model.name, "version": target.version, "action": action,

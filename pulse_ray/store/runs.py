@@ -6,15 +6,21 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from pulse_ray.errors import NotFoundError
+from pulse_ray.store.scope import get_owned
 from pulse_ray.store.tables import Model, TrainingRun
 
 __all__ = ["get_run", "get_run_with_model"]
 
 
 def get_run(*, session: Session, run_id: str, account: str | None = None) -> TrainingRun:
+    """The run, read afresh; ``account``: the caller's (None for the run's own job,
+    which has no other account to be kept from)."""
+    not_found = f"No training run '{run_id}'"
+    if account is not None:
+        return get_owned(session, TrainingRun, account, id=run_id, not_found=not_found)
     run = session.get(TrainingRun, run_id, populate_existing=True)
-    if run is None or (account is not None and run.account != account):
-        raise NotFoundError(f"No training run '{run_id}'")
+    if run is None:
+        raise NotFoundError(not_found)
     return run
 
 

@@ -10,10 +10,10 @@ import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.shop.catalog import CatalogItem
 from pulse_ray.store import webhooks as webhook_repo
+from pulse_ray.store.scope import get_owned, owned, owned_by
 from pulse_ray.store.tables import (
     Conversion,
     InferenceRecord,
@@ -52,19 +52,17 @@ def upsert_products(*, session: Session, products: Sequence[Product]) -> None:
 
 
 def get_product(*, session: Session, account: str, product_id: str) -> Product:
-    product = session.get(Product, (account, product_id))
-    if product is None:
-        raise NotFoundError(f"No product '{product_id}'")
-    return product
+    return get_owned(session, Product, account, id=product_id,
+                     not_found=f"No product '{product_id}'")
 
 
 def catalog_signature(*, session: Session, account: str) -> tuple[Any, ...]:
     """Changes whenever the catalog or its purchases do: one cheap query, so a replica
     rebuilds its catalog only when there is something new."""
     products = session.exec(select(func.count(), func.max(Product.tagged_at))
-                            .where(Product.account == account)).one()
+                            .where(owned_by(Product, account))).one()
     conversions = session.exec(select(func.count()).select_from(Conversion)
-                               .where(Conversion.account == account)).one()
+                               .where(owned_by(Conversion, account))).one()
     return (*products, conversions)
 
 
@@ -72,8 +70,7 @@ def catalog_items(*, session: Session, account: str) -> list[CatalogItem]:
     """Every tagged product of ``account``, as the recommender holds them."""
     purchases = conversion_counts(session=session, account=account)
     return [catalog_item(p, purchases.get(p.id, 0))
-            for p in session.exec(select(Product).where(Product.account == account)
-                                  .order_by(col(Product.id)))]
+            for p in session.exec(owned(Product, account).order_by(col(Product.id)))]
 
 
 def catalog_item(product: Product, purchases: int = 0) -> CatalogItem:
@@ -103,10 +100,8 @@ def create_job(*, session: Session, account: str, key_id: str | None,
 
 
 def get_job(*, session: Session, account: str, job_id: str) -> TaggingJob:
-    job = session.get(TaggingJob, job_id)
-    if job is None or job.account != account:
-        raise NotFoundError(f"No tagging job '{job_id}'")
-    return job
+    return get_owned(session, TaggingJob, account, id=job_id,
+                     not_found=f"No tagging job '{job_id}'")
 
 
 def finish_job(*, session: Session, job: TaggingJob, status: str, tagged: int,
@@ -121,8 +116,7 @@ def latest_recommending(*, session: Session, account: str, session_id: str,
                         product_id: str) -> InferenceRecord | None:
     """The session's most recent inference whose recommendations held ``product_id``."""
     records = session.exec(
-        select(InferenceRecord)
-        .where(InferenceRecord.account == account, InferenceRecord.session_id == session_id)
+        owned(InferenceRecord, account).where(InferenceRecord.session_id == session_id)
         .order_by(col(InferenceRecord.created_at).desc()).limit(50))
     return next((r for r in records if product_id in (r.recommended or [])), None)
 
@@ -183,5 +177,5 @@ def conversion_counts(*, session: Session, account: str) -> dict[str, int]:
     """Purchases per product: how popular each is (a ranking signal)."""
     rows = session.exec(
         select(Conversion.product_id, func.count())
-        .where(Conversion.account == account).group_by(Conversion.product_id))
+        .where(owned_by(Conversion, account)).group_by(Conversion.product_id))
     return {product_id: int(count) for product_id, count in rows}

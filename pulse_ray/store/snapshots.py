@@ -11,6 +11,7 @@ from pulse_ray.ids import IdPrefix
 from pulse_ray.snapshots import SnapshotJob, SnapshotResult, SnapshotStorage
 from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import owned, owned_by
 from pulse_ray.store.tables import Datasource, Snapshot
 from pulse_ray.timeutil import format_timestamp
 from pulse_ray.webhooks.events import EventType
@@ -40,7 +41,7 @@ def get_snapshot(*, session: Session, snapshot_id: str, account: str) -> tuple[S
     row = session.exec(
         select(Snapshot, Datasource.name)
         .join(Datasource, col(Datasource.id) == col(Snapshot.datasource_id))
-        .where(Snapshot.id == snapshot_id, Snapshot.account == account)
+        .where(owned_by(Snapshot, account), Snapshot.id == snapshot_id)
     ).first()
     if row is None:
         raise NotFoundError(f"No snapshot '{snapshot_id}'")
@@ -60,7 +61,7 @@ def list_snapshots(
     *, session: Session, account: str, datasource_id: str | None, limit: int,
     starting_after: str | None = None,
 ) -> tuple[list[Snapshot], bool]:
-    statement = select(Snapshot).where(Snapshot.account == account)
+    statement = owned(Snapshot, account)
     if datasource_id is not None:
         statement = statement.where(Snapshot.datasource_id == datasource_id)
     return page(

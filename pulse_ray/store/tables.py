@@ -24,6 +24,7 @@ from sqlmodel import Field, SQLModel
 
 from pulse_ray.auth import Principal, Scope
 from pulse_ray.plans import Plan, parse_limits
+from pulse_ray.schemas.audit import AuditEventPublic
 from pulse_ray.schemas.datasources import DatasourcePublic
 from pulse_ray.schemas.keys import ApiKeyPublic
 from pulse_ray.schemas.models import HistoryEvent, ModelPublic, VersionPublic
@@ -42,6 +43,7 @@ from pulse_ray.store.engine import UTCDateTime
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Datasource",
     "IdempotencyRecord",
     "Conversion",
@@ -443,3 +445,23 @@ class Conversion(SQLModel, table=True):
             model=ConversionModel(name=model, version=self.version)
             if model is not None and self.version is not None else None,
             created_at=self.created_at)
+
+
+class AuditEvent(SQLModel, table=True):
+    """A change an account's admins may have to account for: who (the account and the
+    key), what, to which resource, when. Insert-only, written in the change's own
+    transaction, so the trail holds exactly the changes that happened."""
+
+    __tablename__ = "audit_events"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100, index=True)
+    key_id: str | None = Field(default=None, max_length=40)
+    action: str = Field(max_length=40)
+    target: str = Field(max_length=200)
+    details: dict[str, Any] = Field(default_factory=dict,
+                                    sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    def public(self) -> AuditEventPublic:
+        return AuditEventPublic.model_validate(self, from_attributes=True)

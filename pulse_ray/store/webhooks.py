@@ -17,50 +17,101 @@ from sqlmodel import Session, col, select
 
 from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.schemas.audit import AuditAction
+from pulse_ray.schemas.webhooks import WebhookUpdate
+from pulse_ray.store import audit
 from pulse_ray.store.pagination import page
+from pulse_ray.store.scope import get_owned, owned
 from pulse_ray.store.tables import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookMessage,
 )
+from pulse_ray.timeutil import format_timestamp
 from pulse_ray.webhooks.events import EventType, payload
 
 __all__ = [
     "Due",
     "claim_due",
     "create_endpoint",
+    "delete_endpoint",
     "emit",
     "get_endpoint",
     "list_attempts",
     "list_endpoints",
     "record_attempt",
     "retry_delivery",
+    "rotate_secret",
+    "update_endpoint",
 ]
 
 
 def create_endpoint(*, session: Session, account: str, url: str, events: list[str],
-                    description: str | None, secret: str, now: datetime) -> WebhookEndpoint:
+                    description: str | None, secret: str, now: datetime,
+                    by_key: str | None = None) -> WebhookEndpoint:
     endpoint = WebhookEndpoint(id=new_id(IdPrefix.WEBHOOK, now=now), account=account, url=url,
                                events=events, description=description, secret=secret,
                                created_at=now)
     session.add(endpoint)
     session.flush()
+    audit.record(session=session, account=account, by_key=by_key, now=now,
+                 action=AuditAction.WEBHOOK_CREATED, target=endpoint.id,
+                 details={"url": url, "events": events})
     return endpoint
+
+
+def update_endpoint(*, session: Session, endpoint: WebhookEndpoint, changes: WebhookUpdate,
+                    by_key: str | None, now: datetime) -> WebhookEndpoint:
+    """Sets the fields ``changes`` gives (a URL already checked by the caller); enabling
+    starts afresh: the failure clock and the reason it was disabled are cleared."""
+    given = changes.model_dump(mode="json", exclude_none=True)
+    if "events" in given:
+        given["events"] = list(dict.fromkeys(given["events"]))
+    for name, value in given.items():
+        setattr(endpoint, name, value)
+    if given.get("enabled"):
+        endpoint.disabled_reason, endpoint.failing_since = None, None
+    session.add(endpoint)
+    session.flush()
+    audit.record(session=session, account=endpoint.account, by_key=by_key, now=now,
+                 action=AuditAction.WEBHOOK_UPDATED, target=endpoint.id, details=given)
+    return endpoint
+
+
+def rotate_secret(*, session: Session, endpoint: WebhookEndpoint, secret: str,
+                  overlap: timedelta, by_key: str | None, now: datetime) -> WebhookEndpoint:
+    """``secret`` signs from now on; the old one as well, for ``overlap``."""
+    endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, now + overlap
+    endpoint.secret = secret
+    session.add(endpoint)
+    session.flush()
+    audit.record(session=session, account=endpoint.account, by_key=by_key, now=now,
+                 action=AuditAction.WEBHOOK_SECRET_ROTATED, target=endpoint.id,
+                 details={"previous_secret_expires_at": format_timestamp(now + overlap)})
+    return endpoint
+
+
+def delete_endpoint(*, session: Session, endpoint: WebhookEndpoint, by_key: str | None,
+                    now: datetime) -> None:
+    """Deletes the endpoint and, by cascade, its pending deliveries."""
+    session.delete(endpoint)
+    session.flush()
+    audit.record(session=session, account=endpoint.account, by_key=by_key, now=now,
+                 action=AuditAction.WEBHOOK_DELETED, target=endpoint.id,
+                 details={"url": endpoint.url})
 
 
 def get_endpoint(*, session: Session, endpoint_id: str, account: str) -> WebhookEndpoint:
     """Raises NotFoundError for another account's endpoint too."""
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.account != account:
-        raise NotFoundError(f"No webhook '{endpoint_id}'")
-    return endpoint
+    return get_owned(session, WebhookEndpoint, account, id=endpoint_id,
+                     not_found=f"No webhook '{endpoint_id}'")
 
 
 def list_endpoints(*, session: Session, account: str, limit: int,
                    starting_after: str | None) -> tuple[list[WebhookEndpoint], bool]:
     return page(session=session,
-                statement=select(WebhookEndpoint).where(WebhookEndpoint.account == account),
+                statement=owned(WebhookEndpoint, account),
                 id_column=WebhookEndpoint.id,  # type: ignore[arg-type]
                 prefix=IdPrefix.WEBHOOK, limit=limit, starting_after=starting_after)
 
@@ -72,9 +123,8 @@ def emit(*, session: Session, account: str, type_: EventType, data: dict[str, An
     if endpoint is not None:
         targets = [endpoint]
     else:
-        targets = [e for e in session.exec(select(WebhookEndpoint).where(
-            WebhookEndpoint.account == account, col(WebhookEndpoint.enabled).is_(True)))
-            if type_.value in e.events]
+        targets = [e for e in session.exec(owned(WebhookEndpoint, account).where(
+            col(WebhookEndpoint.enabled).is_(True))) if type_.value in e.events]
     if not targets:
         return None
     message = WebhookMessage(id=new_id(IdPrefix.MESSAGE, now=now), account=account,

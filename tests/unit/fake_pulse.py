@@ -107,6 +107,8 @@ PAYLOADS: dict[str, Any] = {
         "recommendations": {"product_ids": ["prod_789"], "rerank_scores": [0.94]},
         "metadata": {"inference_time_ms": 9.5, "model_version": "1.0.0-def456",
                      "model": "shopper-persona"}},
+    "audit_event": {"id": "aud_1", "action": "key.revoked", "key_id": "key_1",
+                    "target": "key_2", "details": {"name": "ci"}, "created_at": T0},
     "conversion": {"id": "conv_1", "session_id": "sess_abc123", "product_id": "prod_789",
                    "value": 89.0, "currency": "USD", "attributed": True,
                    "inference_id": "inf_2",

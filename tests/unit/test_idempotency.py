@@ -20,6 +20,8 @@ def test_json_bodies_compare_by_content() -> None:
     assert a != fingerprint("POST", "/v1/keys", "", b'{"plan":"free","name":"x"}')
     assert a != fingerprint("POST", "/v1/other", "", b'{"plan":"pro","name":"x"}')
     assert fingerprint("POST", "/p", "", b"not json") != fingerprint("POST", "/p", "", b"other")
+    deep = b"[" * 5000 + b"]" * 5000  # past the parser's stack: compared as sent (fuzz)
+    assert fingerprint("POST", "/p", "", deep) != fingerprint("POST", "/p", "", deep + b" ")
 
 
 def test_replay_conflict_and_mismatch() -> None:

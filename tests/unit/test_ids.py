@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pulse_ray.ids import IdPrefix, has_prefix, new_id
+from pulse_ray.ids import IdPrefix, created_at, has_prefix, new_id
 
 T0 = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
 
@@ -27,3 +27,12 @@ def test_has_prefix_rejects_lookalikes() -> None:
     assert not has_prefix(good + "x", IdPrefix.SNAPSHOT)
     assert not has_prefix("snap_" + "!" * 22, IdPrefix.SNAPSHOT)
     assert not has_prefix("snap", IdPrefix.SNAPSHOT)
+
+
+def test_created_at_reads_our_ids_and_refuses_lookalikes() -> None:
+    assert created_at(new_id(IdPrefix.INFERENCE, now=T0)) == T0
+    assert created_at("inf_short") is None
+    # Right prefix and width, but more than 128 bits, or a time past year 9999: a
+    # client's made-up id, answered as unknown rather than with an overflow.
+    assert created_at("inf_zzzzzzzzzzzzzzzzzzzzzz") is None
+    assert created_at("inf_7CD0tMAboHChrY9n7wGXQm") is None  # 48 bits: year 10208

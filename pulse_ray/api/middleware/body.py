@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 _MAX_DETAILS = 20
+# Deeper than any resource's body goes (a model input or filter is a few levels), and
+# far from the interpreter's recursion limit that parsing, this walk and validation meet.
+_MAX_DEPTH = 32
 
 
 class BodyLimitMiddleware:
@@ -114,13 +117,17 @@ def check_caps(body: Any, *, max_items: int, max_string_length: int) -> None:
     them without declaring them.
 
     Raises:
-        ValidationError: naming each over-long array or string by its dotted path.
+        ValidationError: naming each over-long array or string, or each value nested
+            deeper than any resource's body goes, by its dotted path.
     """
     details: list[ErrorDetail] = []
 
-    def walk(value: Any, path: str) -> None:
+    def walk(value: Any, path: str, depth: int = 0) -> None:
         if len(details) >= _MAX_DETAILS:
             return
+        if depth >= _MAX_DEPTH and isinstance(value, list | dict):
+            details.append(ErrorDetail(path, f"must not nest more than {_MAX_DEPTH} levels"))
+            return  # walked no deeper: the stack stays shallow whatever is sent
         if isinstance(value, str):
             if len(value) > max_string_length:
                 details.append(ErrorDetail(path or "body",
@@ -131,11 +138,11 @@ def check_caps(body: Any, *, max_items: int, max_string_length: int) -> None:
                                            f"must have at most {max_items} items"))
                 return
             for i, item in enumerate(value):
-                walk(item, f"{path}.{i}" if path else str(i))
+                walk(item, f"{path}.{i}" if path else str(i), depth + 1)
         elif isinstance(value, dict):
             for key, item in value.items():
                 walk(key, path)
-                walk(item, f"{path}.{key}" if path else str(key))
+                walk(item, f"{path}.{key}" if path else str(key), depth + 1)
 
     walk(body, "")
     if details:

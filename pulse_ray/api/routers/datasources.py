@@ -7,7 +7,15 @@ import logging
 from fastapi import APIRouter, status
 from starlette.concurrency import run_in_threadpool
 
-from pulse_ray.api.deps import AppStateDep, Limit, ReadKey, SessionDep, StartingAfter, WriteKey
+from pulse_ray.api.deps import (
+    AppStateDep,
+    Limit,
+    NowDep,
+    ReadKey,
+    SessionDep,
+    StartingAfter,
+    WriteKey,
+)
 from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.common import Page
@@ -28,7 +36,7 @@ async def create_datasource(
     body: DatasourceCreate, principal: WriteKey, state: AppStateDep
 ) -> DatasourcePublic:
     return await run_in_threadpool(lambda: state.datasources.register(
-        body, account=principal.account))
+        body, account=principal.account, by_key=principal.key_id))
 
 
 @router.get("", response_model=Page[DatasourcePublic], summary="List datasources")
@@ -53,6 +61,7 @@ def get_datasource(name: str, principal: ReadKey, session: SessionDep) -> Dataso
     responses=error_responses(409),
     summary="Remove a datasource no snapshot refers to",
 )
-def delete_datasource(name: str, principal: WriteKey, session: SessionDep) -> DatasourcePublic:
-    return repo.delete_datasource(session=session, name=name,
-                                  account=principal.account).public()
+def delete_datasource(name: str, principal: WriteKey, session: SessionDep,
+                      now: NowDep) -> DatasourcePublic:
+    return repo.delete_datasource(session=session, name=name, account=principal.account,
+                                  now=now, by_key=principal.key_id).public()

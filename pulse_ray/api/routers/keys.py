@@ -23,7 +23,7 @@ def create_key(
     body: ApiKeyCreate, admin: AdminKey, session: SessionDep, now: NowDep
 ) -> ApiKeyCreated:
     key, secret = repo.create_key(
-        session=session, key_create=body, account=admin.account, now=now
+        session=session, key_create=body, account=admin.account, now=now, by_key=admin.key_id
     )
     return ApiKeyCreated.issued(key, secret)
 
@@ -44,5 +44,6 @@ def list_keys(
     summary="Revoke a key at once, on every replica within a second",
 )
 def revoke_key(key_id: str, admin: AdminKey, session: SessionDep, now: NowDep) -> ApiKeyPublic:
-    key = repo.revoke_key(session=session, key_id=key_id, account=admin.account, now=now)
+    key = repo.revoke_key(session=session, key_id=key_id, account=admin.account, now=now,
+                          by_key=admin.key_id)
     return key.public()

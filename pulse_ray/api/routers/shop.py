@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pulse_ray.api.deps import AppStateDep, ReadKey, RequestContextDep, WriteKey
 from pulse_ray.api.middleware.body import JsonBodyRoute
+from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.common import ErrorEnvelope
 from pulse_ray.schemas.shop import (
     ConversionCreate,
@@ -25,6 +26,7 @@ router = APIRouter(tags=["e-commerce"], route_class=JsonBodyRoute)
 
 
 @router.post("/infer", response_model=SessionInferResponse,
+             responses=error_responses(404),  # no persona model (shop_persona_model) yet
              summary="A live shopper session's persona and re-ranked recommendations")
 async def infer_session(body: SessionInferRequest, principal: ReadKey, state: AppStateDep,
                         context: RequestContextDep) -> SessionInferResponse:

@@ -38,7 +38,9 @@ async def create_snapshot(
     return snapshot
 
 
-@router.get("/snapshots", response_model=Page[SnapshotPublic], summary="List snapshots")
+@router.get("/snapshots", response_model=Page[SnapshotPublic],
+            responses=error_responses(404),  # ?datasource= names none of the account's
+            summary="List snapshots")
 def list_snapshots(
     principal: ReadKey, session: SessionDep,
     datasource: Annotated[str | None, Query(description="Only this datasource's.")] = None,

@@ -51,7 +51,8 @@ def create_webhook(body: WebhookCreate, principal: WriteKey, session: SessionDep
     _check_url(body.url, state)
     endpoint = repo.create_endpoint(session=session, account=principal.account, url=body.url,
                                     events=list(dict.fromkeys(body.events)),
-                                    description=body.description, secret=new_secret(), now=now)
+                                    description=body.description, secret=new_secret(), now=now,
+                                    by_key=principal.key_id)
     return endpoint.created()
 
 
@@ -72,30 +73,22 @@ def get_webhook(webhook_id: str, principal: ReadKey, session: SessionDep) -> Web
 @router.patch("/{webhook_id}", response_model=WebhookPublic,
               summary="Change the URL, events or description; enable or disable")
 def update_webhook(webhook_id: str, body: WebhookUpdate, principal: WriteKey,
-                   session: SessionDep, state: AppStateDep) -> WebhookPublic:
+                   session: SessionDep, now: NowDep, state: AppStateDep) -> WebhookPublic:
     endpoint = repo.get_endpoint(session=session, endpoint_id=webhook_id,
                                  account=principal.account)
     if body.url is not None:
         _check_url(body.url, state)
-        endpoint.url = body.url
-    if body.events is not None:
-        endpoint.events = list(dict.fromkeys(body.events))
-    if body.description is not None:
-        endpoint.description = body.description
-    if body.enabled is not None:
-        endpoint.enabled = body.enabled
-        if body.enabled:  # a fresh start: the failure clock and reason are cleared
-            endpoint.disabled_reason, endpoint.failing_since = None, None
-    session.add(endpoint)
-    session.flush()
-    return endpoint.public()
+    return repo.update_endpoint(session=session, endpoint=endpoint, changes=body,
+                                by_key=principal.key_id, now=now).public()
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT,
                summary="Delete a webhook and its pending deliveries")
-def delete_webhook(webhook_id: str, principal: WriteKey, session: SessionDep) -> Response:
-    session.delete(repo.get_endpoint(session=session, endpoint_id=webhook_id,
-                                     account=principal.account))
+def delete_webhook(webhook_id: str, principal: WriteKey, session: SessionDep,
+                   now: NowDep) -> Response:
+    repo.delete_endpoint(session=session, endpoint=repo.get_endpoint(
+        session=session, endpoint_id=webhook_id, account=principal.account),
+        by_key=principal.key_id, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -103,15 +96,14 @@ def delete_webhook(webhook_id: str, principal: WriteKey, session: SessionDep) ->
              summary="A new signing secret; the old one keeps signing for an overlap")
 def rotate_secret(webhook_id: str, principal: WriteKey, session: SessionDep, now: NowDep,
                   state: AppStateDep) -> SecretRotated:
-    endpoint = repo.get_endpoint(session=session, endpoint_id=webhook_id,
-                                 account=principal.account)
-    until = now + timedelta(seconds=state.settings.webhook_secret_overlap_s)
-    endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, until
-    endpoint.secret = new_secret()
-    session.add(endpoint)
-    session.flush()
+    endpoint = repo.rotate_secret(
+        session=session, endpoint=repo.get_endpoint(session=session, endpoint_id=webhook_id,
+                                                    account=principal.account),
+        secret=new_secret(), overlap=timedelta(seconds=state.settings.webhook_secret_overlap_s),
+        by_key=principal.key_id, now=now)
+    assert endpoint.previous_secret_until is not None  # set just now
     return SecretRotated(id=endpoint.id, secret=endpoint.secret,
-                         previous_secret_expires_at=until)
+                         previous_secret_expires_at=endpoint.previous_secret_until)
 
 
 @router.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED,

@@ -248,5 +248,9 @@ def test_malformed_conversions_get_field_errors_and_store_nothing(
         **good, "session_id": "sess_other", "inference_id": inferred["id"]})) == {"inference_id"}
     assert _fields(client.post("/v1/conversions", headers=headers, json={
         **good, "inference_id": "inf_0000000000000000000000"})) == {"inference_id"}
+    # The fuzz's 500: an id of the right shape whose time part is past year 9999.
+    assert _fields(client.post("/v1/conversions", headers=headers, json={
+        **good, "value": 1.3e16, "currency": "MLW",
+        "inference_id": "inf_zzzzzzzzzzzzzzzzzzzzzz"})) == {"inference_id"}
     with state.database.session() as session:
         assert session.exec(select(Conversion)).all() == []

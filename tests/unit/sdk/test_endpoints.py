@@ -48,6 +48,8 @@ ENDPOINTS: list[tuple[Callable[[Any], Any], str, str, dict[str, str], Any, Any]]
      {"name": "ci", "plan": "free", "scopes": ["read"]}, P["key_created"]),
     (lambda c: c.list_keys(limit=5), "GET", "/v1/keys", {"limit": "5"}, None, page(P["key"])),
     (lambda c: c.revoke_key("key_2"), "DELETE", "/v1/keys/key_2", {}, None, P["key"]),
+    (lambda c: c.list_audit_events(action="key.revoked", limit=5), "GET", "/v1/audit",
+     {"action": "key.revoked", "limit": "5"}, None, page(P["audit_event"])),
     (lambda c: c.create_datasource("tx", type="sqlite", path="/d.db", table="t"), "POST",
      "/v1/datasources", {}, {"name": "tx", "type": "sqlite", "path": "/d.db", "table": "t"},
      P["datasource"]),

@@ -77,3 +77,17 @@ def test_a_body_that_is_not_utf8_is_a_400(client: TestClient, make_key: MakeKey)
                                     "content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("depth", [33, 990, 100_000])
+def test_a_body_nested_too_deeply_is_a_400(client: TestClient, make_key: MakeKey,
+                                           depth: int) -> None:
+    """The fuzz's 500s: deeper than the parser's stack (RecursionError), or parsed but
+    deep enough to overflow the walk or validation after it."""
+    response = client.post("/v1/infer/m", content="[" * depth + "]" * depth,
+                           headers={**bearer(make_key(Scope.ADMIN)),
+                                    "content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "nest" in error["details"][0]["message"], error
