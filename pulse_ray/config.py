@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pulse_ray.plans import load_plans
@@ -54,6 +54,14 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL of the metadata store. Empty: a SQLite file in "
         "data_dir. PostgreSQL: postgresql://user:pass@host/db (psycopg 3).",
+    )
+
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys that seal the store's secrets (datasource passwords, "
+        "webhook signing secrets), comma separated, newest first: the first seals, all "
+        "open. Empty: the key file data_dir/secret.key, created 0600 on first start. "
+        "Set it on a cluster whose nodes do not share data_dir.",
     )
 
     # --- Ray ---------------------------------------------------------------------

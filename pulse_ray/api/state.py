@@ -96,7 +96,7 @@ def build_state(
         cluster: what the resource plan is made for; by default the size a local Ray
             would get on this machine, Ray's live totals under Serve.
     """
-    database = Database(settings.store_url)
+    database = Database.from_settings(settings)
     limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
     cluster = cluster or StaticCluster(Resources(
         cpus=local_ray_cpus(settings, os.cpu_count() or 1)))

@@ -12,7 +12,7 @@ from pulse_ray.capacity import ResourcePlan
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.snapshots import SnapshotOptions, SnapshotPublic
 from pulse_ray.snapshots import SnapshotJob, SnapshotRunner
-from pulse_ray.sources import SourceError, spec_of
+from pulse_ray.sources import SourceError, SourceSpec
 from pulse_ray.store import Database
 from pulse_ray.store import datasources as datasource_repo
 from pulse_ray.store import snapshots as repo
@@ -41,16 +41,17 @@ class SnapshotService:
             ConflictError / UnavailableError: the source no longer matches its
                 registration / cannot be reached (nothing is left behind).
         """
-        def lookup() -> Datasource:
+        def lookup() -> tuple[Datasource, SourceSpec]:
             with self._database.session() as session:
-                return datasource_repo.get_datasource(session=session, name=datasource,
-                                                      account=account)
+                found = datasource_repo.get_datasource(session=session, name=datasource,
+                                                       account=account)
+                return found, datasource_repo.source_spec(session=session, datasource=found)
 
-        source = await to_thread.run_sync(lookup)
+        source, spec = await to_thread.run_sync(lookup)
         plan = await to_thread.run_sync(self._plan)
         plan.check_snapshot()
         job = SnapshotJob(
-            snapshot_id=new_id(IdPrefix.SNAPSHOT, now=self._clock()), source=spec_of(source),
+            snapshot_id=new_id(IdPrefix.SNAPSHOT, now=self._clock()), source=spec,
             storage_uri=self._storage_uri, compression=options.compression.value,
             task_cpus=plan.snapshot_task_cpus, parallelism=plan.snapshot_parallelism)
         try:

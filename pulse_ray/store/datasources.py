@@ -10,8 +10,11 @@ from sqlmodel import Session, col, func, select
 from pulse_ray.errors import ConflictError, NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.datasources import DatasourceCreate
+from pulse_ray.sources import SourceSpec, spec_of
+from pulse_ray.store.engine import secrets_of
 from pulse_ray.store.pagination import page
 from pulse_ray.store.tables import Datasource, Snapshot
+from pulse_ray.urls import redact_url
 
 __all__ = [
     "create_datasource",
@@ -19,6 +22,7 @@ __all__ = [
     "ensure_name_free",
     "get_datasource",
     "list_datasources",
+    "source_spec",
 ]
 
 
@@ -35,15 +39,18 @@ def ensure_name_free(*, session: Session, name: str, account: str) -> None:
 def create_datasource(
     *, session: Session, datasource_create: DatasourceCreate, account: str, now: datetime
 ) -> Datasource:
-    """Registers a datasource (already probed by the caller).
+    """Registers a datasource (already probed by the caller); its URL is kept sealed,
+    and masked for showing.
 
     Raises:
         ConflictError: the account already has a datasource of that name.
     """
+    url = datasource_create.url
     datasource = Datasource.model_validate(
         datasource_create,
         update={"id": new_id(IdPrefix.DATASOURCE, now=now), "account": account,
-                "created_at": now},
+                "created_at": now, "url": redact_url(url) if url else None,
+                "url_sealed": secrets_of(session).seal(url) if url else None},
     )
     try:
         with session.begin_nested():
@@ -63,6 +70,12 @@ def get_datasource(*, session: Session, name: str, account: str) -> Datasource:
     if found is None:
         raise NotFoundError(f"No datasource named '{name}'")
     return found
+
+
+def source_spec(*, session: Session, datasource: Datasource) -> SourceSpec:
+    """What a reader needs, the URL unsealed (it carries the password: never log it)."""
+    url = secrets_of(session).open(datasource.url_sealed) if datasource.url_sealed else None
+    return spec_of(datasource.model_copy(update={"url": url}))
 
 
 def list_datasources(

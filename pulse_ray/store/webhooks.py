@@ -1,5 +1,8 @@
 """Repository functions for webhook endpoints, the outbox and the delivery log.
 
+Signing secrets are stored sealed (pulse_ray.secretbox): sealed here on the way in,
+opened here when a delivery is claimed for signing, and nowhere else.
+
 ``emit`` is called inside the transaction of the change an event reports (a snapshot
 stored, a run finished, a version deployed), so an event exists exactly when its change
 does: nothing is announced that was rolled back, and nothing committed goes unannounced.
@@ -17,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.store.engine import secrets_of
 from pulse_ray.store.pagination import page
 from pulse_ray.store.tables import (
     WebhookAttempt,
@@ -36,17 +40,27 @@ __all__ = [
     "list_endpoints",
     "record_attempt",
     "retry_delivery",
+    "rotate_secret",
 ]
 
 
 def create_endpoint(*, session: Session, account: str, url: str, events: list[str],
                     description: str | None, secret: str, now: datetime) -> WebhookEndpoint:
     endpoint = WebhookEndpoint(id=new_id(IdPrefix.WEBHOOK, now=now), account=account, url=url,
-                               events=events, description=description, secret=secret,
-                               created_at=now)
+                               events=events, description=description,
+                               secret=secrets_of(session).seal(secret), created_at=now)
     session.add(endpoint)
     session.flush()
     return endpoint
+
+
+def rotate_secret(*, session: Session, endpoint: WebhookEndpoint, secret: str,
+                  until: datetime) -> None:
+    """``secret`` signs from now on; the one it replaces keeps signing until ``until``."""
+    endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, until
+    endpoint.secret = secrets_of(session).seal(secret)
+    session.add(endpoint)
+    session.flush()
 
 
 def get_endpoint(*, session: Session, endpoint_id: str, account: str) -> WebhookEndpoint:
@@ -139,10 +153,11 @@ def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta,
         if claimed.rowcount != 1:
             continue  # another dispatcher took it between the read and here
         taken[endpoint.id] = taken.get(endpoint.id, 0) + 1
-        secrets = [endpoint.secret]
+        sealed = [endpoint.secret]
         if endpoint.previous_secret and endpoint.previous_secret_until \
                 and endpoint.previous_secret_until > now:
-            secrets.append(endpoint.previous_secret)
+            sealed.append(endpoint.previous_secret)
+        secrets = [secrets_of(session).open(token) for token in sealed]
         assert delivery.id is not None
         due.append(Due(delivery_id=delivery.id, attempt=delivery.attempts + 1,
                        message_id=message.id, body=message.payload, endpoint_id=endpoint.id,

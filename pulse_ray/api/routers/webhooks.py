@@ -49,10 +49,11 @@ def _check_url(url: str, state: AppStateDep) -> None:
 def create_webhook(body: WebhookCreate, principal: WriteKey, session: SessionDep,
                    now: NowDep, state: AppStateDep) -> WebhookCreated:
     _check_url(body.url, state)
+    secret = new_secret()
     endpoint = repo.create_endpoint(session=session, account=principal.account, url=body.url,
                                     events=list(dict.fromkeys(body.events)),
-                                    description=body.description, secret=new_secret(), now=now)
-    return endpoint.created()
+                                    description=body.description, secret=secret, now=now)
+    return endpoint.created(secret)
 
 
 @router.get("", response_model=Page[WebhookPublic], summary="List webhooks, newest first")
@@ -106,12 +107,9 @@ def rotate_secret(webhook_id: str, principal: WriteKey, session: SessionDep, now
     endpoint = repo.get_endpoint(session=session, endpoint_id=webhook_id,
                                  account=principal.account)
     until = now + timedelta(seconds=state.settings.webhook_secret_overlap_s)
-    endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, until
-    endpoint.secret = new_secret()
-    session.add(endpoint)
-    session.flush()
-    return SecretRotated(id=endpoint.id, secret=endpoint.secret,
-                         previous_secret_expires_at=until)
+    secret = new_secret()
+    repo.rotate_secret(session=session, endpoint=endpoint, secret=secret, until=until)
+    return SecretRotated(id=endpoint.id, secret=secret, previous_secret_expires_at=until)
 
 
 @router.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED,

@@ -3,6 +3,7 @@ Ray Data in tests/integration)."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -71,6 +72,43 @@ def test_postgres_passwords_are_never_returned(client: TestClient, headers: dict
     assert response.status_code == 201, response.text
     assert "hunter2" not in response.text and "***" in response.json()["url"]
     assert "hunter2" not in client.get("/v1/datasources/pg", headers=headers).text
+
+
+@pytest.mark.postgres
+def test_secrets_stay_out_of_the_store_file_logs_errors_and_snapshots(
+    client: TestClient, headers: dict[str, str], postgres_url: str, demo_table: pa.Table,
+    state: AppState, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 21: a datasource password and a webhook signing secret, used for real, are
+    found nowhere a copy of the store file, the logs or an answer would show them."""
+    caplog.set_level(logging.DEBUG)
+    load(demo_table, postgres_url)
+    password = "hunter2-Zq8xK"
+    url = postgres_url.replace("postgresql://postgres@", f"postgresql://postgres:{password}@")
+    assert client.post("/v1/datasources", headers=headers, json={
+        "name": "pg", "type": "postgresql", "url": url, "table": "transactions"}
+    ).status_code == 201
+    snapshot = client.post("/v1/snapshot/pg", headers=headers)
+    assert snapshot.status_code == 201, snapshot.text
+    unreachable = client.post("/v1/datasources", headers=headers, json={
+        "name": "down", "type": "postgresql", "table": "t",
+        "url": f"postgresql://postgres:{password}@127.0.0.1:1/x"})
+    assert unreachable.status_code == 400
+    state.settings.webhook_allow_hosts = ["127.0.0.1"]
+    webhook = client.post("/v1/webhooks", headers=headers, json={
+        "url": "http://127.0.0.1:9/hook", "events": ["snapshot.created"]}).json()
+    rotated = client.post(f"/v1/webhooks/{webhook['id']}/rotate-secret", headers=headers)
+    signing_secrets = [webhook["secret"], rotated.json()["secret"]]
+    answers = [unreachable.text, snapshot.text, client.get(
+        f"/v1/snapshots/{snapshot.json()['id']}", headers=headers).text,
+        client.get("/v1/datasources", headers=headers).text]
+    store_file = Path(str(state.database.url.database))
+    stored = b"".join(f.read_bytes() for f in store_file.parent.glob(store_file.name + "*"))
+    for secret in [password, *signing_secrets, *(s.removeprefix("whsec_")
+                                                 for s in signing_secrets)]:
+        assert secret.encode() not in stored
+        assert secret not in caplog.text
+        assert all(secret not in answer for answer in answers)
 
 
 @pytest.mark.parametrize(
