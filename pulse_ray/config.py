@@ -176,6 +176,23 @@ class Settings(BaseSettings):
         default=100, ge=1, description="Products tagged within the request; more are "
         "accepted with 202 and tagged in the background (products.tagged announces it).",
     )
+    tag_lease_s: float = Field(
+        default=30, gt=0, le=3600,
+        description="How long a worker holds a background tagging job without a "
+        "checkpoint (one each batch of 256 products renews it): a job whose worker died "
+        "is taken over by another this long after its last checkpoint.",
+    )
+    tag_poll_interval_s: float = Field(
+        default=1.0, gt=0, le=60,
+        description="How often each ingress replica's tagging worker looks for a job to "
+        "take (a job accepted by the replica itself starts at once).",
+    )
+    tag_job_deadline_s: float = Field(
+        default=3600, gt=0,
+        description="A background tagging job not finished this long after it was "
+        "accepted fails with that reason (no worker, the text model unavailable, a job "
+        "that keeps killing its workers).",
+    )
     shop_catalog_ttl_s: float = Field(
         default=5.0, gt=0, le=300,
         description="How long a replica keeps an account's catalog before checking the "

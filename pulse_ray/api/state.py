@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from pulse_ray.auth import Authenticator, Principal
 from pulse_ray.capacity import (
@@ -26,7 +27,7 @@ from pulse_ray.services.inference import InferenceService
 from pulse_ray.services.lineage import LineageService
 from pulse_ray.services.shop import ShopService
 from pulse_ray.services.snapshots import SnapshotService
-from pulse_ray.services.tagging import Tagger, TaggingService
+from pulse_ray.services.tagging import Tagger, TaggingService, TaggingWorker, worker_name
 from pulse_ray.services.training import RunStates, TrainingBackend, TrainingService
 from pulse_ray.shop.encoder import Encoder, LocalEncoder
 from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
@@ -62,9 +63,14 @@ class AppState:
         """The resource plan for the cluster as it is now (work is checked against it)."""
         return plan_resources(self.settings, self.cluster.totals())
 
+    def start(self) -> None:
+        """Starts the background work of a replica: its tagging worker."""
+        self.tagging.worker.start()
+
     async def stop(self) -> None:
-        """A clean shutdown: background tagging finishes, every inference record is written."""
-        await self.tagging.drain()
+        """A clean shutdown: the tagging job in hand is left at its checkpoint for
+        another replica, every inference record is written."""
+        await self.tagging.worker.stop()
         await self.inference.stop()
 
 
@@ -128,7 +134,13 @@ def build_state(
                                   runner=snapshot_runner or LocalSnapshotRunner(),
                                   storage_uri=settings.snapshot_uri, plan=plan, clock=clock),
         datasources=DatasourceService(database=database, clock=clock),
-        tagging=TaggingService(tagger=tagger, database=database, clock=clock),
+        tagging=TaggingService(tagger=tagger, database=database, clock=clock,
+                               worker=TaggingWorker(
+                                   tagger=tagger, database=database, clock=clock,
+                                   owner=worker_name(),
+                                   lease=timedelta(seconds=settings.tag_lease_s),
+                                   deadline=timedelta(seconds=settings.tag_job_deadline_s),
+                                   poll_interval_s=settings.tag_poll_interval_s)),
         shop=ShopService(settings=settings, database=database, encoder=encoder, tagger=tagger,
                          inference=inference),
         clock=clock,

@@ -398,17 +398,22 @@ class Product(SQLModel, table=True):
 
 
 class TaggingJob(SQLModel, table=True):
-    """A large tagging request finished in the background."""
+    """A large tagging request finished in the background, by whichever worker holds
+    its lease (``lease_owner`` until ``lease_expires_at``); ``tagged`` is also the
+    checkpoint: ``products[:tagged]`` are stored."""
 
     __tablename__ = "tagging_jobs"
 
     id: str = Field(primary_key=True, max_length=40)
     account: str = Field(max_length=100, index=True)
     key_id: str | None = Field(default=None, max_length=40)
-    status: str = Field(max_length=16)  # queued | running | succeeded | failed
+    status: str = Field(max_length=16, index=True)  # queued | running | succeeded | failed
     products: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     total: int
     tagged: int = 0
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                             nullable=True))
     error: str | None = Field(default=None, max_length=4000)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),

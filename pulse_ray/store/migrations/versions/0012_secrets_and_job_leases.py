@@ -1,5 +1,6 @@
 """secrets at rest: datasource URLs and webhook signing secrets sealed with the store's
-secret keys (pulse_ray.secretbox); the plaintext rows of earlier versions are sealed here
+secret keys (pulse_ray.secretbox); the plaintext rows of earlier versions are sealed here.
+tagging jobs: the lease of the worker that holds one (owner, expiry)
 
 Revision ID: 0012
 Revises: 0009
@@ -12,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
+from pulse_ray.store.engine import UTCDateTime
 from pulse_ray.urls import redact_url
 
 revision: str = "0012"
@@ -35,6 +37,11 @@ def _box() -> Any:
 
 
 def upgrade() -> None:
+    # A job left `running` by a replica of an earlier version is taken over at once.
+    with op.batch_alter_table("tagging_jobs") as batch:
+        batch.add_column(sa.Column("lease_owner", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("lease_expires_at", UTCDateTime(), nullable=True))
+    op.create_index("ix_tagging_jobs_status", "tagging_jobs", ["status"])
     with op.batch_alter_table("datasources") as batch:
         batch.add_column(sa.Column("url_sealed", sa.String(length=4096), nullable=True))
     with op.batch_alter_table("webhook_endpoints") as batch:
@@ -79,3 +86,7 @@ def downgrade() -> None:
                                type_=sa.String(length=100), existing_nullable=nullable)
     with op.batch_alter_table("datasources") as batch:
         batch.drop_column("url_sealed")
+    op.drop_index("ix_tagging_jobs_status", table_name="tagging_jobs")
+    with op.batch_alter_table("tagging_jobs") as batch:
+        batch.drop_column("lease_expires_at")
+        batch.drop_column("lease_owner")
