@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         description="Logical CPUs each snapshot read/write task asks Ray for. Empty: the "
         "resource plan's (0.5, less if serving leaves less; see pulse_ray/capacity.py).",
     )
+    snapshot_deadline_s: float = Field(
+        default=55, gt=0,
+        description="How long a snapshot may take: past it its tasks are cancelled and the "
+        "request answers 503 saying so (a busy cluster leaves them waiting for CPU). It "
+        "runs within its request: keep it below request_timeout_s, or the request's 504 "
+        "(which cancels it too, without the reason) comes first.",
+    )
     store_url: str = Field(
         default="",
         description="SQLAlchemy URL of the metadata store. Empty: a SQLite file in "
@@ -118,6 +125,12 @@ class Settings(BaseSettings):
         default=120, gt=0,
         description="How long a run's worker group may wait for its resources (also after a "
         "lost worker restarts it) before the run fails with that reason.",
+    )
+    train_deadline_s: float = Field(
+        default=6 * 3600, gt=0,
+        description="A run not finished this long after it was queued fails with that "
+        "reason and its Ray job is stopped, whatever it was waiting for (resources, a "
+        "job that never started, workers that hang).",
     )
     train_max_failures: int = Field(
         default=2, ge=0, description="Worker losses a run survives (resuming from checkpoints)."

@@ -4,6 +4,7 @@ the process — Ray under Serve, nothing in tests — injected."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,19 +59,27 @@ class AppState:
     shop: ShopService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _deadlines: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def plan(self) -> ResourcePlan:
         """The resource plan for the cluster as it is now (work is checked against it)."""
         return plan_resources(self.settings, self.cluster.totals())
 
     def start(self) -> None:
-        """Starts the background work of a replica: its tagging worker."""
+        """Starts the background work of a replica: its tagging worker, and the sweep
+        that fails training runs past their deadline."""
         self.tagging.worker.start()
+        self._deadlines = asyncio.get_running_loop().create_task(
+            self.training.watch_deadlines(self._stopping))
 
     async def stop(self) -> None:
         """A clean shutdown: the tagging job in hand is left at its checkpoint for
         another replica, every inference record is written."""
+        self._stopping.set()
         await self.tagging.worker.stop()
+        if self._deadlines is not None:
+            await self._deadlines
         await self.inference.stop()
 
 
@@ -129,10 +138,12 @@ def build_state(
         lineage=LineageService(database=database, inference=inference),
         training=TrainingService(database=database, backend=training_backend, plan=plan,
                                  states=RunStates(clock=clock,
-                                                  artifact_uri=settings.artifact_uri)),
+                                                  artifact_uri=settings.artifact_uri),
+                                 deadline=timedelta(seconds=settings.train_deadline_s)),
         snapshots=SnapshotService(database=database,
                                   runner=snapshot_runner or LocalSnapshotRunner(),
-                                  storage_uri=settings.snapshot_uri, plan=plan, clock=clock),
+                                  storage_uri=settings.snapshot_uri, plan=plan, clock=clock,
+                                  deadline_s=settings.snapshot_deadline_s),
         datasources=DatasourceService(database=database, clock=clock),
         tagging=TaggingService(tagger=tagger, database=database, clock=clock,
                                worker=TaggingWorker(

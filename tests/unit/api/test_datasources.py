@@ -3,6 +3,7 @@ Ray Data in tests/integration)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from pathlib import Path
@@ -17,6 +18,7 @@ from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
 from pulse_ray.demo.transactions import load
 from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.services.snapshots import SnapshotService
 from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.store import keys as key_repo
 from pulse_ray.store import upgrade
@@ -237,3 +239,25 @@ def test_a_snapshot_the_cluster_can_never_run_is_refused_at_once(
         cluster.resources = Resources(cpus=4.0)  # a node joins: the same request now works
         assert client.post("/v1/snapshot/transactions-db", headers=headers).status_code == 201
     state.database.dispose()
+
+
+def test_a_snapshot_past_its_deadline_is_cancelled_saying_why(
+        client: TestClient, headers: dict[str, str], demo_db: Path, state: AppState) -> None:
+    """A snapshot whose tasks wait (here: a runner that never finishes, as Ray tasks
+    queued behind a busy cluster) ends at PULSE_SNAPSHOT_DEADLINE_S with the reason."""
+    _register(client, headers, demo_db)
+
+    class Waiting:
+        async def run(self, job: object) -> object:
+            await asyncio.Event().wait()
+            raise AssertionError("never")
+
+    state.snapshots = SnapshotService(database=state.database, runner=Waiting(),  # type: ignore[arg-type]
+                                      storage_uri=state.settings.snapshot_uri, plan=state.plan,
+                                      clock=state.clock, deadline_s=0.2)
+    response = client.post("/v1/snapshot/transactions-db", headers=headers)
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "UNAVAILABLE" and "PULSE_SNAPSHOT_DEADLINE_S" in error["message"]
+    assert "0.2 s" in error["message"] and "retry-after" in response.headers
+    assert client.get("/v1/snapshots", headers=headers).json()["data"] == []
