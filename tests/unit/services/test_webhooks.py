@@ -183,6 +183,28 @@ def test_a_new_dispatcher_sends_what_the_old_one_left(database: Database, quick:
     assert sorted(h["webhook-id"] for h, _ in receiver.received) == sorted(ids)
 
 
+def test_pending_deliveries_survive_a_restart_and_reach_a_deduplicating_receiver_once(
+        database: Database, quick: Settings, receiver: Receiver) -> None:
+    """Issue 21: the service stops with deliveries pending to an endpoint failing its
+    first attempts; the next process's dispatcher (its own pool) delivers every event,
+    each once (so a receiver deduplicating by webhook-id has nothing to drop)."""
+    _subscribe(database, receiver.url)
+    ids = [_emit(database) for _ in range(5)]
+    receiver.statuses = [503] * 5  # down: the first attempt of each fails
+    before = Dispatcher(database, quick)
+    _run(before, lambda: len(receiver.received) == 5)
+    database.dispose()  # the process is gone; the outbox is in the store
+    after = Database.from_settings(quick)
+    try:
+        _run(Dispatcher(after, quick),
+             lambda: all(_delivery(after, i).status == "delivered" for i in ids))
+    finally:
+        after.dispose()
+    answered = [h["webhook-id"] for h, _ in receiver.received]
+    assert sorted(answered[:5]) == sorted(ids)  # the failed first attempts
+    assert sorted(answered[5:]) == sorted(ids)  # after the restart: each once, not twice
+
+
 def test_after_a_rotation_both_secrets_verify(database: Database, quick: Settings,
                                               receiver: Receiver) -> None:
     endpoint = _subscribe(database, receiver.url)
