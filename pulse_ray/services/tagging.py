@@ -119,8 +119,10 @@ def worker_name() -> str:
 class TaggingWorker:
     """Takes background tagging jobs from the store and tags them, a batch at a time.
 
-    Each batch is stored with its checkpoint while the lease holds, and the checkpoint
-    renews the lease; a worker that dies leaves the job at its last checkpoint, and
+    Each batch is stored with its checkpoint while the lease holds; the lease is renewed
+    at each checkpoint and every third of it while a batch is being tagged, so only a
+    worker that stopped (died, hung its event loop) loses it. It leaves the job at its
+    last checkpoint, and
     whichever worker polls after the lease ran out resumes it there (so no product is
     tagged twice). A job not finished ``deadline`` after it was accepted is failed with
     that reason by whichever worker looks first.
@@ -170,6 +172,26 @@ class TaggingWorker:
             return jobs.finish_job(session=session, claim=claim, now=self._clock(),
                                    error=error)
 
+    def _renew(self, claim: jobs.Claim) -> bool:
+        with self._database.session() as session:
+            return jobs.renew_lease(session=session, claim=claim, now=self._clock(),
+                                    lease=self._lease)
+
+    async def _keep_lease(self, claim: jobs.Claim) -> None:
+        """Renews the lease every third of it until cancelled or lost."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            if not await to_thread.run_sync(self._renew, claim):
+                return
+
+    async def _tag(self, claim: jobs.Claim, batch: Sequence[ProductIn]) -> list[Product]:
+        """One batch tagged, the lease kept meanwhile."""
+        keeping = asyncio.get_running_loop().create_task(self._keep_lease(claim))
+        try:
+            return await self.tagger.tag(claim.account, batch, self._clock())
+        finally:
+            keeping.cancel()
+
     def _release(self, claim: jobs.Claim) -> None:
         with self._database.session() as session:
             jobs.release_job(session=session, claim=claim)
@@ -193,8 +215,7 @@ class TaggingWorker:
                 if self._stop.is_set():
                     await to_thread.run_sync(self._release, claim)
                     return
-                rows = await self.tagger.tag(claim.account,
-                                             products[done:done + self._batch], self._clock())
+                rows = await self._tag(claim, products[done:done + self._batch])
                 if not await to_thread.run_sync(self._checkpoint, claim, done, rows):
                     logger.warning("tagging job %s is no longer %s's", claim.job_id, self.owner)
                     return

@@ -32,6 +32,7 @@ __all__ = [
     "finish_job",
     "get_job",
     "release_job",
+    "renew_lease",
 ]
 
 _OPEN = ("queued", "running")
@@ -128,6 +129,14 @@ def finish_job(*, session: Session, claim: Claim, now: datetime, error: str | No
                      product_ids=[p["id"] for p in claim.products], job_id=claim.job_id,
                      now=now)
     return True
+
+
+def renew_lease(*, session: Session, claim: Claim, now: datetime, lease: timedelta) -> bool:
+    """Keeps the job ``claim``'s worker's for ``lease`` more (while a batch is being
+    tagged); False when it no longer holds it."""
+    renewed = session.exec(update(TaggingJob).where(_held(claim))  # type: ignore[call-overload]
+                           .values(lease_expires_at=now + lease))
+    return bool(renewed.rowcount == 1)
 
 
 def release_job(*, session: Session, claim: Claim) -> None:

@@ -18,6 +18,7 @@ from pulse_ray.store import Database
 from pulse_ray.store import tagging_jobs as jobs
 from pulse_ray.store.tables import Product, TaggingJob, WebhookMessage
 from pulse_ray.store.webhooks import create_endpoint
+from pulse_ray.timeutil import utcnow
 
 from .conftest import T0
 
@@ -85,9 +86,9 @@ def test_a_job_whose_worker_dies_is_finished_by_another_each_product_tagged_once
         while _state(database, job_id).tagged < 20:
             await asyncio.sleep(0.01)
         assert not await second.run_once()  # the lease holds: nothing to take
-        now[0] += LEASE + timedelta(seconds=1)  # no checkpoint for longer than the lease
+        dying.cancel()  # the process is gone mid-batch: nothing renews its lease
+        now[0] += LEASE + timedelta(seconds=1)
         assert await second.run_once()
-        dying.cancel()
 
     asyncio.run(scenario())
     job = _state(database, job_id)
@@ -103,6 +104,35 @@ def test_a_job_whose_worker_dies_is_finished_by_another_each_product_tagged_once
     assert stored_by == {T0: 20, now[0]: 25}
     assert message.payload["data"]["count"] == 45
     assert sorted(message.payload["data"]["product_ids"]) == [f"prod_{i:04d}" for i in range(45)]
+
+
+def test_a_slow_batch_keeps_its_lease(database: Database) -> None:
+    """A batch taking three leases' time: renewed meanwhile, the job is not taken."""
+    job_id = _job(database, 5, now=utcnow())
+
+    class Slow(CountingEncoder):
+        async def encode(self, texts: list[str]) -> np.ndarray:
+            await asyncio.sleep(0.9 if any("Product" in t for t in texts) else 0)
+            return await super().encode(texts)
+
+    lease = timedelta(seconds=0.3)
+    worker = TaggingWorker(tagger=Tagger(Slow()), database=database, clock=utcnow,
+                           owner="replica-1", lease=lease, deadline=timedelta(hours=1),
+                           poll_interval_s=0.01)
+
+    async def scenario() -> None:
+        working = asyncio.get_running_loop().create_task(worker.run_once())
+        while _state(database, job_id).status == "queued":
+            await asyncio.sleep(0.01)
+        for _ in range(8):  # a second worker looking, on and off, for 1.2 leases' worth
+            await asyncio.sleep(0.1)
+            with database.session() as session:
+                assert jobs.claim_job(session=session, owner="replica-2", now=utcnow(),
+                                      lease=lease) is None
+        await working
+
+    asyncio.run(scenario())
+    assert _state(database, job_id).status == "succeeded"
 
 
 def test_a_worker_that_lost_its_job_stores_nothing_more(database: Database) -> None:
