@@ -120,7 +120,7 @@ def _local_development(settings: Settings) -> Settings:
 def start_service(settings: Settings) -> RunningService:
     """Migrates the store, then deploys the application and waits until it serves."""
     settings.ensure_dirs()
-    database = Database(settings.store_url)
+    database = Database.from_settings(settings, create_key=True)  # the key file, first time
     try:
         upgrade(database)
     finally:

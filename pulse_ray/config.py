@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pulse_ray.plans import load_plans
@@ -50,10 +50,25 @@ class Settings(BaseSettings):
         description="Logical CPUs each snapshot read/write task asks Ray for. Empty: the "
         "resource plan's (0.5, less if serving leaves less; see pulse_ray/capacity.py).",
     )
+    snapshot_deadline_s: float = Field(
+        default=55, gt=0,
+        description="How long a snapshot may take: past it its tasks are cancelled and the "
+        "request answers 503 saying so (a busy cluster leaves them waiting for CPU). It "
+        "runs within its request: keep it below request_timeout_s, or the request's 504 "
+        "(which cancels it too, without the reason) comes first.",
+    )
     store_url: str = Field(
         default="",
         description="SQLAlchemy URL of the metadata store. Empty: a SQLite file in "
         "data_dir. PostgreSQL: postgresql://user:pass@host/db (psycopg 3).",
+    )
+
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys that seal the store's secrets (datasource passwords, "
+        "webhook signing secrets), comma separated, newest first: the first seals, all "
+        "open. Empty: the key file data_dir/secret.key, created 0600 on first start. "
+        "Set it on a cluster whose nodes do not share data_dir.",
     )
 
     # --- Ray ---------------------------------------------------------------------
@@ -111,6 +126,12 @@ class Settings(BaseSettings):
         description="How long a run's worker group may wait for its resources (also after a "
         "lost worker restarts it) before the run fails with that reason.",
     )
+    train_deadline_s: float = Field(
+        default=6 * 3600, gt=0,
+        description="A run not finished this long after it was queued fails with that "
+        "reason and its Ray job is stopped, whatever it was waiting for (resources, a "
+        "job that never started, workers that hang).",
+    )
     train_max_failures: int = Field(
         default=2, ge=0, description="Worker losses a run survives (resuming from checkpoints)."
     )
@@ -167,6 +188,23 @@ class Settings(BaseSettings):
     shop_tag_sync_max: int = Field(
         default=100, ge=1, description="Products tagged within the request; more are "
         "accepted with 202 and tagged in the background (products.tagged announces it).",
+    )
+    tag_lease_s: float = Field(
+        default=30, gt=0, le=3600,
+        description="How long a worker holds a background tagging job without a "
+        "checkpoint (one each batch of 256 products renews it): a job whose worker died "
+        "is taken over by another this long after its last checkpoint.",
+    )
+    tag_poll_interval_s: float = Field(
+        default=1.0, gt=0, le=60,
+        description="How often each ingress replica's tagging worker looks for a job to "
+        "take (a job accepted by the replica itself starts at once).",
+    )
+    tag_job_deadline_s: float = Field(
+        default=3600, gt=0,
+        description="A background tagging job not finished this long after it was "
+        "accepted fails with that reason (no worker, the text model unavailable, a job "
+        "that keeps killing its workers).",
     )
     shop_catalog_ttl_s: float = Field(
         default=5.0, gt=0, le=300,

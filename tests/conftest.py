@@ -19,12 +19,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from sqlalchemy import create_engine, make_url, text
 from standardwebhooks import Webhook
 
 from pulse_ray.config import Settings
 from pulse_ray.demo.transactions import load, transactions
 from pulse_ray.schemas.datasources import DatasourceType
+from pulse_ray.secretbox import SecretBox
 from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.sources import SourceSpec
 from pulse_ray.store import Database, upgrade
@@ -45,7 +48,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "pulse")
+    return Settings(data_dir=tmp_path / "pulse",
+                    secret_keys=SecretStr(Fernet.generate_key().decode()))
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +92,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def database(store_url: str) -> Iterator[Database]:
     """A migrated, empty store on each backend."""
-    db = Database(store_url)
+    db = Database(store_url, secrets=SecretBox.generate())
     upgrade(db)
     try:
         yield db

@@ -49,8 +49,9 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True,
     """
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.start()  # the replica's tagging worker
         yield
-        await state.stop()  # tagging jobs finish, every inference record is written
+        await state.stop()  # its tagging job released, every inference record written
 
     app = FastAPI(
         lifespan=lifespan,

@@ -4,9 +4,11 @@ the process — Ray under Serve, nothing in tests — injected."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from pulse_ray.auth import Authenticator, Principal
 from pulse_ray.capacity import (
@@ -26,7 +28,7 @@ from pulse_ray.services.inference import InferenceService
 from pulse_ray.services.lineage import LineageService
 from pulse_ray.services.shop import ShopService
 from pulse_ray.services.snapshots import SnapshotService
-from pulse_ray.services.tagging import Tagger, TaggingService
+from pulse_ray.services.tagging import Tagger, TaggingService, TaggingWorker, worker_name
 from pulse_ray.services.training import RunStates, TrainingBackend, TrainingService
 from pulse_ray.shop.encoder import Encoder, LocalEncoder
 from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
@@ -57,14 +59,27 @@ class AppState:
     shop: ShopService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _deadlines: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def plan(self) -> ResourcePlan:
         """The resource plan for the cluster as it is now (work is checked against it)."""
         return plan_resources(self.settings, self.cluster.totals())
 
+    def start(self) -> None:
+        """Starts the background work of a replica: its tagging worker, and the sweep
+        that fails training runs past their deadline."""
+        self.tagging.worker.start()
+        self._deadlines = asyncio.get_running_loop().create_task(
+            self.training.watch_deadlines(self._stopping))
+
     async def stop(self) -> None:
-        """A clean shutdown: background tagging finishes, every inference record is written."""
-        await self.tagging.drain()
+        """A clean shutdown: the tagging job in hand is left at its checkpoint for
+        another replica, every inference record is written."""
+        self._stopping.set()
+        await self.tagging.worker.stop()
+        if self._deadlines is not None:
+            await self._deadlines
         await self.inference.stop()
 
 
@@ -96,7 +111,7 @@ def build_state(
         cluster: what the resource plan is made for; by default the size a local Ray
             would get on this machine, Ray's live totals under Serve.
     """
-    database = Database(settings.store_url)
+    database = Database.from_settings(settings)
     limiter = RateLimiter(bucket_backend or MemoryBackend(), lease_s=settings.rate_limit_lease_s)
     cluster = cluster or StaticCluster(Resources(
         cpus=local_ray_cpus(settings, os.cpu_count() or 1)))
@@ -123,12 +138,20 @@ def build_state(
         lineage=LineageService(database=database, inference=inference),
         training=TrainingService(database=database, backend=training_backend, plan=plan,
                                  states=RunStates(clock=clock,
-                                                  artifact_uri=settings.artifact_uri)),
+                                                  artifact_uri=settings.artifact_uri),
+                                 deadline=timedelta(seconds=settings.train_deadline_s)),
         snapshots=SnapshotService(database=database,
                                   runner=snapshot_runner or LocalSnapshotRunner(),
-                                  storage_uri=settings.snapshot_uri, plan=plan, clock=clock),
+                                  storage_uri=settings.snapshot_uri, plan=plan, clock=clock,
+                                  deadline_s=settings.snapshot_deadline_s),
         datasources=DatasourceService(database=database, clock=clock),
-        tagging=TaggingService(tagger=tagger, database=database, clock=clock),
+        tagging=TaggingService(tagger=tagger, database=database, clock=clock,
+                               worker=TaggingWorker(
+                                   tagger=tagger, database=database, clock=clock,
+                                   owner=worker_name(),
+                                   lease=timedelta(seconds=settings.tag_lease_s),
+                                   deadline=timedelta(seconds=settings.tag_job_deadline_s),
+                                   poll_interval_s=settings.tag_poll_interval_s)),
         shop=ShopService(settings=settings, database=database, encoder=encoder, tagger=tagger,
                          inference=inference),
         clock=clock,

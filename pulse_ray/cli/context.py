@@ -16,10 +16,11 @@ __all__ = ["store_database", "store_session"]
 @contextmanager
 def store_database() -> Iterator[Database]:
     """The configured store, migrated first (idempotent), so commands such as
-    `pulse keys create` work on a fresh machine before `pulse serve`."""
+    `pulse keys create` work on a fresh machine before `pulse serve` (its secret key
+    file made, as `pulse serve` would)."""
     settings = get_settings()
     settings.ensure_dirs()
-    database = Database(settings.store_url)
+    database = Database.from_settings(settings, create_key=True)
     try:
         upgrade(database)
         yield database

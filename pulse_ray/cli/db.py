@@ -17,7 +17,7 @@ def upgrade_() -> None:
     """Apply pending migrations (`pulse serve` does this on start)."""
     settings = get_settings()
     settings.ensure_dirs()
-    database = Database(settings.store_url)
+    database = Database.from_settings(settings, create_key=True)
     try:
         upgrade(database)
         out_console.print(f"{database.safe_url} is at revision {current_revision(database)}.")

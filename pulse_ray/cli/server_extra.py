@@ -1,7 +1,7 @@
 """The commands that run or manage the service itself, which need the server extra.
 
 ``pip install pulse-ray`` brings the SDK and the client commands only (httpx, pydantic,
-typer, rich); ``serve``, ``keys``, ``db``, ``datasources`` and ``demo`` work on Ray
+typer, rich); ``serve``, ``keys``, ``db``, ``secrets``, ``datasources`` and ``demo`` work on Ray
 and the store, which come with ``pip install 'pulse-ray[server]'``. So that the client
 commands never import the server's stack, these are listed by name and a line of help
 and imported only when one is run; without the extra, running one answers a single
@@ -35,6 +35,8 @@ _SPECS = (
           "Run Pulse: Ray, the store, the API on Serve; until Ctrl-C."),
     _Spec("keys", "pulse_ray.cli.keys:app", "API keys, straight in the store (the first key)."),
     _Spec("db", "pulse_ray.cli.db:app", "The store's schema: apply migrations."),
+    _Spec("secrets", "pulse_ray.cli.secrets:app",
+          "The key sealing the store's secrets: rotate it."),
     _Spec("datasources", "pulse_ray.cli.datasources:app",
           "Datasources, straight in the store."),
     _Spec("demo", "pulse_ray.cli.demo:app", "Demo data: transactions, the e-commerce shop."),

@@ -25,7 +25,8 @@ def job_environment(settings: Settings) -> dict[str, str]:
     (:func:`~pulse_ray.config.job_settings` reads it), Ray Train's faster health check
     (a run ends ~4 s sooner) and how long its worker group may wait for resources."""
     return {
-        JOB_SETTINGS_VARIABLE: settings.model_dump_json(),
+        # A training job reads no sealed secret: the keys stay out of its environment.
+        JOB_SETTINGS_VARIABLE: settings.model_dump_json(exclude={"secret_keys"}),
         "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
         "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": str(settings.train_start_timeout_s),
     }

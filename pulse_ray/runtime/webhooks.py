@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 class _DispatcherActor:
     def __init__(self, settings: Settings) -> None:
         configure_logging(settings.log_level)
-        self._dispatcher = Dispatcher(Database(settings.store_url), settings)
+        self._dispatcher = Dispatcher(Database.from_settings(settings), settings)
         self._thread = threading.Thread(target=lambda: asyncio.run(
             self._dispatcher.run(asyncio.Event())), name="webhooks", daemon=True)
         self._thread.start()

@@ -110,7 +110,8 @@ class DatasourceCreate(DatasourceBase):
 
 
 class DatasourcePublic(DatasourceBase):
-    # Built from the store's row by attribute; the row's url keeps its password.
+    # Built from the store's row by attribute (whose url is masked already; masked
+    # here too, so nothing built another way can carry a password out).
     model_config = ConfigDict(from_attributes=True)
 
     id: str

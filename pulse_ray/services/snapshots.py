@@ -4,15 +4,17 @@ or, when the source is unchanged and ``force`` is false, the existing snapshot."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from anyio import to_thread
 
 from pulse_ray.capacity import ResourcePlan
+from pulse_ray.errors import UnavailableError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.snapshots import SnapshotOptions, SnapshotPublic
 from pulse_ray.snapshots import SnapshotJob, SnapshotRunner
-from pulse_ray.sources import SourceError, spec_of
+from pulse_ray.sources import SourceError, SourceSpec
 from pulse_ray.store import Database
 from pulse_ray.store import datasources as datasource_repo
 from pulse_ray.store import snapshots as repo
@@ -24,7 +26,12 @@ __all__ = ["SnapshotService"]
 
 class SnapshotService:
     def __init__(self, *, database: Database, runner: SnapshotRunner, storage_uri: str,
-                 plan: Callable[[], ResourcePlan], clock: Clock) -> None:
+                 plan: Callable[[], ResourcePlan], clock: Clock, deadline_s: float) -> None:
+        """Args:
+            deadline_s: how long a snapshot may take before it is cancelled (its tasks may
+                be waiting for CPU the cluster never frees).
+        """
+        self._deadline_s = deadline_s
         self._database = database
         self._runner = runner
         self._storage_uri = storage_uri
@@ -40,23 +47,31 @@ class SnapshotService:
             InsufficientResourcesError: the cluster can never run a snapshot task.
             ConflictError / UnavailableError: the source no longer matches its
                 registration / cannot be reached (nothing is left behind).
+            UnavailableError: not finished within the deadline (cancelled, nothing left).
         """
-        def lookup() -> Datasource:
+        def lookup() -> tuple[Datasource, SourceSpec]:
             with self._database.session() as session:
-                return datasource_repo.get_datasource(session=session, name=datasource,
-                                                      account=account)
+                found = datasource_repo.get_datasource(session=session, name=datasource,
+                                                       account=account)
+                return found, datasource_repo.source_spec(session=session, datasource=found)
 
-        source = await to_thread.run_sync(lookup)
+        source, spec = await to_thread.run_sync(lookup)
         plan = await to_thread.run_sync(self._plan)
         plan.check_snapshot()
         job = SnapshotJob(
-            snapshot_id=new_id(IdPrefix.SNAPSHOT, now=self._clock()), source=spec_of(source),
+            snapshot_id=new_id(IdPrefix.SNAPSHOT, now=self._clock()), source=spec,
             storage_uri=self._storage_uri, compression=options.compression.value,
             task_cpus=plan.snapshot_task_cpus, parallelism=plan.snapshot_parallelism)
         try:
-            result = await self._runner.run(job)
+            result = await asyncio.wait_for(self._runner.run(job), self._deadline_s)
         except SourceError as exc:
             raise exc.at_snapshot(datasource) from None
+        except TimeoutError:
+            raise UnavailableError(
+                f"The snapshot of '{datasource}' did not finish within {self._deadline_s:g} s "
+                "(PULSE_SNAPSHOT_DEADLINE_S) and was cancelled: its tasks, "
+                f"{plan.snapshot_task_cpus:g} CPU each, may be waiting for a busy cluster",
+                retry_after_s=30) from None
 
         def store() -> tuple[SnapshotPublic, bool]:
             with self._database.session() as session:

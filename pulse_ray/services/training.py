@@ -11,12 +11,16 @@ cancel and a reconcile racing each other leave the first. ``training.completed``
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
+from anyio import to_thread
 from sqlmodel import Session
 
 from pulse_ray.auth import Principal
@@ -45,6 +49,8 @@ __all__ = [
     "TrainingService",
     "feature_columns",
 ]
+
+logger = logging.getLogger(__name__)
 
 JobPhase = Literal["pending", "running", "succeeded", "failed", "stopped"]
 
@@ -281,11 +287,59 @@ class TrainingService:
     """``POST /v1/train/{model}``, ``GET /v1/train/{run}``, ``POST .../cancel``."""
 
     def __init__(self, *, database: Database, backend: TrainingBackend | None,
-                 plan: Callable[[], ResourcePlan], states: RunStates) -> None:
+                 plan: Callable[[], ResourcePlan], states: RunStates,
+                 deadline: timedelta) -> None:
+        """Args:
+            deadline: how long a run may take from being queued to its end, whatever it
+                waits for; past it the run fails saying so and its job is stopped.
+        """
         self._database = database
         self._backend = backend
         self._plan = plan
         self._states = states
+        self._deadline = deadline
+
+    def _expire(self, session: Session, run: TrainingRun) -> TrainingRun:
+        """Fails a run past its deadline, stopping its job first (best effort: a job
+        Ray no longer knows is already stopped)."""
+        if run.ray_job_id and self._backend is not None:
+            try:
+                self._backend.stop(run.ray_job_id)
+            except Exception:
+                logger.warning("could not stop job %s of overdue run %s", run.ray_job_id,
+                               run.id, exc_info=True)
+        return self._states.failed(
+            session=session, run_id=run.id,
+            error=f"the run did not finish within {self._deadline.total_seconds():g} s of "
+            "being queued (PULSE_TRAIN_DEADLINE_S); its job was stopped")
+
+    def _overdue(self, run: TrainingRun) -> bool:
+        return run.status not in TERMINAL and \
+            run.started_at <= self._states.clock() - self._deadline
+
+    def expire_overdue(self) -> int:
+        """Fails every account's runs past their deadline; how many (the replicas'
+        sweep, so a run nobody asks about does not stay queued for ever)."""
+        with self._database.session() as session:
+            overdue = run_repo.open_runs_started_before(
+                session=session, before=self._states.clock() - self._deadline)
+            for run in overdue:
+                self._expire(session, run)
+        if overdue:
+            logger.warning("%d training run(s) failed: past their deadline", len(overdue))
+        return len(overdue)
+
+    async def watch_deadlines(self, stop: asyncio.Event, interval_s: float = 30) -> None:
+        """Runs :meth:`expire_overdue` every ``interval_s`` until ``stop``."""
+        while not stop.is_set():
+            try:
+                await to_thread.run_sync(self.expire_overdue)
+            except Exception:
+                logger.exception("could not check training runs' deadlines")
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+            except TimeoutError:
+                pass
 
     def _jobs(self) -> TrainingBackend:
         if self._backend is None:
@@ -330,6 +384,8 @@ class TrainingService:
             if run.ray_job_id and run.status not in TERMINAL:
                 run = self._states.reconcile(session=session, run=run,
                                              job=backend.state(run.ray_job_id))
+            if self._overdue(run):
+                run = self._expire(session, run)
         logs = backend.logs(run.ray_job_id) if run.ray_job_id else None
         return run.detail(found.name, logs)
 

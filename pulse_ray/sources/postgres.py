@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import adbc_driver_postgresql.dbapi as adbc
 import psycopg
@@ -27,6 +28,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from pulse_ray.sources.base import Shard, SourceError, SourceSpec
+from pulse_ray.urls import redact_url
 
 __all__ = ["PostgresSource", "ReadPlan"]
 
@@ -81,8 +83,17 @@ class PostgresSource:
         try:
             return psycopg.connect(self.url, connect_timeout=_CONNECT_TIMEOUT_S, autocommit=True)
         except psycopg.Error as exc:
-            raise SourceError("url", f"cannot connect: {_first_line(exc)}",
+            raise SourceError("url", f"cannot connect: {self._masked(_first_line(exc))}",
                               unreachable=True) from None
+
+    def _masked(self, message: str) -> str:
+        """A driver's message with the URL and its password masked (some drivers quote
+        what they were given): it goes into responses and logs."""
+        password = urlsplit(self.url).password
+        message = message.replace(self.url, redact_url(self.url))
+        for form in {password, unquote(password)} if password else ():
+            message = message.replace(form, "***")
+        return message
 
     def _relation(self) -> sql.Composable:
         if self.spec.table:
@@ -186,7 +197,7 @@ class PostgresSource:
         try:
             connection = adbc.connect(self.url, autocommit=True)
         except adbc.Error as exc:
-            raise SourceError("url", f"cannot connect: {_first_line(exc)}",
+            raise SourceError("url", f"cannot connect: {self._masked(_first_line(exc))}",
                               unreachable=True) from None
         with connection, connection.cursor() as cursor:
             cursor.adbc_statement.set_options(

@@ -11,10 +11,13 @@ from pulse_ray.errors import ConflictError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.audit import AuditAction
 from pulse_ray.schemas.datasources import DatasourceCreate
+from pulse_ray.sources import SourceSpec, spec_of
 from pulse_ray.store import audit
+from pulse_ray.store.engine import secrets_of
 from pulse_ray.store.pagination import page
 from pulse_ray.store.scope import find_owned, get_owned, owned
 from pulse_ray.store.tables import Datasource, Snapshot
+from pulse_ray.urls import redact_url
 
 __all__ = [
     "create_datasource",
@@ -22,6 +25,7 @@ __all__ = [
     "ensure_name_free",
     "get_datasource",
     "list_datasources",
+    "source_spec",
 ]
 
 
@@ -36,15 +40,18 @@ def create_datasource(
     *, session: Session, datasource_create: DatasourceCreate, account: str, now: datetime,
     by_key: str | None = None,
 ) -> Datasource:
-    """Registers a datasource (already probed by the caller) for ``by_key``.
+    """Registers a datasource (already probed by the caller) for ``by_key``; its URL
+    is kept sealed, and masked for showing.
 
     Raises:
         ConflictError: the account already has a datasource of that name.
     """
+    url = datasource_create.url
     datasource = Datasource.model_validate(
         datasource_create,
         update={"id": new_id(IdPrefix.DATASOURCE, now=now), "account": account,
-                "created_at": now},
+                "created_at": now, "url": redact_url(url) if url else None,
+                "url_sealed": secrets_of(session).seal(url) if url else None},
     )
     try:
         with session.begin_nested():
@@ -63,6 +70,12 @@ def get_datasource(*, session: Session, name: str, account: str) -> Datasource:
     """Raises NotFoundError when the account has no datasource of that name."""
     return get_owned(session, Datasource, account, name=name,
                      not_found=f"No datasource named '{name}'")
+
+
+def source_spec(*, session: Session, datasource: Datasource) -> SourceSpec:
+    """What a reader needs, the URL unsealed (it carries the password: never log it)."""
+    url = secrets_of(session).open(datasource.url_sealed) if datasource.url_sealed else None
+    return spec_of(datasource.model_copy(update={"url": url}))
 
 
 def list_datasources(

@@ -45,12 +45,19 @@ def upgrade(database: Database, revision: str = "head") -> None:
     """Brings the store's schema to ``revision``; a no-op when it is there already.
 
     On PostgreSQL a transaction-scoped advisory lock serialises processes that start
-    together (several `pulse serve`s, a `pulse db upgrade` beside a deploy).
+    together (several `pulse serve`s, a `pulse db upgrade` beside a deploy). A SQLite
+    store is compacted afterwards when a migration asks (one that replaced plaintext
+    secrets, whose old bytes freed pages and the write-ahead log would still hold).
     """
     config = _config()
     with database.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
         config.attributes["connection"] = conn
+        config.attributes["secrets"] = database.secrets  # a migration may seal secrets
         command.upgrade(config, revision)
+    if config.attributes.get("compact") and database.is_sqlite:
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM"))
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     logger.info("store %s at revision %s", database.safe_url, current_revision(database))

@@ -3,13 +3,22 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from datetime import datetime
+
+from sqlmodel import Session, col, select
 
 from pulse_ray.errors import NotFoundError
+from pulse_ray.schemas.training import TERMINAL
 from pulse_ray.store.scope import get_owned
 from pulse_ray.store.tables import Model, TrainingRun
 
-__all__ = ["get_run", "get_run_with_model"]
+__all__ = ["get_run", "get_run_with_model", "open_runs_started_before"]
+
+
+def open_runs_started_before(*, session: Session, before: datetime) -> list[TrainingRun]:
+    """Every account's runs still queued or running that were created before ``before``."""
+    return list(session.exec(select(TrainingRun).where(
+        col(TrainingRun.status).not_in(TERMINAL), col(TrainingRun.started_at) <= before)))
 
 
 def get_run(*, session: Session, run_id: str, account: str | None = None) -> TrainingRun:

@@ -1,4 +1,5 @@
-"""Repository functions for products, tagging jobs and conversions."""
+"""Repository functions for products and conversions (tagging jobs:
+:mod:`pulse_ray.store.tagging_jobs`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from pulse_ray.store.tables import (
     ModelVersion,
     Product,
     Snapshot,
-    TaggingJob,
     TrainingRun,
 )
 from pulse_ray.timeutil import format_timestamp
@@ -33,9 +33,6 @@ __all__ = [
     "catalog_items",
     "catalog_signature",
     "conversion_counts",
-    "create_job",
-    "finish_job",
-    "get_job",
     "get_product",
     "latest_recommending",
     "record_conversion",
@@ -88,28 +85,6 @@ def tagged_event(*, session: Session, account: str, product_ids: list[str],
                       now=now, data={"job_id": job_id, "count": len(product_ids),
                                      "product_ids": product_ids[:1000],
                                      "tagged_at": format_timestamp(now)})
-
-
-def create_job(*, session: Session, account: str, key_id: str | None,
-               products: list[dict[str, Any]], now: datetime) -> TaggingJob:
-    job = TaggingJob(id=new_id(IdPrefix.TAGGING_JOB, now=now), account=account, key_id=key_id,
-                     status="queued", products=products, total=len(products), created_at=now)
-    session.add(job)
-    session.flush()
-    return job
-
-
-def get_job(*, session: Session, account: str, job_id: str) -> TaggingJob:
-    return get_owned(session, TaggingJob, account, id=job_id,
-                     not_found=f"No tagging job '{job_id}'")
-
-
-def finish_job(*, session: Session, job: TaggingJob, status: str, tagged: int,
-               error: str | None, now: datetime) -> None:
-    job.status, job.tagged, job.error, job.completed_at = status, tagged, error, now
-    job.products = []  # the input is no longer needed once the products are stored
-    session.add(job)
-    session.flush()
 
 
 def latest_recommending(*, session: Session, account: str, session_id: str,

@@ -121,8 +121,9 @@ class IdempotencyRecord(SQLModel, table=True):
 
 
 class Datasource(SQLModel, table=True):
-    """A registered source. ``url`` keeps its password (the store is the place secrets
-    live, like Airflow's connections); the public model masks it."""
+    """A registered source. ``url`` is the URL as it may be shown (password masked);
+    the URL itself, password and all, is in ``url_sealed``, sealed with the store's
+    secret keys (pulse_ray.secretbox): a copy of the store holds no password."""
 
     __tablename__ = "datasources"
     __table_args__ = (UniqueConstraint("account", "name"),)
@@ -132,6 +133,7 @@ class Datasource(SQLModel, table=True):
     name: str = Field(max_length=64)
     type: DatasourceType = Field(sa_column=Column(String(16), nullable=False))
     url: str | None = Field(default=None, max_length=2048)
+    url_sealed: str | None = Field(default=None, max_length=4096)
     path: str | None = Field(default=None, max_length=2048)
     table: str | None = Field(default=None, max_length=255)
     query: str | None = Field(default=None, max_length=10_000)
@@ -143,7 +145,7 @@ class Datasource(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
     def public(self) -> DatasourcePublic:
-        return DatasourcePublic.model_validate(self)  # masks the url's password
+        return DatasourcePublic.model_validate(self)
 
 
 class Snapshot(SQLModel, table=True):
@@ -297,7 +299,8 @@ class InferenceRecord(SQLModel, table=True):
 
 
 class WebhookEndpoint(SQLModel, table=True):
-    """A subscription: where an account's events go, and the secrets that sign them."""
+    """A subscription: where an account's events go, and the secrets that sign them,
+    sealed with the store's secret keys (pulse_ray.store.webhooks opens them)."""
 
     __tablename__ = "webhook_endpoints"
 
@@ -308,8 +311,8 @@ class WebhookEndpoint(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=500)
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, max_length=500)
-    secret: str = Field(max_length=100)
-    previous_secret: str | None = Field(default=None, max_length=100)
+    secret: str = Field(max_length=1000)
+    previous_secret: str | None = Field(default=None, max_length=1000)
     previous_secret_until: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True))
     failing_since: datetime | None = Field(
@@ -319,9 +322,9 @@ class WebhookEndpoint(SQLModel, table=True):
     def public(self) -> WebhookPublic:
         return WebhookPublic.model_validate(self, from_attributes=True)
 
-    def created(self) -> WebhookCreated:
+    def created(self, secret: str) -> WebhookCreated:
         """The answer to subscribing: the public fields and, this once, the secret."""
-        return WebhookCreated.model_validate(self, from_attributes=True)
+        return WebhookCreated.model_validate({**self.public().model_dump(), "secret": secret})
 
 
 class WebhookMessage(SQLModel, table=True):
@@ -397,17 +400,22 @@ class Product(SQLModel, table=True):
 
 
 class TaggingJob(SQLModel, table=True):
-    """A large tagging request finished in the background."""
+    """A large tagging request finished in the background, by whichever worker holds
+    its lease (``lease_owner`` until ``lease_expires_at``); ``tagged`` is also the
+    checkpoint: ``products[:tagged]`` are stored."""
 
     __tablename__ = "tagging_jobs"
 
     id: str = Field(primary_key=True, max_length=40)
     account: str = Field(max_length=100, index=True)
     key_id: str | None = Field(default=None, max_length=40)
-    status: str = Field(max_length=16)  # queued | running | succeeded | failed
+    status: str = Field(max_length=16, index=True)  # queued | running | succeeded | failed
     products: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     total: int
     tagged: int = 0
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                             nullable=True))
     error: str | None = Field(default=None, max_length=4000)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),

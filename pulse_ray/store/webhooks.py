@@ -1,5 +1,8 @@
 """Repository functions for webhook endpoints, the outbox and the delivery log.
 
+Signing secrets are stored sealed (pulse_ray.secretbox): sealed here on the way in,
+opened here when a delivery is claimed for signing, and nowhere else.
+
 ``emit`` is called inside the transaction of the change an event reports (a snapshot
 stored, a run finished, a version deployed), so an event exists exactly when its change
 does: nothing is announced that was rolled back, and nothing committed goes unannounced.
@@ -20,6 +23,7 @@ from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.schemas.audit import AuditAction
 from pulse_ray.schemas.webhooks import WebhookUpdate
 from pulse_ray.store import audit
+from pulse_ray.store.engine import secrets_of
 from pulse_ray.store.pagination import page
 from pulse_ray.store.scope import get_owned, owned
 from pulse_ray.store.tables import (
@@ -51,8 +55,8 @@ def create_endpoint(*, session: Session, account: str, url: str, events: list[st
                     description: str | None, secret: str, now: datetime,
                     by_key: str | None = None) -> WebhookEndpoint:
     endpoint = WebhookEndpoint(id=new_id(IdPrefix.WEBHOOK, now=now), account=account, url=url,
-                               events=events, description=description, secret=secret,
-                               created_at=now)
+                               events=events, description=description,
+                               secret=secrets_of(session).seal(secret), created_at=now)
     session.add(endpoint)
     session.flush()
     audit.record(session=session, account=account, by_key=by_key, now=now,
@@ -83,7 +87,7 @@ def rotate_secret(*, session: Session, endpoint: WebhookEndpoint, secret: str,
                   overlap: timedelta, by_key: str | None, now: datetime) -> WebhookEndpoint:
     """``secret`` signs from now on; the old one as well, for ``overlap``."""
     endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, now + overlap
-    endpoint.secret = secret
+    endpoint.secret = secrets_of(session).seal(secret)
     session.add(endpoint)
     session.flush()
     audit.record(session=session, account=endpoint.account, by_key=by_key, now=now,
@@ -189,10 +193,11 @@ def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta,
         if claimed.rowcount != 1:
             continue  # another dispatcher took it between the read and here
         taken[endpoint.id] = taken.get(endpoint.id, 0) + 1
-        secrets = [endpoint.secret]
+        sealed = [endpoint.secret]
         if endpoint.previous_secret and endpoint.previous_secret_until \
                 and endpoint.previous_secret_until > now:
-            secrets.append(endpoint.previous_secret)
+            sealed.append(endpoint.previous_secret)
+        secrets = [secrets_of(session).open(token) for token in sealed]
         assert delivery.id is not None
         due.append(Due(delivery_id=delivery.id, attempt=delivery.attempts + 1,
                        message_id=message.id, body=message.payload, endpoint_id=endpoint.id,

@@ -84,6 +84,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         webhook_retry_schedule_s=[0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
         webhook_poll_interval_s=0.2,
         webhook_timeout_s=2,
+        # A tagging job whose replica is killed is taken over 3 s after its checkpoint.
+        tag_lease_s=3,
+        tag_poll_interval_s=0.5,
     )
     service = start_service(settings)
     try:

@@ -6,20 +6,25 @@ background, and the webhooks the seed lists."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import col, select
 
 from deployments.service import RunningService
 from pulse_ray.shop.personas import PERSONA_NAMES
+from pulse_ray.store import Database
+from pulse_ray.store.tables import Product, TaggingJob, WebhookMessage
 from tests.conftest import Receiver
 from tests.seed_bodies import SEED_INFER, SEED_TAG
 
-from .conftest import SHOP_DEMO, bearer, pulse_cli
+from .conftest import SHOP_DEMO, bearer, eventually, pulse_cli
 
 # Past the default per-test limit: the first test that asks for the session's demo
 # shop runs `pulse demo shop`, which trains its persona model.
@@ -132,6 +137,61 @@ def test_a_large_catalog_update_is_tagged_in_the_background(shop: dict[str, Any]
     assert tagged["data"]["count"] == 150
     product = http.get("/v1/products/prod_new_149").json()
     assert product["tags"]["facets"]["category"] == ["footwear", "footwear/trail"]
+
+
+def test_a_tagging_job_survives_the_sigkill_of_the_replica_running_it(
+        service: RunningService, make_key: Any, receiver: Receiver) -> None:
+    """Issue 21: the replica tagging 1,000 products is killed after its first checkpoint;
+    another takes the job over when the lease runs out, and it completes: every product
+    stored, the checkpoint at exactly 1,000, one products.tagged naming each once."""
+    headers = bearer(make_key("read", "write", plan="enterprise")["key"])
+    products = [{"id": f"prod_kill_{i:04d}", "name": f"Wool Sock {i}", "price": 5 + i % 20,
+                 "category": "apparel/socks", "description": "Warm."} for i in range(1000)]
+    database = Database.from_settings(service.settings)
+    with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
+        assert http.post("/v1/webhooks", json={"url": receiver.url,
+                                               "events": ["products.tagged"]}).status_code == 201
+        accepted = http.post("/v1/products/tag", json={"products": products})
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["id"]
+
+        def job() -> TaggingJob:
+            with database.session() as session:
+                found = session.get(TaggingJob, job_id)
+                assert found is not None
+                return found
+
+        eventually(lambda: job().tagged > 0, timeout=60, what="the first checkpoint")
+        held = job()
+        assert held.lease_owner is not None and held.tagged < 1000
+        os.kill(int(held.lease_owner.split(":")[1]), signal.SIGKILL)  # the replica's process
+        owners = set()  # who held the job until its end
+
+        def ended() -> bool:
+            now = job()
+            owners.add(now.lease_owner)
+            return now.status != "running"
+
+        eventually(ended, timeout=60, what="the job's end")
+        assert owners - {None, held.lease_owner}, "no other worker took the job over"
+        # From the replica left: the killed one's may still be in rotation a moment.
+        replies: list[httpx.Response] = []
+        eventually(lambda: replies.append(http.get(f"/v1/products/tag/{job_id}"))
+                   or replies[-1].status_code == 200, timeout=30, what="an answer")
+    ended = replies[-1].json()
+    assert (ended["status"], ended["tagged"]) == ("succeeded", 1000), ended
+    assert job().lease_owner is None
+    with database.session() as session:
+        stored = session.exec(select(Product.id).where(
+            col(Product.id).startswith("prod_kill_"))).all()
+        messages = [m for m in session.exec(select(WebhookMessage).where(
+            WebhookMessage.type == "products.tagged")) if m.payload["data"]["job_id"] == job_id]
+    database.dispose()
+    assert len(stored) == 1000
+    (message,) = messages
+    ids = message.payload["data"]["product_ids"]
+    assert message.payload["data"]["count"] == 1000 and sorted(ids) == sorted(set(ids))
+    assert len(ids) == 1000
 
 
 def test_tagging_and_inference_have_separate_limits(service: RunningService, shop: dict[str, Any],

@@ -19,7 +19,7 @@ LAYERS: dict[str, int] = {
     "pulse_ray.timeutil": 0, "pulse_ray.logs": 0, "pulse_ray.urls": 0,
     "pulse_ray.credentials": 0, "pulse_ray.plans": 0, "pulse_ray.apikeys": 0,
     "pulse_ray.contenthash": 0, "pulse_ray.cache": 0, "pulse_ray.capacity": 0,
-    "pulse_ray.metrics": 0,
+    "pulse_ray.metrics": 0, "pulse_ray.secretbox": 0,
     # domain: pure rules and algorithms (no store, no Ray, no web framework)
     "pulse_ray.auth": 1, "pulse_ray.ratelimit": 1, "pulse_ray.registry": 1,
     "pulse_ray.idempotency": 1, "pulse_ray.snapshots": 1, "pulse_ray.predictions": 1,

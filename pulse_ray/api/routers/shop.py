@@ -21,6 +21,7 @@ from pulse_ray.schemas.shop import (
     TagResult,
 )
 from pulse_ray.store import shop as repo
+from pulse_ray.store import tagging_jobs
 
 router = APIRouter(tags=["e-commerce"], route_class=JsonBodyRoute)
 
@@ -58,8 +59,8 @@ async def get_tagging_job(job_id: str, principal: ReadKey,
                           state: AppStateDep) -> TaggingJobPublic:
     def get() -> TaggingJobPublic:
         with state.database.session() as session:
-            return repo.get_job(session=session, account=principal.account,
-                                job_id=job_id).public()
+            return tagging_jobs.get_job(session=session, account=principal.account,
+                                        job_id=job_id).public()
 
     return await run_in_threadpool(get)
 

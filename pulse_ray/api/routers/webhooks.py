@@ -49,11 +49,12 @@ def _check_url(url: str, state: AppStateDep) -> None:
 def create_webhook(body: WebhookCreate, principal: WriteKey, session: SessionDep,
                    now: NowDep, state: AppStateDep) -> WebhookCreated:
     _check_url(body.url, state)
+    secret = new_secret()
     endpoint = repo.create_endpoint(session=session, account=principal.account, url=body.url,
                                     events=list(dict.fromkeys(body.events)),
-                                    description=body.description, secret=new_secret(), now=now,
+                                    description=body.description, secret=secret, now=now,
                                     by_key=principal.key_id)
-    return endpoint.created()
+    return endpoint.created(secret)
 
 
 @router.get("", response_model=Page[WebhookPublic], summary="List webhooks, newest first")
@@ -96,13 +97,14 @@ def delete_webhook(webhook_id: str, principal: WriteKey, session: SessionDep,
              summary="A new signing secret; the old one keeps signing for an overlap")
 def rotate_secret(webhook_id: str, principal: WriteKey, session: SessionDep, now: NowDep,
                   state: AppStateDep) -> SecretRotated:
+    secret = new_secret()
     endpoint = repo.rotate_secret(
         session=session, endpoint=repo.get_endpoint(session=session, endpoint_id=webhook_id,
                                                     account=principal.account),
-        secret=new_secret(), overlap=timedelta(seconds=state.settings.webhook_secret_overlap_s),
+        secret=secret, overlap=timedelta(seconds=state.settings.webhook_secret_overlap_s),
         by_key=principal.key_id, now=now)
     assert endpoint.previous_secret_until is not None  # set just now
-    return SecretRotated(id=endpoint.id, secret=endpoint.secret,
+    return SecretRotated(id=endpoint.id, secret=secret,
                          previous_secret_expires_at=endpoint.previous_secret_until)
 
 

@@ -3,6 +3,8 @@ Ray Data in tests/integration)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
 from pulse_ray.demo.transactions import load
 from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.services.snapshots import SnapshotService
 from pulse_ray.shop.encoder import LocalEncoder
 from pulse_ray.store import keys as key_repo
 from pulse_ray.store import upgrade
@@ -71,6 +74,43 @@ def test_postgres_passwords_are_never_returned(client: TestClient, headers: dict
     assert response.status_code == 201, response.text
     assert "hunter2" not in response.text and "***" in response.json()["url"]
     assert "hunter2" not in client.get("/v1/datasources/pg", headers=headers).text
+
+
+@pytest.mark.postgres
+def test_secrets_stay_out_of_the_store_file_logs_errors_and_snapshots(
+    client: TestClient, headers: dict[str, str], postgres_url: str, demo_table: pa.Table,
+    state: AppState, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 21: a datasource password and a webhook signing secret, used for real, are
+    found nowhere a copy of the store file, the logs or an answer would show them."""
+    caplog.set_level(logging.DEBUG)
+    load(demo_table, postgres_url)
+    password = "hunter2-Zq8xK"
+    url = postgres_url.replace("postgresql://postgres@", f"postgresql://postgres:{password}@")
+    assert client.post("/v1/datasources", headers=headers, json={
+        "name": "pg", "type": "postgresql", "url": url, "table": "transactions"}
+    ).status_code == 201
+    snapshot = client.post("/v1/snapshot/pg", headers=headers)
+    assert snapshot.status_code == 201, snapshot.text
+    unreachable = client.post("/v1/datasources", headers=headers, json={
+        "name": "down", "type": "postgresql", "table": "t",
+        "url": f"postgresql://postgres:{password}@127.0.0.1:1/x"})
+    assert unreachable.status_code == 400
+    state.settings.webhook_allow_hosts = ["127.0.0.1"]
+    webhook = client.post("/v1/webhooks", headers=headers, json={
+        "url": "http://127.0.0.1:9/hook", "events": ["snapshot.created"]}).json()
+    rotated = client.post(f"/v1/webhooks/{webhook['id']}/rotate-secret", headers=headers)
+    signing_secrets = [webhook["secret"], rotated.json()["secret"]]
+    answers = [unreachable.text, snapshot.text, client.get(
+        f"/v1/snapshots/{snapshot.json()['id']}", headers=headers).text,
+        client.get("/v1/datasources", headers=headers).text]
+    store_file = Path(str(state.database.url.database))
+    stored = b"".join(f.read_bytes() for f in store_file.parent.glob(store_file.name + "*"))
+    for secret in [password, *signing_secrets, *(s.removeprefix("whsec_")
+                                                 for s in signing_secrets)]:
+        assert secret.encode() not in stored
+        assert secret not in caplog.text
+        assert all(secret not in answer for answer in answers)
 
 
 @pytest.mark.parametrize(
@@ -199,3 +239,25 @@ def test_a_snapshot_the_cluster_can_never_run_is_refused_at_once(
         cluster.resources = Resources(cpus=4.0)  # a node joins: the same request now works
         assert client.post("/v1/snapshot/transactions-db", headers=headers).status_code == 201
     state.database.dispose()
+
+
+def test_a_snapshot_past_its_deadline_is_cancelled_saying_why(
+        client: TestClient, headers: dict[str, str], demo_db: Path, state: AppState) -> None:
+    """A snapshot whose tasks wait (here: a runner that never finishes, as Ray tasks
+    queued behind a busy cluster) ends at PULSE_SNAPSHOT_DEADLINE_S with the reason."""
+    _register(client, headers, demo_db)
+
+    class Waiting:
+        async def run(self, job: object) -> object:
+            await asyncio.Event().wait()
+            raise AssertionError("never")
+
+    state.snapshots = SnapshotService(database=state.database, runner=Waiting(),  # type: ignore[arg-type]
+                                      storage_uri=state.settings.snapshot_uri, plan=state.plan,
+                                      clock=state.clock, deadline_s=0.2)
+    response = client.post("/v1/snapshot/transactions-db", headers=headers)
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "UNAVAILABLE" and "PULSE_SNAPSHOT_DEADLINE_S" in error["message"]
+    assert "0.2 s" in error["message"] and "retry-after" in response.headers
+    assert client.get("/v1/snapshots", headers=headers).json()["data"] == []

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -160,6 +162,41 @@ def test_a_dead_job_marks_its_run_failed(
     detail = client.get(f"/v1/train/{run['id']}", headers=headers).json()
     assert detail["status"] == "failed" and "OOM" in detail["error"]
     assert detail["completed_at"] is not None
+
+
+def _queued_hours_ago(state: AppState, run_id: str, hours: float) -> None:
+    with state.database.session() as session:
+        run = run_repo.get_run(session=session, run_id=run_id)
+        run.started_at -= timedelta(hours=hours)
+        session.add(run)
+
+
+def test_a_run_past_its_deadline_fails_saying_so_and_its_job_is_stopped(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend,
+    state: AppState,
+) -> None:
+    run = client.post("/v1/train/fraud-detector", headers=headers,
+                      json={"snapshot": snapshot_id}).json()
+    _queued_hours_ago(state, run["id"], 5.9)  # the default deadline is 6 h
+    assert client.get(f"/v1/train/{run['id']}", headers=headers).json()["status"] == "queued"
+    _queued_hours_ago(state, run["id"], 0.2)
+    detail = client.get(f"/v1/train/{run['id']}", headers=headers).json()
+    assert detail["status"] == "failed" and detail["completed_at"] is not None
+    assert "within 21600 s" in detail["error"] and "PULSE_TRAIN_DEADLINE_S" in detail["error"]
+    assert backend.stopped == [f"pulse-{run['id']}"]
+
+
+def test_overdue_runs_nobody_asks_about_are_failed_by_the_sweep(
+    client: TestClient, headers: dict[str, str], snapshot_id: str, backend: RecordingBackend,
+    state: AppState,
+) -> None:
+    runs = [client.post("/v1/train/fraud-detector", headers=headers,
+                        json={"snapshot": snapshot_id}).json()["id"] for _ in range(2)]
+    _queued_hours_ago(state, runs[0], 7)
+    state.training.expire_overdue()  # what each replica runs every 30 s
+    assert state.training.expire_overdue() == 0  # once
+    statuses = [client.get(f"/v1/train/{r}", headers=headers).json()["status"] for r in runs]
+    assert statuses == ["failed", "queued"] and backend.stopped == [f"pulse-{runs[0]}"]
 
 
 def test_cancel_stops_the_job_once(

@@ -10,7 +10,8 @@ from pulse_ray.cli.server_extra import INSTALL, missing_extra
 from tests.fresh_python import run_python, server_only_modules
 
 SERVER_COMMANDS = [["serve"], ["keys", "create", "--name", "me"], ["keys", "--help"],
-                   ["db", "upgrade"], ["datasources", "list"], ["demo", "transactions"]]
+                   ["db", "upgrade"], ["secrets", "rotate-key"], ["datasources", "list"],
+                   ["demo", "transactions"]]
 
 
 def test_client_commands_run_without_the_server_extra_and_import_none_of_it() -> None:

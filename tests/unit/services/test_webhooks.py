@@ -33,7 +33,7 @@ def quick(settings: Settings) -> Settings:
 @pytest.fixture
 def database(quick: Settings) -> Iterator[Database]:
     quick.ensure_dirs()
-    database = Database(quick.store_url)
+    database = Database.from_settings(quick)
     upgrade(database)
     yield database
     database.dispose()
@@ -45,6 +45,12 @@ def _subscribe(database: Database, url: str, events: tuple[str, ...] = ("model.u
         return repo.create_endpoint(session=session, account="acme", url=url,
                                     events=list(events), description=None,
                                     secret=new_secret(), now=utcnow())
+
+
+def _secret(database: Database, endpoint: WebhookEndpoint) -> str:
+    """The signing secret, as the subscriber was shown it (the store keeps it sealed)."""
+    assert database.secrets is not None
+    return database.secrets.open(endpoint.secret)
 
 
 def _emit(database: Database, type_: EventType = EventType.MODEL_UPDATED) -> str:
@@ -83,7 +89,7 @@ def test_a_receiver_failing_twice_gets_the_same_message_three_times(
     _run(Dispatcher(database, quick), lambda: len(receiver.received) == 3)
     assert {h["webhook-id"] for h, _ in receiver.received} == {message_id}
     for headers, body in receiver.received:  # what a receiver using the package does
-        event = Webhook(endpoint.secret).verify(body, headers)
+        event = Webhook(_secret(database, endpoint)).verify(body, headers)
         assert event["type"] == "model.updated" and event["data"]["model"] == "m"
     delivery = _delivery(database, message_id)
     assert (delivery.status, delivery.attempts) == ("delivered", 3)
@@ -134,7 +140,7 @@ def test_two_dispatchers_on_one_store_send_each_message_once(
 ) -> None:
     _subscribe(database, receiver.url)
     ids = [_emit(database) for _ in range(20)]
-    other = Database(quick.store_url)  # another process's connection pool
+    other = Database.from_settings(quick)  # another process's connection pool
     first, second = Dispatcher(database, quick), Dispatcher(other, quick)
 
     async def both() -> None:
@@ -177,16 +183,35 @@ def test_a_new_dispatcher_sends_what_the_old_one_left(database: Database, quick:
     assert sorted(h["webhook-id"] for h, _ in receiver.received) == sorted(ids)
 
 
+def test_pending_deliveries_survive_a_restart_and_reach_a_deduplicating_receiver_once(
+        database: Database, quick: Settings, receiver: Receiver) -> None:
+    """Issue 21: the service stops with deliveries pending to an endpoint failing its
+    first attempts; the next process's dispatcher (its own pool) delivers every event,
+    each once (so a receiver deduplicating by webhook-id has nothing to drop)."""
+    _subscribe(database, receiver.url)
+    ids = [_emit(database) for _ in range(5)]
+    receiver.statuses = [503] * 5  # down: the first attempt of each fails
+    before = Dispatcher(database, quick)
+    _run(before, lambda: len(receiver.received) == 5)
+    database.dispose()  # the process is gone; the outbox is in the store
+    after = Database.from_settings(quick)
+    try:
+        _run(Dispatcher(after, quick),
+             lambda: all(_delivery(after, i).status == "delivered" for i in ids))
+    finally:
+        after.dispose()
+    answered = [h["webhook-id"] for h, _ in receiver.received]
+    assert sorted(answered[:5]) == sorted(ids)  # the failed first attempts
+    assert sorted(answered[5:]) == sorted(ids)  # after the restart: each once, not twice
+
+
 def test_after_a_rotation_both_secrets_verify(database: Database, quick: Settings,
                                               receiver: Receiver) -> None:
     endpoint = _subscribe(database, receiver.url)
-    old = endpoint.secret
+    old, new = _secret(database, endpoint), new_secret()
     with database.session() as session:
-        stored = session.get(WebhookEndpoint, endpoint.id)
-        assert stored is not None
-        stored.previous_secret, stored.secret = old, new_secret()
-        stored.previous_secret_until = utcnow() + timedelta(hours=24)
-        new = stored.secret
+        repo.rotate_secret(session=session, endpoint=endpoint, secret=new,
+                           overlap=timedelta(hours=24), by_key=None, now=utcnow())
     _emit(database)
     _run(Dispatcher(database, quick), lambda: len(receiver.received) == 1)
     headers, body = receiver.received[0]
