@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.store.scope import get_owned
 from pulse_ray.store.shop import tagged_event, upsert_products
 from pulse_ray.store.tables import Product, TaggingJob
 
@@ -48,10 +48,8 @@ def create_job(*, session: Session, account: str, key_id: str | None,
 
 
 def get_job(*, session: Session, account: str, job_id: str) -> TaggingJob:
-    job = session.get(TaggingJob, job_id)
-    if job is None or job.account != account:
-        raise NotFoundError(f"No tagging job '{job_id}'")
-    return job
+    return get_owned(session, TaggingJob, account, id=job_id,
+                     not_found=f"No tagging job '{job_id}'")
 
 
 @dataclass(frozen=True)

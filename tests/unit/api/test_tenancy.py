@@ -6,6 +6,7 @@ does not hold here fails the test until the world below holds it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
-from pulse_ray.store import shop as shop_repo
+from pulse_ray.store import tagging_jobs
 from pulse_ray.timeutil import utcnow
 from tests.seed_bodies import FRAUD_INPUT, SEED_TAG
 
@@ -62,8 +63,13 @@ def world(client: TestClient, owner: dict[str, str], snapshot_id: str, state: Ap
     message = client.post(f"/v1/webhooks/{webhook}/test", headers=owner).json()["message_id"]
     product = client.post("/v1/products/tag", headers=owner, json=SEED_TAG).json()["data"][0]
     with state.database.session() as session:
-        job = shop_repo.create_job(session=session, account="default", key_id=None,
+        job = tagging_jobs.create_job(session=session, account="default", key_id=None,
                                    products=[], now=utcnow()).id
+    # The app's tagging worker takes the job: the world is read once it has finished.
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/products/tag/{job}", headers=owner).json()["status"] != "succeeded":
+        assert time.monotonic() < deadline, "the tagging worker did not finish the job"
+        time.sleep(0.05)
     key_id = client.get("/v1/keys", headers=owner).json()["data"][0]["id"]
     return {
         "model": [MODEL], "version": [version], "run_id": [run_id],
