@@ -13,7 +13,7 @@ from pulse_ray.errors import ValidationError
 from pulse_ray.models.fitting import (
     FeatureMasking,
     make_training,
-    predict_proba,
+    predict,
     to_tensors,
     train_epoch,
 )
@@ -96,7 +96,7 @@ def test_a_few_epochs_learn_the_demo_signal(demo_table: pa.Table) -> None:
     losses = [train_epoch(net, optimizer, loss, data, batch_size=512, generator=generator,
                           masking=masking) for _ in range(4)]
     assert losses[-1] < losses[0]
-    probabilities = predict_proba(net, held.numeric, held.categorical)
+    probabilities = predict(net, pre, held.numeric, held.categorical)
     labels = held.labels.numpy()
     threshold = best_threshold(labels == 1, probabilities[:, 1])
     metrics = classification_metrics(labels, probabilities, positive_index=1,
