@@ -229,8 +229,12 @@ class Fitting:
                                                           strict=True)):
             if candidate.stopping.stopped:
                 continue
+            # Order, masking and dropout seeded by (seed, epoch, candidate): a fitting
+            # resumed from a checkpoint trains each epoch as the first attempt would.
+            seed = self.seed * 100_003 + epoch * 7 + index
+            torch.manual_seed(seed)
             generator = torch.Generator(device=self.device)
-            generator.manual_seed(self.seed * 100_003 + epoch * 7 + index)
+            generator.manual_seed(seed)
             loss = train_epoch(candidate.model, candidate.optimizer, loss_fn, train,
                                batch_size=batch_size, generator=generator,
                                masking=self.masking)

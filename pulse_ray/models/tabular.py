@@ -46,6 +46,7 @@ __all__ = ["ARCHITECTURES", "TabularNet", "TabularPreprocessor", "fit_preprocess
 # The candidates every run fits, by name: hidden layer sizes (none: a linear model).
 ARCHITECTURES: dict[str, tuple[int, ...]] = {"linear": (), "mlp": (128, 64)}
 _MAX_VOCABULARY = 1000
+_CLIP = 1e4  # standard deviations: the furthest a number is encoded from its mean
 _POSITIVE = ("true", "1", "yes", "fraud", "positive")
 
 
@@ -151,18 +152,20 @@ class TabularPreprocessor:
 
     def _scale(self, raw: np.ndarray) -> np.ndarray:
         """The numeric block from raw values (NaN where missing), a column per feature:
-        standardised value, missing flag, and for non-negative features log1p too."""
+        standardised value, missing flag, and for non-negative features log1p too.
+        Standardised values are clipped to ±:data:`_CLIP` standard deviations: any finite
+        input is a valid one, and 1e300 must read as very large, not overflow float32."""
         numeric = np.zeros((raw.shape[0], self.numeric_width), dtype=np.float32)
         column = 0
         for j, f in enumerate(self.numeric):
             missing = ~np.isfinite(raw[:, j])
             values = np.where(missing, f.mean, raw[:, j])
-            numeric[:, column] = (values - f.mean) / f.std
+            numeric[:, column] = np.clip((values - f.mean) / f.std, -_CLIP, _CLIP)
             numeric[:, column + 1] = missing
             column += 2
             if f.non_negative:
                 logs = np.log1p(np.maximum(values, 0.0))
-                numeric[:, column] = (logs - f.log_mean) / f.log_std
+                numeric[:, column] = np.clip((logs - f.log_mean) / f.log_std, -_CLIP, _CLIP)
                 column += 1
         return numeric
 
