@@ -151,3 +151,25 @@ def test_a_fitting_resumed_from_its_state_carries_on_as_if_never_stopped() -> No
     resumed = fitting(pre)
     resumed.load_state_dict(first.state_dict())
     assert [resumed.epoch(epoch, data, held) for epoch in (2, 3)] == reports[2:]
+
+
+def test_three_classes_are_learnt_and_answered_with_each_probability() -> None:
+    from pulse_ray.models.artifacts import TrainedModel
+    from pulse_ray.models.tabular import TabularNet
+
+    rng = np.random.default_rng(2)
+    kind = rng.integers(0, 3, 900)
+    centres = np.array([[0.0, 3.0], [3.0, 0.0], [-3.0, -3.0]])[kind]
+    points = centres + rng.normal(0, 1, (900, 2))
+    table = pa.table({"a": points[:, 0], "b": points[:, 1],
+                      "kind": np.array(["setosa", "versicolor", "virginica"])[kind]})
+    fitting, _ = _fitting(table, "kind")
+    outcome = fitting.outcome()
+    assert outcome.metrics["f1_score"] > 0.9 and outcome.metrics["accuracy"] > 0.9
+    pre = fitting.preprocessor
+    net = TabularNet.for_preprocessor(pre, outcome.architecture)
+    net.load_state_dict(outcome.weights)
+    (answer,) = TrainedModel(net=net.eval(), preprocessor=pre).predict([{"a": -3.0, "b": -3.0}])
+    assert answer["kind"] == "virginica"
+    assert set(answer["probabilities"]) == {"setosa", "versicolor", "virginica"}
+    assert answer["confidence"] == max(answer["probabilities"].values())
