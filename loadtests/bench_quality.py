@@ -101,8 +101,7 @@ def score(dataset: Dataset, truth: pd.Series, predicted: Any) -> float:
 
 def baselines(dataset: Dataset) -> dict[str, BaseEstimator]:
     frame = dataset.frame[dataset.features]
-    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
-            or pd.api.types.is_bool_dtype(frame[c])]
+    text = _text(frame)
     numbers = [c for c in frame.columns if c not in text]
     scaled = make_column_transformer((StandardScaler(), numbers),
                                      (OneHotEncoder(handle_unknown="ignore"), text))
@@ -115,12 +114,16 @@ def baselines(dataset: Dataset) -> dict[str, BaseEstimator]:
                                                   random_state=0)}
 
 
+def _text(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
+            or pd.api.types.is_bool_dtype(frame[c])]
+
+
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns as pandas categories (what HistGradientBoosting reads natively)."""
     frame = frame.copy()
-    for name in frame.columns:
-        if frame[name].dtype == object:
-            frame[name] = frame[name].astype("category")
+    for name in _text(frame):
+        frame[name] = frame[name].astype("category")
     return frame
 
 
@@ -160,8 +163,8 @@ def run_pulse(http: httpx.Client, work: Path, dataset: Dataset, train_rows: pd.D
         "constraints": dataset.constraints or {}}).raise_for_status()
     run = train(http, name, snapshot)
     rows = test_rows[dataset.features].to_dict("records")
-    rows = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-            for row in rows]
+    rows = [{k: None if pd.isna(v) else v.item() if isinstance(v, np.generic) else v
+             for k, v in row.items()} for row in rows]  # NaN: left out, as JSON says null
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda row: _infer(http, name, row), rows))
     refused = [body for status, body in answers if status != 200]

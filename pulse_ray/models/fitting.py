@@ -116,13 +116,13 @@ def make_training(preprocessor: TabularPreprocessor, *, learning_rate: float, se
                   architecture: str = "mlp"
                   ) -> tuple[TabularNet, torch.optim.Optimizer, nn.Module]:
     """A candidate's network (an :data:`ARCHITECTURES` name), its optimizer and its
-    loss (a classifier's weighs classes by the preprocessor's class weights)."""
+    loss (a classifier's is unweighted, so its outputs stay probabilities: imbalance is
+    the decision's to handle, see :class:`TabularPreprocessor`)."""
     torch.manual_seed(seed)
     net = TabularNet.for_preprocessor(preprocessor, architecture)
     optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate,
                                   weight_decay=WEIGHT_DECAY)
-    loss: nn.Module = _SquaredError() if preprocessor.regression else nn.CrossEntropyLoss(
-        weight=torch.tensor(preprocessor.class_weights, dtype=torch.float32))
+    loss: nn.Module = _SquaredError() if preprocessor.regression else nn.CrossEntropyLoss()
     return net, optimizer, loss
 
 

@@ -49,12 +49,14 @@ def best_threshold(positive: np.ndarray, scores: np.ndarray) -> float:
 
 
 def classification_metrics(
-    labels: np.ndarray, probabilities: np.ndarray, *, positive_index: int, threshold: float
+    labels: np.ndarray, probabilities: np.ndarray, *, positive_index: int, threshold: float,
+    decided: np.ndarray | None = None,
 ) -> dict[str, float]:
     """accuracy, precision, recall, f1_score and roc_auc.
 
     Binary (two columns of probabilities): about the positive class, deciding at
-    ``threshold``. Multiclass: arg-max decisions, macro averages, one-vs-rest AUC.
+    ``threshold``. Multiclass: the ``decided`` classes (default: arg-max), macro
+    averages, one-vs-rest AUC.
     """
     classes = probabilities.shape[1]
     if classes == 2:
@@ -65,7 +67,7 @@ def classification_metrics(
         accuracy = float(np.mean(true == predicted))
         auc = _roc_auc(true, scores)
     else:
-        predicted_class = probabilities.argmax(axis=1)
+        predicted_class = probabilities.argmax(axis=1) if decided is None else decided
         accuracy = float(np.mean(predicted_class == labels))
         per_class = [_prf(labels == k, predicted_class == k) for k in range(classes)]
         precision, recall, f1 = (float(np.mean([p[i] for p in per_class])) for i in range(3))

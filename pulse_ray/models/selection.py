@@ -102,7 +102,8 @@ def evaluate(preprocessor: TabularPreprocessor, labels: np.ndarray,
     threshold = (best_threshold(labels == positive, predictions[:, positive])
                  if len(preprocessor.classes) == 2 else 0.5)
     metrics = classification_metrics(labels, predictions, positive_index=positive,
-                                     threshold=threshold)
+                                     threshold=threshold,
+                                     decided=preprocessor.decided(predictions))
     return Evaluation(loss=loss, metrics=metrics | calibration_metrics(labels, predictions),
                       threshold=threshold)
 

@@ -11,9 +11,11 @@ table, not only the demo):
   missing values become the mean plus a missing flag (:meth:`TabularPreprocessor.missing_numeric`);
 * text and boolean columns get a vocabulary of their most frequent values (at most
   1,000); index 0 is the bucket for unknown and missing values; each has an embedding;
-* classes come from the label column; the loss weights them by the square root of
-  their inverse frequency (class imbalance), and a binary model's decision threshold is
-  the one that maximises F1 on the validation split;
+* classes come from the label column; the loss does not weigh them, so ``confidence``
+  stays a probability (the Brier score and ECE measure how well); class imbalance is
+  handled where the decision is made: a binary model says yes from the threshold with the
+  best F1 on the validation split, a multiclass one picks the class with the highest
+  probability times the square root of its inverse frequency;
 * a regressor's label is standardised for training and its predictions are given back
   in the label's units.
 
@@ -95,6 +97,9 @@ class TabularPreprocessor:
     family: str = CLASSIFIER
     target_mean: float = 0.0  # a regressor's label is (value - mean) / std in training
     target_std: float = 1.0
+    # A multiclass decision is the arg-max of probability × weight (none: artifacts
+    # from before, whose loss weighed the classes instead).
+    decision_weights: list[float] = field(default_factory=list)
 
     @property
     def regression(self) -> bool:
@@ -225,6 +230,7 @@ class TabularPreprocessor:
             family=str(data.get("family", CLASSIFIER)),
             target_mean=float(data.get("target_mean", 0.0)),
             target_std=float(data.get("target_std", 1.0)),
+            decision_weights=list(data.get("decision_weights", [])),
         )
 
     def label_value(self, index: int) -> bool | int | str:
@@ -244,6 +250,12 @@ class TabularPreprocessor:
             return values.cpu().numpy()
         return torch.softmax(outputs, dim=1).cpu().numpy()
 
+    def decided(self, probabilities: np.ndarray) -> np.ndarray:
+        """A multiclass model's class index for each row of ``probabilities``: the most
+        probable, each class's probability weighed by its decision weight."""
+        weights = np.asarray(self.decision_weights or np.ones(probabilities.shape[1]))
+        return np.asarray((probabilities * weights).argmax(axis=1))
+
     def decide(self, predictions: np.ndarray) -> list[dict[str, Any]]:
         """Answers from :meth:`predictions`: a regressor's value under the label's name;
         a classifier's label and ``confidence`` — the positive class's probability for a
@@ -262,7 +274,7 @@ class TabularPreprocessor:
                 index = positive if score >= self.threshold else 1 - positive
                 output = {self.label: self.label_value(index), "confidence": round(score, 6)}
             else:
-                index = int(row.argmax())
+                index = self.decided(row[None, :])[0]
                 output = {self.label: self.label_value(index),
                           "confidence": round(float(row[index]), 6),
                           "probabilities": {str(self.label_value(i)): round(float(p), 6)
@@ -298,7 +310,8 @@ def _target(stats: TableStats, label: str, family: str) -> TabularPreprocessor:
     weights = [math.sqrt(total / (len(classes) * label_stats.counts[c])) for c in classes]
     label_kind = {"boolean": "boolean", "numeric": "integer"}.get(label_stats.kind, "string")
     return TabularPreprocessor(label=label, classes=classes, class_weights=weights,
-                               label_kind=label_kind)
+                               label_kind=label_kind,
+                               decision_weights=weights if len(classes) > 2 else [])
 
 
 def fit_preprocessor(
