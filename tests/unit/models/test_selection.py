@@ -173,3 +173,26 @@ def test_three_classes_are_learnt_and_answered_with_each_probability() -> None:
     assert answer["kind"] == "virginica"
     assert set(answer["probabilities"]) == {"setosa", "versicolor", "virginica"}
     assert answer["confidence"] == max(answer["probabilities"].values())
+
+
+def test_a_rare_class_is_decided_by_probability_times_its_weight() -> None:
+    counts = {"common": 90, "middle": 30, "rare": 10}
+    table = pa.table({"x": np.arange(130.0),
+                      "kind": [k for k, n in counts.items() for _ in range(n)]})
+    pre = fit_preprocessor(table_stats(table), label="kind", features=["x"])
+    assert pre.decision_weights == pre.class_weights
+    assert pre.decision_weights[2] > pre.decision_weights[1] > pre.decision_weights[0]
+    probabilities = np.array([[0.5, 0.2, 0.3], [0.8, 0.1, 0.1]])
+    assert pre.decided(probabilities).tolist() == [2, 0]  # 0.3 × 2.08 beats 0.5 × 0.69
+    (answer, _) = pre.decide(probabilities)
+    assert answer["kind"] == "rare" and answer["confidence"] == 0.3  # still its probability
+    labels = np.array([2, 0])
+    assert evaluate(pre, labels, probabilities).metrics["accuracy"] == 1.0
+    # Artifacts from before decision weights decide by probability alone.
+    older = TabularPreprocessor.from_dict({k: v for k, v in pre.to_dict().items()
+                                           if k != "decision_weights"})
+    assert older.decided(probabilities).tolist() == [0, 0]
+    binary = fit_preprocessor(table_stats(pa.table({"x": [1.0, 2.0, 3.0],
+                                                    "y": [True, False, False]})),
+                              label="y", features=["x"])
+    assert binary.decision_weights == []  # a binary model decides at its threshold
