@@ -32,7 +32,7 @@ from pulse_ray.models.tabular import ARCHITECTURES, TabularNet, TabularPreproces
 __all__ = ["Fitting", "FeatureMasking", "Outcome", "Tensors", "make_training", "predict",
            "to_tensors", "train_epoch"]
 
-WEIGHT_DECAY = 1e-2
+WEIGHT_DECAY = 0.1  # AdamW: each step shrinks weights by learning rate × 0.1
 
 # A row is masked with this probability; a masked row loses each feature with a rate
 # drawn uniformly from [0, 1), so every number of missing inputs, one to all, is seen.
