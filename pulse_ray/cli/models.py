@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from pulse_ray.cli import service
 from pulse_ray.cli.output import JsonOption, out_console, print_json, table
+from pulse_ray.models.families import CLASSIFIER, REGRESSOR
 from pulse_ray.schemas.models import ModelPublic, VersionPublic
 from pulse_ray.timeutil import format_timestamp
 
@@ -16,7 +18,14 @@ app = typer.Typer(help="Create and list models; deploy, roll back and trace thei
                   no_args_is_help=True)
 
 ModelArgument = Annotated[str, typer.Argument(help="The model's name, e.g. fraud-detector.")]
-_METRICS = ("f1_score", "accuracy", "roc_auc")
+
+
+class Family(StrEnum):
+    CLASSIFIER = CLASSIFIER
+    REGRESSOR = REGRESSOR
+
+
+_METRICS = ("f1_score", "accuracy", "roc_auc", "r2")
 
 
 def _show_model(model: ModelPublic) -> None:
@@ -61,6 +70,9 @@ def show(model: ModelArgument, json_output: JsonOption = False) -> None:
 def create(
     name: ModelArgument,
     label_column: Annotated[str, typer.Option(help="The column to predict.")],
+    family: Annotated[Family | None, typer.Option(
+        help="tabular-classifier (the default) predicts a class, tabular-regressor a "
+        "number.")] = None,
     feature_column: Annotated[list[str] | None, typer.Option(
         help="Repeat for several; default: every column but the label and ids.")] = None,
     constraints: Annotated[str | None, typer.Option(
@@ -70,10 +82,11 @@ def create(
     description: Annotated[str | None, typer.Option()] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Create a model (family tabular-classifier) to train on snapshots."""
+    """Create a model (a classifier or a regressor) to train on snapshots."""
     contract = service.json_argument(constraints, field="constraints") if constraints else None
     with service.client() as client:
         created = client.create_model(name, label_column=label_column,
+                                      family=family and family.value,
                                       feature_columns=feature_column, constraints=contract,
                                       description=description)
     print_json(created) if json_output else _show_model(created)

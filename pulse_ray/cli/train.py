@@ -28,7 +28,8 @@ runs_app = typer.Typer(help="Show, follow and cancel training runs.", no_args_is
 RunArgument = Annotated[str, typer.Argument(help="The run_… id.")]
 PollOption = Annotated[float, typer.Option(min=0.1, help="Seconds between looks at the run.")]
 # What a line per epoch shows, in this order, when the run reports it.
-_EPOCH_METRICS = ("loss", "f1_score", "accuracy", "roc_auc")
+_EPOCH_METRICS = ("linear_validation_loss", "mlp_validation_loss", "f1_score", "accuracy",
+                  "r2")
 _LOG_LINES = 20
 
 

@@ -1,6 +1,7 @@
 """A trained model on disk: ``model.pt`` (weights) and ``model.json`` (family,
-preprocessing, data contract, input schema). Written to a local directory by training, published to
-the artifact store (any pyarrow filesystem URI), loaded by the ModelServer."""
+architecture, preprocessing, data contract, input schema). Written to a local directory
+by training, published to the artifact store (any pyarrow filesystem URI), loaded by the
+ModelServer."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pyarrow.fs as pafs
 import torch
 
 from pulse_ray.models.inputs import Contract, InputSchema, read_contract
-from pulse_ray.models.tabular import FAMILY, TabularNet, TabularPreprocessor
+from pulse_ray.models.tabular import TabularNet, TabularPreprocessor
 
 __all__ = ["TrainedModel", "publish", "weights_digest"]
 
@@ -36,6 +37,7 @@ class TrainedModel:
     net: TabularNet
     preprocessor: TabularPreprocessor
     contract: Contract = field(default_factory=dict)  # the model's, when it was trained
+    architecture: str = "mlp"  # the candidate the run kept (models.tabular.ARCHITECTURES)
 
     @property
     def input_schema(self) -> InputSchema:
@@ -46,15 +48,16 @@ class TrainedModel:
         """Outputs for validated inputs (see TabularPreprocessor.decide)."""
         numeric, categorical = self.preprocessor.encode_rows(rows)
         device = next(self.net.parameters()).device
-        logits = self.net(torch.from_numpy(numeric).to(device),
-                          torch.from_numpy(categorical).to(device))
-        return self.preprocessor.decide(torch.softmax(logits, dim=1).cpu().numpy())
+        outputs = self.net(torch.from_numpy(numeric).to(device),
+                           torch.from_numpy(categorical).to(device))
+        return self.preprocessor.decide(self.preprocessor.predictions(outputs))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         torch.save(self.net.state_dict(), directory / _WEIGHTS)
         (directory / _SPEC).write_text(json.dumps({
-            "family": FAMILY,
+            "family": self.preprocessor.family,
+            "architecture": self.architecture,
             "preprocessor": self.preprocessor.to_dict(),
             "contract": {n: c.model_dump() for n, c in self.contract.items()},
             "input_schema": self.input_schema.model_dump(),
@@ -63,11 +66,13 @@ class TrainedModel:
     @staticmethod
     def from_parts(spec: dict[str, Any], weights: bytes) -> TrainedModel:
         preprocessor = TabularPreprocessor.from_dict(spec["preprocessor"])
-        net = TabularNet.for_preprocessor(preprocessor)
+        architecture = str(spec.get("architecture", "mlp"))  # older artifacts: the MLP
+        net = TabularNet.for_preprocessor(preprocessor, architecture)
         net.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
         net.eval()
         return TrainedModel(net=net, preprocessor=preprocessor,
-                            contract=read_contract(spec.get("contract", {})))
+                            contract=read_contract(spec.get("contract", {})),
+                            architecture=architecture)
 
     @staticmethod
     def load(uri: str) -> TrainedModel:

@@ -1,24 +1,38 @@
-"""The training step of the tabular family, shared by the Ray Train loop and by the
-plain-PyTorch baseline of ``loadtests/bench_train.py`` (so both time the same code).
+"""The training of the tabular families, shared by the Ray Train loop and by the
+plain-PyTorch baselines of ``loadtests/`` (so both run the same code): the step
+(:func:`train_epoch`) and the fitting of every candidate with early stopping
+(:class:`Fitting`, by the rules of ``pulse_ray.models.selection``).
 
 The step masks features at random (:class:`FeatureMasking`), so a model trained on a
 table without gaps still answers a request that leaves inputs out — seed 000's example
-sends two of the demo's ten — with what the inputs it has say, not with noise."""
+sends two of the demo's ten — with what the inputs it has say, not with noise. The
+optimizer is AdamW (decoupled weight decay), which keeps a wide model on a small table
+from fitting its noise."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import torch
 from torch import nn
 
-from pulse_ray.models.tabular import TabularNet, TabularPreprocessor
+from pulse_ray.models.selection import (
+    EarlyStopping,
+    Evaluation,
+    batch_size_for,
+    choose,
+    evaluate,
+)
+from pulse_ray.models.tabular import ARCHITECTURES, TabularNet, TabularPreprocessor
 
-__all__ = ["FeatureMasking", "Tensors", "make_training", "predict_proba", "to_tensors",
-           "train_epoch"]
+__all__ = ["Fitting", "FeatureMasking", "Outcome", "Tensors", "make_training", "predict",
+           "to_tensors", "train_epoch"]
+
+WEIGHT_DECAY = 0.1  # AdamW: each step shrinks weights by learning rate × 0.1
 
 # A row is masked with this probability; a masked row loses each feature with a rate
 # drawn uniformly from [0, 1), so every number of missing inputs, one to all, is seen.
@@ -48,11 +62,12 @@ def to_tensors(preprocessor: TabularPreprocessor, tables: Iterable[pa.Table]) ->
         categorical.append(c)
         labels.append(preprocessor.labels(table))
     width, columns = preprocessor.numeric_width, len(preprocessor.categorical)
+    label_type = np.float32 if preprocessor.regression else np.int64
     return Tensors(
         torch.from_numpy(np.concatenate(numeric) if numeric else np.zeros((0, width), np.float32)),
         torch.from_numpy(np.concatenate(categorical) if categorical
                          else np.zeros((0, columns), np.int64)),
-        torch.from_numpy(np.concatenate(labels) if labels else np.zeros(0, np.int64)),
+        torch.from_numpy(np.concatenate(labels) if labels else np.zeros(0, label_type)),
     )
 
 
@@ -90,13 +105,24 @@ class FeatureMasking:
         return numeric, categorical.masked_fill(dropped[:, numeric_features:], 0)
 
 
-def make_training(preprocessor: TabularPreprocessor, *, learning_rate: float,
-                  seed: int) -> tuple[TabularNet, torch.optim.Optimizer, nn.Module]:
+class _SquaredError(nn.Module):
+    """A regressor's loss: the mean squared error of its one output."""
+
+    def forward(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(outputs[:, 0], labels)
+
+
+def make_training(preprocessor: TabularPreprocessor, *, learning_rate: float, seed: int,
+                  architecture: str = "mlp"
+                  ) -> tuple[TabularNet, torch.optim.Optimizer, nn.Module]:
+    """A candidate's network (an :data:`ARCHITECTURES` name), its optimizer and its
+    loss (a classifier's is unweighted, so its outputs stay probabilities: imbalance is
+    the decision's to handle, see :class:`TabularPreprocessor`)."""
     torch.manual_seed(seed)
-    net = TabularNet.for_preprocessor(preprocessor)
-    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
-    loss = nn.CrossEntropyLoss(weight=torch.tensor(preprocessor.class_weights,
-                                                   dtype=torch.float32))
+    net = TabularNet.for_preprocessor(preprocessor, architecture)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate,
+                                  weight_decay=WEIGHT_DECAY)
+    loss: nn.Module = _SquaredError() if preprocessor.regression else nn.CrossEntropyLoss()
     return net, optimizer, loss
 
 
@@ -122,11 +148,137 @@ def train_epoch(net: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Mo
 
 
 @torch.no_grad()
-def predict_proba(net: nn.Module, numeric: torch.Tensor, categorical: torch.Tensor,
-                  *, batch_size: int = 16384) -> np.ndarray:
+def predict(net: nn.Module, preprocessor: TabularPreprocessor, numeric: torch.Tensor,
+            categorical: torch.Tensor, *, batch_size: int = 16384) -> np.ndarray:
+    """:meth:`TabularPreprocessor.predictions` of encoded rows, in batches."""
     net.eval()
-    parts = [
-        torch.softmax(net(numeric[i : i + batch_size], categorical[i : i + batch_size]), dim=1)
-        for i in range(0, len(numeric), batch_size)
-    ]
-    return torch.cat(parts).cpu().numpy() if parts else np.zeros((0, 0), np.float32)
+    parts = [net(numeric[i : i + batch_size], categorical[i : i + batch_size])
+             for i in range(0, len(numeric), batch_size)]
+    if not parts:
+        return np.zeros((0,) if preprocessor.regression else (0, preprocessor.outputs))
+    return preprocessor.predictions(torch.cat(parts))
+
+
+@dataclass
+class _Candidate:
+    name: str
+    model: nn.Module  # what trains: the network, or its DDP wrapper
+    optimizer: torch.optim.Optimizer
+    stopping: EarlyStopping
+    best_weights: dict[str, torch.Tensor] | None = None
+    best: Evaluation | None = None
+
+    @property
+    def net(self) -> nn.Module:
+        return getattr(self.model, "module", self.model)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The candidate a fitting keeps: its architecture, its weights at its best epoch,
+    its evaluation there, and the metrics a version records (the evaluation's, plus
+    each candidate's best validation loss, which one was chosen and at what epoch)."""
+
+    architecture: str
+    weights: dict[str, torch.Tensor]
+    evaluation: Evaluation
+    metrics: dict[str, float]
+
+
+class Fitting:
+    """Every candidate of :data:`ARCHITECTURES` fitted side by side, epoch by epoch, each
+    stopping on its own once its validation loss has not improved for ``patience``
+    epochs and keeping its best epoch's weights.
+
+    Args:
+        prepare: what wraps each network for training (Ray Train's ``prepare_model``:
+            DDP with several workers); the identity by default.
+        gather: what turns this worker's validation predictions or labels into the
+            whole split's (an all-gather with several workers). Every worker then
+            decides the same, so no worker stops while another goes on.
+    """
+
+    def __init__(self, preprocessor: TabularPreprocessor, *, learning_rate: float,
+                 seed: int, patience: int, batch_size: int, device: torch.device,
+                 prepare: Callable[[nn.Module], nn.Module] = lambda net: net,
+                 gather: Callable[[np.ndarray], np.ndarray] = lambda local: local) -> None:
+        self.preprocessor, self.seed, self.device = preprocessor, seed, device
+        self.batch_size, self.gather = batch_size, gather
+        self.masking = FeatureMasking.of(preprocessor).to(device)
+        self.candidates: list[_Candidate] = []
+        self.losses: list[nn.Module] = []
+        for name in ARCHITECTURES:
+            net, optimizer, loss = make_training(preprocessor, learning_rate=learning_rate,
+                                                 seed=seed, architecture=name)
+            self.candidates.append(_Candidate(name, prepare(net.to(device)), optimizer,
+                                              EarlyStopping(patience)))
+            self.losses.append(loss.to(device))
+
+    @property
+    def done(self) -> bool:
+        return all(c.stopping.stopped for c in self.candidates)
+
+    def epoch(self, epoch: int, train: Tensors, validation: Tensors) -> dict[str, float]:
+        """Trains each candidate still going for one epoch and evaluates it; the epoch's
+        report: each candidate's training and validation loss, and the metrics of the
+        model the run would keep if it ended now."""
+        labels = self.gather(validation.labels.cpu().numpy())
+        batch_size = batch_size_for(len(train), self.batch_size)
+        report: dict[str, float] = {"epoch": epoch}
+        for index, (candidate, loss_fn) in enumerate(zip(self.candidates, self.losses,
+                                                          strict=True)):
+            if candidate.stopping.stopped:
+                continue
+            # Order, masking and dropout seeded by (seed, epoch, candidate): a fitting
+            # resumed from a checkpoint trains each epoch as the first attempt would.
+            seed = self.seed * 100_003 + epoch * 7 + index
+            torch.manual_seed(seed)
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(seed)
+            loss = train_epoch(candidate.model, candidate.optimizer, loss_fn, train,
+                               batch_size=batch_size, generator=generator,
+                               masking=self.masking)
+            predictions = self.gather(predict(candidate.net, self.preprocessor,
+                                              validation.numeric, validation.categorical))
+            evaluation = evaluate(self.preprocessor, labels, predictions)
+            if candidate.stopping.update(epoch, evaluation.loss):
+                candidate.best = evaluation
+                candidate.best_weights = {k: v.detach().clone()
+                                          for k, v in candidate.net.state_dict().items()}
+            report[f"{candidate.name}_loss"] = round(loss, 6)
+            report[f"{candidate.name}_validation_loss"] = round(evaluation.loss, 6)
+        if any(c.best for c in self.candidates):
+            report |= self.outcome().evaluation.metrics
+        return report
+
+    def outcome(self) -> Outcome:
+        """The candidate to keep: the lowest best validation loss.
+
+        Raises:
+            ValueError: no candidate has reached a finite validation loss.
+        """
+        name = choose({c.name: c.stopping.best_loss for c in self.candidates})
+        chosen = next(c for c in self.candidates if c.name == name)
+        assert chosen.best is not None and chosen.best_weights is not None
+        metrics = dict(chosen.best.metrics)
+        for candidate in self.candidates:
+            metrics[f"{candidate.name}_validation_loss"] = round(candidate.stopping.best_loss, 6)
+            metrics[f"{candidate.name}_chosen"] = float(candidate is chosen)
+        metrics["best_epoch"] = float(chosen.stopping.best_epoch)
+        return Outcome(name, chosen.best_weights, chosen.best, metrics)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`load_state_dict` needs to carry on (a checkpoint)."""
+        return {c.name: {"model": c.net.state_dict(), "optimizer": c.optimizer.state_dict(),
+                         "stopping": vars(c.stopping).copy(), "best_weights": c.best_weights,
+                         "best": c.best.to_dict() if c.best else None}
+                for c in self.candidates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for candidate in self.candidates:
+            saved = state[candidate.name]
+            candidate.net.load_state_dict(saved["model"])
+            candidate.optimizer.load_state_dict(saved["optimizer"])
+            candidate.stopping = EarlyStopping(**saved["stopping"])
+            candidate.best_weights = saved["best_weights"]
+            candidate.best = Evaluation.from_dict(saved["best"]) if saved["best"] else None

@@ -1,5 +1,7 @@
-"""The ``tabular-classifier`` family: a PyTorch network for numeric and categorical
-columns, with its preprocessing learnt from the training split.
+"""The tabular families — ``tabular-classifier`` and ``tabular-regressor`` — PyTorch
+networks for numeric and categorical columns, with their preprocessing learnt from the
+training split. Both fit two candidates, a linear model and an MLP
+(:data:`ARCHITECTURES`), and keep the better on validation (``pulse_ray.models.selection``).
 
 Preprocessing (fit from :class:`~pulse_ray.models.stats.TableStats`, so it works on any
 table, not only the demo):
@@ -9,9 +11,13 @@ table, not only the demo):
   missing values become the mean plus a missing flag (:meth:`TabularPreprocessor.missing_numeric`);
 * text and boolean columns get a vocabulary of their most frequent values (at most
   1,000); index 0 is the bucket for unknown and missing values; each has an embedding;
-* classes come from the label column; the loss weights them by the square root of
-  their inverse frequency (class imbalance), and a binary model's decision threshold is
-  the one that maximises F1 on the validation split.
+* classes come from the label column; the loss does not weigh them, so ``confidence``
+  stays a probability (the Brier score and ECE measure how well); class imbalance is
+  handled where the decision is made: a binary model says yes from the threshold with the
+  best F1 on the validation split, a multiclass one picks the class with the highest
+  probability times the square root of its inverse frequency;
+* a regressor's label is standardised for training and its predictions are given back
+  in the label's units.
 
 Every input may be missing at inference (training masks features at random, see
 ``pulse_ray.models.fitting``); which are required, and which values are impossible,
@@ -33,13 +39,16 @@ import pyarrow.compute as pc
 import torch
 from torch import nn
 
+from pulse_ray.models.families import CLASSIFIER, REGRESSOR
 from pulse_ray.models.inputs import ColumnConstraint, FieldSpec, InputSchema
 from pulse_ray.models.stats import TableStats
 
-__all__ = ["FAMILY", "TabularNet", "TabularPreprocessor", "fit_preprocessor"]
+__all__ = ["ARCHITECTURES", "TabularNet", "TabularPreprocessor", "fit_preprocessor"]
 
-FAMILY = "tabular-classifier"
+# The candidates every run fits, by name: hidden layer sizes (none: a linear model).
+ARCHITECTURES: dict[str, tuple[int, ...]] = {"linear": (), "mlp": (128, 64)}
 _MAX_VOCABULARY = 1000
+_CLIP = 1e4  # standard deviations: the furthest a number is encoded from its mean
 _POSITIVE = ("true", "1", "yes", "fraud", "positive")
 
 
@@ -84,7 +93,22 @@ class TabularPreprocessor:
     numeric: list[NumericFeature] = field(default_factory=list)
     categorical: list[CategoricalFeature] = field(default_factory=list)
     threshold: float = 0.5  # binary models: P(positive) at or above which to say yes
-    label_kind: str = "string"  # boolean | integer | string: how predictions are written
+    label_kind: str = "string"  # boolean | integer | string | number: how labels are written
+    family: str = CLASSIFIER
+    target_mean: float = 0.0  # a regressor's label is (value - mean) / std in training
+    target_std: float = 1.0
+    # A multiclass decision is the arg-max of probability × weight (none: artifacts
+    # from before, whose loss weighed the classes instead).
+    decision_weights: list[float] = field(default_factory=list)
+
+    @property
+    def regression(self) -> bool:
+        return self.family == REGRESSOR
+
+    @property
+    def outputs(self) -> int:
+        """The network's output width: one value, or a logit per class."""
+        return 1 if self.regression else len(self.classes)
 
     @property
     def positive_index(self) -> int:
@@ -133,24 +157,34 @@ class TabularPreprocessor:
 
     def _scale(self, raw: np.ndarray) -> np.ndarray:
         """The numeric block from raw values (NaN where missing), a column per feature:
-        standardised value, missing flag, and for non-negative features log1p too."""
+        standardised value, missing flag, and for non-negative features log1p too.
+        Standardised values are clipped to ±:data:`_CLIP` standard deviations: any finite
+        input is a valid one, and 1e300 must read as very large, not overflow float32."""
         numeric = np.zeros((raw.shape[0], self.numeric_width), dtype=np.float32)
         column = 0
         for j, f in enumerate(self.numeric):
             missing = ~np.isfinite(raw[:, j])
             values = np.where(missing, f.mean, raw[:, j])
-            numeric[:, column] = (values - f.mean) / f.std
+            numeric[:, column] = np.clip((values - f.mean) / f.std, -_CLIP, _CLIP)
             numeric[:, column + 1] = missing
             column += 2
             if f.non_negative:
                 logs = np.log1p(np.maximum(values, 0.0))
-                numeric[:, column] = (logs - f.log_mean) / f.log_std
+                numeric[:, column] = np.clip((logs - f.log_mean) / f.log_std, -_CLIP, _CLIP)
                 column += 1
         return numeric
 
     def labels(self, table: pa.Table) -> np.ndarray:
-        """Class indices of the label column; unknown labels are an error."""
+        """What the network learns to output: a regressor's standardised label (float32;
+        rows without one are an error), a classifier's class indices (int64; unknown
+        labels are an error)."""
         column = table[self.label]
+        if self.regression:
+            values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"label column '{self.label}' has missing or non-finite "
+                                 "values")
+            return ((values - self.target_mean) / self.target_std).astype(np.float32)
         if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
             column = pc.cast(column, pa.int64())  # whole-number classes, as in the stats
         texts = pc.cast(column, pa.string())
@@ -193,6 +227,10 @@ class TabularPreprocessor:
                          for f in data["categorical"]],
             threshold=float(data.get("threshold", 0.5)),
             label_kind=str(data.get("label_kind", "string")),
+            family=str(data.get("family", CLASSIFIER)),
+            target_mean=float(data.get("target_mean", 0.0)),
+            target_std=float(data.get("target_std", 1.0)),
+            decision_weights=list(data.get("decision_weights", [])),
         )
 
     def label_value(self, index: int) -> bool | int | str:
@@ -204,11 +242,29 @@ class TabularPreprocessor:
             return int(name)
         return name
 
-    def decide(self, probabilities: np.ndarray) -> list[dict[str, Any]]:
-        """Predictions from class probabilities: the label, and ``confidence`` — the
-        positive class's probability for a binary model (as in the seed: is_fraud false
-        with confidence 0.12), the chosen class's for a multiclass one, which also gives
-        every class's ``probabilities`` (what a caller mixing classes needs)."""
+    def predictions(self, outputs: torch.Tensor) -> np.ndarray:
+        """The network's outputs as predictions: class probabilities [n, classes], or a
+        regressor's values in the label's units [n]."""
+        if self.regression:
+            values = outputs[:, 0].double() * self.target_std + self.target_mean
+            return values.cpu().numpy()
+        return torch.softmax(outputs, dim=1).cpu().numpy()
+
+    def decided(self, probabilities: np.ndarray) -> np.ndarray:
+        """A multiclass model's class index for each row of ``probabilities``: the most
+        probable, each class's probability weighed by its decision weight."""
+        weights = np.asarray(self.decision_weights or np.ones(probabilities.shape[1]))
+        return np.asarray((probabilities * weights).argmax(axis=1))
+
+    def decide(self, predictions: np.ndarray) -> list[dict[str, Any]]:
+        """Answers from :meth:`predictions`: a regressor's value under the label's name;
+        a classifier's label and ``confidence`` — the positive class's probability for a
+        binary model (as in the seed: is_fraud false with confidence 0.12), the chosen
+        class's for a multiclass one, which also gives every class's ``probabilities``
+        (what a caller mixing classes needs)."""
+        if self.regression:
+            return [{self.label: round(float(value), 6)} for value in predictions]
+        probabilities = predictions
         outputs = []
         for row in probabilities:
             output: dict[str, Any]
@@ -218,7 +274,7 @@ class TabularPreprocessor:
                 index = positive if score >= self.threshold else 1 - positive
                 output = {self.label: self.label_value(index), "confidence": round(score, 6)}
             else:
-                index = int(row.argmax())
+                index = self.decided(row[None, :])[0]
                 output = {self.label: self.label_value(index),
                           "confidence": round(float(row[index]), 6),
                           "probabilities": {str(self.label_value(i)): round(float(p), 6)
@@ -234,25 +290,40 @@ def _known(kind: type, data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in names}
 
 
-def fit_preprocessor(
-    stats: TableStats, *, label: str, features: Iterable[str]
-) -> TabularPreprocessor:
-    """Learns the preprocessing from the training split's statistics.
-
-    Raises:
-        ValueError: no usable label (fewer than two classes, or numeric with many values).
-    """
+def _target(stats: TableStats, label: str, family: str) -> TabularPreprocessor:
+    """The preprocessing of the label, by family (no features yet)."""
     label_stats = stats.columns[label]
+    if family == REGRESSOR:
+        if label_stats.kind != "numeric" or label_stats.count < 2:
+            raise ValueError(f"label '{label}' is not a number with values to learn from: "
+                             "this family regresses")
+        return TabularPreprocessor(label=label, classes=[], class_weights=[], family=family,
+                                   label_kind="number", target_mean=label_stats.mean,
+                                   target_std=label_stats.std)
     if label_stats.kind == "numeric" and (label_stats.truncated or not label_stats.counts):
-        raise ValueError(f"label '{label}' is numeric with many values: this family classifies")
+        raise ValueError(f"label '{label}' is numeric with many values: this family "
+                         f"classifies ({REGRESSOR} predicts numbers)")
     classes = sorted(label_stats.counts)
     if len(classes) < 2:
         raise ValueError(f"label '{label}' has fewer than two classes in the training split")
     total = sum(label_stats.counts.values())
     weights = [math.sqrt(total / (len(classes) * label_stats.counts[c])) for c in classes]
     label_kind = {"boolean": "boolean", "numeric": "integer"}.get(label_stats.kind, "string")
-    preprocessor = TabularPreprocessor(label=label, classes=classes, class_weights=weights,
-                                       label_kind=label_kind)
+    return TabularPreprocessor(label=label, classes=classes, class_weights=weights,
+                               label_kind=label_kind,
+                               decision_weights=weights if len(classes) > 2 else [])
+
+
+def fit_preprocessor(
+    stats: TableStats, *, label: str, features: Iterable[str], family: str = CLASSIFIER
+) -> TabularPreprocessor:
+    """Learns the preprocessing from the training split's statistics.
+
+    Raises:
+        ValueError: no usable label: for a classifier fewer than two classes, or numeric
+            with many values; for a regressor not a number.
+    """
+    preprocessor = _target(stats, label, family)
     for name in features:
         s = stats.columns[name]
         if s.kind == "numeric":
@@ -267,10 +338,11 @@ def fit_preprocessor(
 
 
 class TabularNet(nn.Module):
-    """Embeddings for categorical columns, concatenated with numeric ones, then an MLP."""
+    """Embeddings for categorical columns, concatenated with numeric ones, then an MLP
+    (with no hidden layer: a linear model)."""
 
     def __init__(self, numeric_width: int, cardinalities: Sequence[int], classes: int,
-                 hidden: Sequence[int] = (128, 64), dropout: float = 0.1) -> None:
+                 hidden: Sequence[int] = ARCHITECTURES["mlp"], dropout: float = 0.1) -> None:
         super().__init__()
         dimensions = [min(16, math.ceil(1.6 * c**0.56)) for c in cardinalities]
         self.embeddings = nn.ModuleList(
@@ -289,7 +361,9 @@ class TabularNet(nn.Module):
         return self.mlp(torch.cat(parts, dim=1))
 
     @staticmethod
-    def for_preprocessor(preprocessor: TabularPreprocessor) -> TabularNet:
+    def for_preprocessor(preprocessor: TabularPreprocessor,
+                         architecture: str = "mlp") -> TabularNet:
+        """The network of one candidate (an :data:`ARCHITECTURES` name)."""
         return TabularNet(preprocessor.numeric_width,
                           [f.cardinality for f in preprocessor.categorical],
-                          len(preprocessor.classes))
+                          preprocessor.outputs, hidden=ARCHITECTURES[architecture])

@@ -27,6 +27,7 @@ from ray.train.v2._internal.exceptions import WorkerGroupStartupTimeoutError
 
 from pulse_ray.config import Settings
 from pulse_ray.models.artifacts import TrainedModel
+from pulse_ray.models.fitting import Fitting
 from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import TableStats, split_rows, stats_batch
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
@@ -90,7 +91,8 @@ def fit(spec: RunSpec, settings: Settings) -> tuple[TrainedModel, dict[str, floa
     for row in train.map_batches(stats_batch, batch_format="pyarrow", batch_size=None,
                                  num_cpus=cpus).take_all():
         stats = stats.merge(TableStats.from_json(row["stats"]))
-    preprocessor = fit_preprocessor(stats, label=spec.label, features=features)
+    preprocessor = fit_preprocessor(stats, label=spec.label, features=features,
+                                    family=spec.family)
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"preprocessor": preprocessor.to_dict(),
@@ -122,10 +124,13 @@ def fit(spec: RunSpec, settings: Settings) -> tuple[TrainedModel, dict[str, floa
     with result.checkpoint.as_directory() as directory:
         state = torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu",
                            weights_only=True)
-    preprocessor.threshold = float(state["threshold"])
-    net = TabularNet.for_preprocessor(preprocessor)
-    net.load_state_dict(state["model"])
-    metrics = {k: float(result.metrics[k]) for k in
-               ("accuracy", "f1_score", "precision", "recall", "roc_auc")}
-    return TrainedModel(net=net, preprocessor=preprocessor,
-                        contract=read_contract(spec.constraints)), metrics
+    fitting = Fitting(preprocessor, learning_rate=options.learning_rate, seed=options.seed,
+                      patience=options.patience, batch_size=options.batch_size,
+                      device=torch.device("cpu"))
+    fitting.load_state_dict(state["fitting"])
+    outcome = fitting.outcome()
+    preprocessor.threshold = outcome.evaluation.threshold
+    net = TabularNet.for_preprocessor(preprocessor, outcome.architecture)
+    net.load_state_dict(outcome.weights)
+    return TrainedModel(net=net, preprocessor=preprocessor, architecture=outcome.architecture,
+                        contract=read_contract(spec.constraints)), outcome.metrics

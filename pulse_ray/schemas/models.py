@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pulse_ray.models.families import CLASSIFIER, Family
 from pulse_ray.models.inputs import ColumnConstraint
 from pulse_ray.timeutil import Timestamp
 
@@ -28,7 +29,9 @@ class ModelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(examples=["fraud-detector"], description="Lowercase, digits and dashes.")
-    family: Literal["tabular-classifier"] = "tabular-classifier"
+    family: Family = Field(
+        default=CLASSIFIER, description="tabular-classifier predicts a class (the label "
+        "holds a few values: text, booleans or whole numbers), tabular-regressor a number.")
     label_column: str = Field(min_length=1, max_length=255, examples=["is_fraud"])
     feature_columns: list[str] | None = Field(
         default=None, min_length=1,
@@ -70,7 +73,10 @@ class VersionPublic(BaseModel):
     created_at: Timestamp
     status: VersionStatus
     metrics: dict[str, float] = Field(
-        description="On the validation split: accuracy, f1_score, precision, recall, roc_auc.")
+        description="On the validation split. A classifier: accuracy, f1_score, "
+        "precision, recall, roc_auc, brier_score, ece; a regressor: rmse, mae, r2. Both: "
+        "each candidate's best validation loss (<name>_validation_loss), which one was "
+        "kept (<name>_chosen: 1) and its best_epoch.")
     run: str = Field(description="The training run (run_…) that made it.")
     input_schema: dict[str, object] = Field(description="What inference accepts.")
     artifact_uri: str

@@ -21,8 +21,14 @@ class TrainOptions(BaseModel):
     notify_on_complete: bool = Field(
         default=False, description="Send training.completed / training.failed webhooks.")
     num_workers: int = Field(default=1, ge=1, le=64, description="Ray Train workers (DDP).")
-    epochs: int = Field(default=5, ge=1, le=500)
-    batch_size: int = Field(default=1024, ge=16, le=65536)
+    epochs: int = Field(default=100, ge=1, le=500, description="The most epochs a run "
+                        "trains: each candidate stops earlier once `patience` epochs have "
+                        "not improved its validation loss.")
+    patience: int = Field(default=10, ge=1, le=500, description="Epochs without a better "
+                          "validation loss after which a candidate stops (early stopping).")
+    batch_size: int = Field(default=1024, ge=16, le=65536, description="The most rows a "
+                            "step takes: smaller on a small table, so an epoch has at least "
+                            "32 steps.")
     learning_rate: float = Field(default=2e-3, gt=0, le=1)
     validation_split: float = Field(
         default=0.2, gt=0, lt=0.9,
@@ -30,7 +36,8 @@ class TrainOptions(BaseModel):
         "same snapshot always splits the same way.")
     deploy: Literal["auto", "always", "never"] = Field(
         default="auto",
-        description="auto: deploy the new version if its F1 beats the deployed one's.",
+        description="auto: deploy the new version if it beats the deployed one (F1 for a "
+        "classifier, R² for a regressor).",
     )
     seed: int = Field(default=0, ge=0)
 

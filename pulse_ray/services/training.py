@@ -28,6 +28,7 @@ from pulse_ray.capacity import ResourcePlan
 from pulse_ray.errors import ConflictError, ErrorDetail, UnavailableError, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.artifacts import publish
+from pulse_ray.models.families import CLASSIFIER, primary_metric
 from pulse_ray.models.inputs import read_contract, unknown_columns
 from pulse_ray.models.stats import column_kind
 from pulse_ray.registry import next_version, should_deploy
@@ -91,6 +92,7 @@ class RunSpec:
     snapshot_uri: str
     worker_cpus: float
     data_cpus: float
+    family: str = CLASSIFIER  # runs created before regressors existed classify
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "features": list(self.features),
@@ -173,7 +175,8 @@ class RunStates:
                        label=model.label_column, features=tuple(features),
                        constraints=dict(model.constraints), options=options,
                        snapshot_id=snapshot.id, snapshot_uri=snapshot.uri,
-                       worker_cpus=plan.train_worker_cpus, data_cpus=plan.train_data_cpus)
+                       worker_cpus=plan.train_worker_cpus, data_cpus=plan.train_data_cpus,
+                       family=model.family)
         run = TrainingRun(id=run_id, account=model.account, key_id=key_id, model_id=model.id,
                           snapshot_id=snapshot.id, status="queued",
                           options=options.model_dump(), spec=spec.to_json(), epochs=[],
@@ -217,7 +220,9 @@ class RunStates:
     def register(self, *, session: Session, spec: RunSpec, saved: Path, digest: str,
                  metrics: dict[str, float], input_schema: dict[str, Any]) -> Registered:
         """Publishes a trained model saved at ``saved`` as the next version of its model,
-        deploys it by the run's ``deploy`` option, and ends the run succeeded.
+        deploys it by the run's ``deploy`` option (``auto``: when it beats the deployed
+        version on its family's :func:`~pulse_ray.models.families.primary_metric`), and
+        ends the run succeeded.
 
         The version is ``MAJOR.MINOR.PATCH-<digest>``: minor up each time, major up when
         the input schema changes (:func:`~pulse_ray.registry.next_version`).
@@ -236,8 +241,9 @@ class RunStates:
                                     run_id=run.id, metrics=metrics, input_schema=input_schema,
                                     artifact_uri=uri, now=now)
         deployed = model_repo.deployed_version(session=session, model_id=model.id)
-        deploy = should_deploy(spec.options.deploy, metrics.get("f1_score"),
-                               deployed.metrics.get("f1_score") if deployed else None)
+        score = primary_metric(spec.family)
+        deploy = should_deploy(spec.options.deploy, metrics.get(score),
+                               deployed.metrics.get(score) if deployed else None)
         if deploy:
             model_repo.deploy_version(session=session, model=model, version=version,
                                       by_key=run.key_id, by_run=run.id, now=now)

@@ -53,8 +53,11 @@ def test_train_register_deploy_and_roll_back(service: RunningService,
                                          notify_on_complete=True))
         assert first["status"] == "succeeded", first["error"]
         assert [e["epoch"] for e in first["epochs"]] == [0, 1]
-        assert set(first["metrics"]) == {"accuracy", "f1_score", "precision", "recall",
-                                         "roc_auc"}
+        assert set(first["metrics"]) == {
+            "accuracy", "f1_score", "precision", "recall", "roc_auc", "brier_score", "ece",
+            "linear_validation_loss", "mlp_validation_loss", "linear_chosen", "mlp_chosen",
+            "best_epoch"}
+        assert first["metrics"]["linear_chosen"] + first["metrics"]["mlp_chosen"] == 1
         assert first["version"].startswith("1.0.0-") and first["ray_job_id"]
         assert first["running_at"] and first["completed_at"]
         second = wait_for_run(http, train(http, FRAUD, trained_setup["snapshot"],
@@ -90,7 +93,7 @@ def test_a_killed_worker_resumes_from_its_checkpoint(service: RunningService,
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                       timeout=60) as http:
         run_id = train(http, FRAUD, trained_setup["snapshot"], epochs=40, batch_size=64,
-                        deploy="never")
+                        patience=40, deploy="never")  # no early stop: all 40 epochs
         deadline = time.monotonic() + 240
         while len(http.get(f"/v1/train/{run_id}").json()["epochs"]) < 2:
             assert time.monotonic() < deadline, "training never reached epoch 2"
@@ -103,6 +106,24 @@ def test_a_killed_worker_resumes_from_its_checkpoint(service: RunningService,
         assert run["status"] == "succeeded", run["error"]
         epochs = [e["epoch"] for e in run["epochs"]]
         assert epochs[-1] == 39 and len(epochs) < 40 + 3  # resumed, not restarted from 0
+
+
+def test_a_regressor_trains_and_answers_numbers(service: RunningService,
+                                               trained_setup: dict[str, Any]) -> None:
+    with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
+                      timeout=60) as http:
+        http.post("/v1/models", json={"name": "spend-model", "family": "tabular-regressor",
+                                      "label_column": "avg_amount_30d"}).raise_for_status()
+        run = wait_for_run(http, train(http, "spend-model", trained_setup["snapshot"],
+                                       epochs=3))
+        assert run["status"] == "succeeded", run["error"]
+        assert {"rmse", "mae", "r2", "best_epoch"} <= set(run["metrics"])
+        assert "f1_score" not in run["metrics"]
+        answer = http.post("/v1/infer/spend-model", json={"input": {
+            "transaction_amount": 80.0, "merchant_category": "grocery"}})
+        assert answer.status_code == 200, answer.text
+        assert set(answer.json()["output"]) == {"avg_amount_30d"}
+        assert isinstance(answer.json()["output"]["avg_amount_30d"], float)
 
 
 def test_a_failing_job_is_reported_with_its_error(service: RunningService,

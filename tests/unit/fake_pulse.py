@@ -42,7 +42,8 @@ def run_detail(status: str = "running", epochs: int = 0, total: int = 3,
     return {**RUN, "status": status, "ray_job_id": "raysubmit_1", "running_at": T0,
             "completed_at": T0 if status in ("succeeded", "failed", "cancelled") else None,
             "options": {"epochs": total},
-            "epochs": [{"epoch": i, "loss": 0.5 - i / 10, "f1_score": 0.6 + i / 10}
+            "epochs": [{"epoch": i, "mlp_validation_loss": 0.5 - i / 10,
+                        "f1_score": 0.6 + i / 10}
                        for i in range(epochs)],
             "metrics": None, "version": None, "error": None, "logs": None, **fields}
 

@@ -46,13 +46,17 @@ def test_models_list_show_and_create(api: FakeApi, tmp_path: Path) -> None:
     from_file = runner.invoke(app, ["models", "create", "fraud-detector", "--label-column",
                                     "is_fraud", "--constraints", f"@{contract}"])
     assert with_contract.exit_code == 0 and from_file.exit_code == 0, with_contract.output
+    regressor = runner.invoke(app, ["models", "create", "spend", "--label-column",
+                                    "avg_amount_30d", "--family", "tabular-regressor"])
+    assert regressor.exit_code == 0, regressor.output
     assert api.bodies() == [
         {"name": "fraud-detector", "label_column": "is_fraud",
          "feature_columns": ["transaction_amount", "hour"]},
         {"name": "fraud-detector", "label_column": "is_fraud",
          "constraints": {"transaction_amount": {"exclusive_minimum": 0}}},
         {"name": "fraud-detector", "label_column": "is_fraud",
-         "constraints": {"hour": {"minimum": 0, "maximum": 23}}}]
+         "constraints": {"hour": {"minimum": 0, "maximum": 23}}},
+        {"name": "spend", "label_column": "avg_amount_30d", "family": "tabular-regressor"}]
     bad = runner.invoke(app, ["models", "create", "x", "--label-column", "y",
                               "--constraints", "[1]"])
     assert bad.exit_code == 1 and "constraints: must be a JSON object" in bad.stderr

@@ -29,7 +29,8 @@ def test_train_follows_the_run_epoch_by_epoch_until_it_succeeds(api: FakeApi) ->
     result = runner.invoke(app, ["train", "fraud-detector", "--snapshot", "snap_1",
                                  "--epochs", "3", "--deploy", "never", "--poll", "0.1"])
     assert result.exit_code == 0, result.output
-    for line in ("epoch 1/3  loss 0.5000  f1_score 0.6000", "epoch 2/3", "epoch 3/3"):
+    for line in ("epoch 1/3  mlp_validation_loss 0.5000  f1_score 0.6000", "epoch 2/3",
+                 "epoch 3/3"):
         assert line in result.stderr
     assert result.stderr.count("epoch 2/3") == 1  # each epoch once, though polled twice
     assert "run_1 (fraud-detector on snap_1): succeeded" in result.stdout
