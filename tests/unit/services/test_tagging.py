@@ -112,10 +112,11 @@ def test_a_slow_batch_keeps_its_lease(database: Database) -> None:
 
     class Slow(CountingEncoder):
         async def encode(self, texts: list[str]) -> np.ndarray:
-            await asyncio.sleep(0.9 if any("Product" in t for t in texts) else 0)
+            await asyncio.sleep(3.6 if any("Product" in t for t in texts) else 0)
             return await super().encode(texts)
 
-    lease = timedelta(seconds=0.3)
+    # Long enough that a loaded machine's late renewal (every 0.4 s) still comes in time.
+    lease = timedelta(seconds=1.2)
     worker = TaggingWorker(tagger=Tagger(Slow()), database=database, clock=utcnow,
                            owner="replica-1", lease=lease, deadline=timedelta(hours=1),
                            poll_interval_s=0.01)
@@ -124,8 +125,8 @@ def test_a_slow_batch_keeps_its_lease(database: Database) -> None:
         working = asyncio.get_running_loop().create_task(worker.run_once())
         while _state(database, job_id).status == "queued":
             await asyncio.sleep(0.01)
-        for _ in range(8):  # a second worker looking, on and off, for 1.2 leases' worth
-            await asyncio.sleep(0.1)
+        for _ in range(10):  # a second worker looking, on and off, for 2.5 leases' worth
+            await asyncio.sleep(0.3)
             with database.session() as session:
                 assert jobs.claim_job(session=session, owner="replica-2", now=utcnow(),
                                       lease=lease) is None
