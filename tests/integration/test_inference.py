@@ -299,38 +299,42 @@ def _replica_pids(app: str, deployment: str) -> list[int]:
     return [a.pid for a in actors]
 
 
-def _kill_one_under_load(url: str, headers: dict[str, str], app: str,
-                         deployment: str) -> tuple[_SteadyLoad, float, float]:
-    """Steady load for 3 s, SIGKILL of one ``deployment`` replica, then load until
-    throughput is back to its level before (at most 30 s). Returns the load, the kill's
-    time and the seconds until recovery."""
-    with _SteadyLoad(url, headers) as load:
-        time.sleep(3)
-        before = load.completed_between(time.monotonic() - 2, time.monotonic()) / 2
-        pids = _replica_pids(app, deployment)
-        assert pids, f"no {deployment} replica of {app} alive"
-        killed = time.monotonic()
-        os.kill(pids[0], signal.SIGKILL)
-        recovered = None
-        while time.monotonic() - killed < 30:
-            time.sleep(0.5)
-            now = time.monotonic()
-            if now - killed >= 2 and load.completed_between(now - 1, now) >= 0.8 * before:
-                recovered = now - killed
-                break
-        time.sleep(1)
-    assert recovered is not None, f"throughput not back to {before:.0f}/s within 30 s"
-    return load, killed, recovered
-
-
-def _figures(load: _SteadyLoad, killed: float, recovered: float) -> str:
+def _kill_one_under_load(service: RunningService, fraud: dict[str, Any], name: str,
+                         deployment: str, **overrides: Any) -> tuple[list[_Answer], float]:
+    """The Pulse application again under ``/{name}`` (``overrides`` to its settings):
+    steady load for 3 s, SIGKILL of one ``deployment`` replica, then load until
+    throughput is back to its level before (at most 30 s). Prints the figures; returns
+    the answers that were not 200 and the kill's time."""
+    settings, url = _side_app(service, name, **overrides)
+    try:
+        _ready(url)
+        with _SteadyLoad(url, fraud["headers"]) as load:
+            time.sleep(3)
+            before = load.completed_between(time.monotonic() - 2, time.monotonic()) / 2
+            pids = _replica_pids(settings.serve_app_name, deployment)
+            assert pids, f"no {deployment} replica of {name} alive"
+            killed = time.monotonic()
+            os.kill(pids[0], signal.SIGKILL)
+            recovered = None
+            while time.monotonic() - killed < 30:
+                time.sleep(0.5)
+                now = time.monotonic()
+                if now - killed >= 2 and load.completed_between(now - 1, now) >= 0.8 * before:
+                    recovered = now - killed
+                    break
+            time.sleep(1)
+    finally:
+        serve.delete(settings.serve_app_name, _blocking=False)
     failed = [a for a in load.answers if a.status != 200]
     slowest = max(a.done - a.sent for a in load.answers if a.done > killed)
     last_sent = max((a.sent - killed for a in failed), default=float("nan"))
-    return (f"sent {len(load.answers)}, failed {len(failed)} "
-            f"{sorted({(a.status, a.body[:120]) for a in failed})}, the last one sent "
-            f"{last_sent:+.2f} s after the kill, "
-            f"recovered in {recovered:.1f} s, slowest after the kill {slowest:.1f} s")
+    print(f"{name}: {deployment} SIGKILL: sent {len(load.answers)}, failed {len(failed)} "
+          f"{sorted({(a.status, a.body[:120]) for a in failed})}, the last one sent "
+          f"{last_sent:+.2f} s after the kill, throughput back after "
+          f"{'never' if recovered is None else f'{recovered:.1f} s'}, slowest answer "
+          f"after the kill {slowest:.1f} s")
+    assert recovered is not None, f"throughput not back to {before:.0f}/s within 30 s"
+    return failed, killed
 
 
 @pytest.mark.parametrize("model_replicas", [1, 2])
@@ -341,23 +345,15 @@ def test_a_killed_model_server_replica_costs_no_request(
     or to the replacement Serve starts (before that, each was a 500)."""
     # Batches wait 0.2 s for company, so requests are always in flight on the replica
     # the kill hits.
-    settings, url = _side_app(service, f"chaos{model_replicas}",
-                              model_min_replicas=model_replicas,
-                              model_max_replicas=model_replicas,
-                              model_batch_size=64, model_batch_wait_s=0.2)
-    try:
-        _ready(url)
-        load, killed, recovered = _kill_one_under_load(url, fraud["headers"],
-                                                       settings.serve_app_name, "ModelServer")
-        print(f"ModelServer x{model_replicas} SIGKILL: {_figures(load, killed, recovered)}")
-        failed = [a for a in load.answers if a.status != 200]
-        if model_replicas > 1:
-            assert failed == []
-        else:  # the replacement came later than the resends' budget: 503s, no 500
-            assert all(a.status == 503 and a.retry_after and '"UNAVAILABLE"' in a.body
-                       for a in failed), failed
-    finally:
-        serve.delete(settings.serve_app_name, _blocking=False)
+    failed, _ = _kill_one_under_load(service, fraud, f"chaos{model_replicas}", "ModelServer",
+                                     model_min_replicas=model_replicas,
+                                     model_max_replicas=model_replicas,
+                                     model_batch_size=64, model_batch_wait_s=0.2)
+    if model_replicas > 1:
+        assert failed == []
+    else:  # the replacement came later than the resends' budget: 503s, no 500
+        assert all(a.status == 503 and a.retry_after and '"UNAVAILABLE"' in a.body
+                   for a in failed), failed
 
 
 def test_a_killed_ingress_replica_fails_only_its_requests_in_flight(
@@ -365,16 +361,9 @@ def test_a_killed_ingress_replica_fails_only_its_requests_in_flight(
 ) -> None:
     """HTTP cannot move a half-answered POST to another process; every request sent
     after the kill goes to the live replica."""
-    settings, url = _side_app(service, "chaosin", ingress_replicas=2)
-    try:
-        _ready(url)
-        load, killed, recovered = _kill_one_under_load(url, fraud["headers"],
-                                                       settings.serve_app_name, "PulseIngress")
-        print(f"ingress x2 SIGKILL: {_figures(load, killed, recovered)}")
-        failed = [a for a in load.answers if a.status != 200]
-        # Lost: the requests in flight, and those sent while the dead process's sockets
-        # were still being torn down (a run: within 0.1 s of the kill). None later.
-        assert [a for a in failed if a.sent > killed + 0.5] == [], failed
-        assert len(failed) <= 8, failed
-    finally:
-        serve.delete(settings.serve_app_name, _blocking=False)
+    failed, killed = _kill_one_under_load(service, fraud, "chaosin", "PulseIngress",
+                                          ingress_replicas=2)
+    # Lost: the requests in flight, and those sent while the dead process's sockets
+    # were still being torn down (a run: within 0.1 s of the kill). None later.
+    assert [a for a in failed if a.sent > killed + 0.5] == [], failed
+    assert len(failed) <= 8, failed
