@@ -53,6 +53,8 @@ class PulseIngress:
                  text_encoder: DeploymentHandle) -> None:
         configure_logging(settings.log_level)
         app_name = settings.serve_app_name
+        # Within the request's deadline, so the client gets the 503, not a 504.
+        resend_s = min(settings.lost_replica_retry_s, settings.request_timeout_s / 2)
         self._state = build_state(
             settings,
             readiness_checks={"serve": lambda: serve_app_ready(app_name)},
@@ -60,8 +62,8 @@ class PulseIngress:
             bucket_backend=RayBucketBackend(f"{app_name}-ratelimit"),
             snapshot_runner=RaySnapshotRunner(),
             training_backend=RayJobsBackend(settings),
-            predictor=ServePredictor(model_server),
-            encoder=ServeEncoder(text_encoder),
+            predictor=ServePredictor(model_server, lost_replica_retry_s=resend_s),
+            encoder=ServeEncoder(text_encoder, lost_replica_retry_s=resend_s),
         )
         current, head = current_revision(self._state.database), head_revision()
         if current != head:

@@ -260,6 +260,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Deadline of one request; past it the client gets 504 TIMEOUT.",
     )
+    lost_replica_retry_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="How long a prediction or an encoding whose ModelServer/TextEncoder "
+        "replica died is sent again (to another replica or its replacement) before the "
+        "client gets 503 + Retry-After; at most half of request_timeout_s.",
+    )
     serve_access_log: bool = Field(
         default=False, description="Serve's per-request access log (off: it costs throughput)."
     )

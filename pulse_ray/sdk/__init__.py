@@ -8,7 +8,9 @@ httpx, pydantic, typer and rich only; running Pulse itself needs
 the same pydantic models the server answers with (:mod:`pulse_ray.schemas`). Errors
 come back as the same classes the server raises (:mod:`pulse_ray.errors`), rebuilt from
 the envelope, so ``except ValidationError as e: e.details`` reads the same on both sides
-of the wire. 429 and 503 are retried after ``Retry-After``; every POST carries an
+of the wire. 429 and 503 are retried after ``Retry-After``, an answer lost with a dropped
+connection or behind the proxy (a 5xx without the envelope) when the call is safe to
+repeat; every POST carries an
 ``Idempotency-Key`` that its retries reuse, so a retry never does the work twice.
 Request bodies are not validated here: the server is the one judge, and its 400 names
 the field at fault.

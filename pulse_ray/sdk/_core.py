@@ -179,6 +179,14 @@ def _transport_retryable(call: Call[Any], exc: httpx.TransportError) -> bool:
     return call.idempotent
 
 
+def _answer_lost_behind_proxy(status: int, body: Any) -> bool:
+    """A 5xx without Pulse's envelope comes from the proxy in front, not from Pulse
+    (which envelopes every error): Ray Serve's proxy answers a plain-text 500 when the
+    ingress replica holding the request died. Like a connection lost mid-answer, the
+    request may or may not have run, so only an idempotent call is sent again."""
+    return status >= 500 and not (isinstance(body, dict) and "error" in body)
+
+
 def _transport_error(exc: httpx.TransportError, base_url: str) -> PulseError:
     if isinstance(exc, _NOT_SENT):
         return UnavailableError(f"Cannot reach Pulse at {base_url}: {exc}")
@@ -219,10 +227,15 @@ def settle(
         body = None
     error = from_envelope(outcome.status_code, body, outcome.headers)
     if isinstance(error, RateLimitedError | UnavailableError):
-        delay = policy.delay_s(attempt, error.retry_after_s, rand)
-        if delay is not None:
-            return Retry(delay)
-    raise error
+        retry_after_s = error.retry_after_s
+    elif _answer_lost_behind_proxy(outcome.status_code, body) and call.idempotent:
+        retry_after_s = None
+    else:
+        raise error
+    delay = policy.delay_s(attempt, retry_after_s, rand)
+    if delay is None:
+        raise error
+    return Retry(delay)
 
 
 class _ClientBase:

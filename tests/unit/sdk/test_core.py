@@ -17,6 +17,7 @@ from pulse_ray.sdk import (
     ConflictError,
     NotFoundError,
     Pulse,
+    PulseError,
     RateLimitedError,
     RequestTimeoutError,
     RetryPolicy,
@@ -89,6 +90,29 @@ def test_plain_text_503_from_a_proxy_is_retried_after_its_retry_after() -> None:
                sleep=sleeps.append, rand=lambda: 0.0) as client:
         assert client.whoami().id == "key_1"
     assert sleeps == [1.0]
+
+
+def test_a_plain_text_500_from_the_proxy_is_a_lost_answer() -> None:
+    """Serve's proxy answers so when the ingress replica holding the request died: sent
+    again with the same key, like an answer lost with its connection."""
+    api = FakeApi()
+    lost = httpx.Response(500, text="Internal Server Error")
+    api.on("POST /v1/infer/.*", lost, httpx.Response(200, json=P["inference"]))
+    api.on("GET /v1/models", lost)
+    with api.client() as client:
+        assert client.infer("fraud-detector", {"amount": 1}).id == P["inference"]["id"]
+        assert len(api.requests) == 2
+        with pytest.raises(PulseError, match="without an error envelope"):
+            client.list_models()  # lost every time: raised after the retries
+        assert len(api.requests) == 5
+
+
+def test_pulses_own_500_is_not_retried() -> None:
+    api = FakeApi()
+    api.on("POST /v1/infer/.*", envelope("INTERNAL_ERROR", "boom"), status=500)
+    with api.client() as client, pytest.raises(PulseError, match="boom"):
+        client.infer("fraud-detector", {"amount": 1})
+    assert len(api.requests) == 1
 
 
 def test_no_retries_raises_the_rate_limit_with_its_retry_after() -> None:
