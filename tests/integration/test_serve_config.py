@@ -32,9 +32,11 @@ def test_yaml_application_serves_beside_the_first(
 ) -> None:
     (app_config,) = yaml.safe_load(CONFIG.read_text())["applications"]
     args = app_config["args"]
-    # Same store as the session's service; its own app name so routing is separate.
+    # Same store (and so the same secret key) as the session's service; its own app name
+    # so routing is separate.
     args["settings"].update(
-        store_url=service.settings.store_url, serve_app_name="pulse-yaml", ingress_num_cpus=0.1
+        store_url=service.settings.store_url, data_dir=str(service.settings.data_dir),
+        serve_app_name="pulse-yaml", ingress_num_cpus=0.1,
     )
     app = call_user_app_builder_with_args_if_necessary(
         import_attr(app_config["import_path"]), args

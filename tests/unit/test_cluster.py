@@ -166,3 +166,12 @@ def test_every_pulse_command_in_the_ray_up_config_exists() -> None:
     for words, options in found:
         result = CliRunner().invoke(pulse_cli, [*words.split(), *options.split(), "--help"])
         assert result.exit_code == 0, f"pulse{words}{options}: {result.output}"
+
+
+@pytest.mark.parametrize("name", ["ray-service.pulse.yaml", "ray-job.train.yaml"])
+def test_every_pod_opens_the_stores_secrets_with_the_same_key(name: str) -> None:
+    # Replicas and jobs only read the key (a key file of each node's own would seal
+    # with keys the others cannot open): every pod takes the one from the Secret.
+    for container in _containers(name):
+        (keys,) = [v for v in container["env"] if v["name"] == "PULSE_SECRET_KEYS"]
+        assert keys["valueFrom"]["secretKeyRef"] == {"name": "pulse-store", "key": "secret-keys"}
