@@ -172,14 +172,34 @@ def test_two_workers_polling_together_take_a_job_once(database: Database) -> Non
 
 def test_a_clean_stop_releases_the_job_at_its_checkpoint(database: Database) -> None:
     job_id = _job(database, 30)
-    encoder = CountingEncoder()
+
+    class Paused(CountingEncoder):
+        """Holds the second batch until the worker has been told to stop (a loaded
+        machine otherwise lets it finish all three first)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.resume = asyncio.Event()
+            self.batches = 0
+
+        async def encode(self, texts: list[str]) -> np.ndarray:
+            if any(t.startswith("Product") for t in texts):  # not the personas' texts
+                self.batches += 1
+                if self.batches == 2:
+                    await self.resume.wait()
+            return await super().encode(texts)
+
+    encoder = Paused()
     worker = _worker(database, "replica-1", lambda: T0, encoder)
 
     async def scenario() -> None:
         task = asyncio.get_running_loop().create_task(worker.run_once())
         while _state(database, job_id).tagged < 10:
             await asyncio.sleep(0.01)
-        await worker.stop()
+        stopping = asyncio.get_running_loop().create_task(worker.stop())
+        await asyncio.sleep(0)  # stop() has set its flags; it waits for the batch in hand
+        encoder.resume.set()
+        await stopping
         await task
 
     asyncio.run(scenario())
