@@ -174,7 +174,9 @@ def test_losing_the_worker_node_keeps_serving_and_resumes_training(
         replicas = cluster.placement("ServeReplica:pulse:")
         assert {node for node, state in replicas if state == "ALIVE"} == {"head", "worker-1"}
 
-        run_id = train(http, "fraud", snapshot, num_workers=2, epochs=40, batch_size=64)
+        # patience=40: all 40 epochs run (early stopping would end the run sooner)
+        run_id = train(http, "fraud", snapshot, num_workers=2, epochs=40, batch_size=64,
+                       patience=40)
         with Pulse(api_key=key, base_url=service.url) as pulse, InferenceLoad(pulse) as load:
             _wait_for_epochs(http, run_id, 2)
             workers = cluster.placement("RayTrainWorker")
