@@ -21,6 +21,7 @@ from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.buckets import RayBucketBackend
 from pulse_ray.runtime.jobs import RayJobsBackend
 from pulse_ray.runtime.metrics import RayRequestRecorder
+from pulse_ray.runtime.rollouts import start_rollout_controller
 from pulse_ray.runtime.serving import ServeEncoder, ServePredictor
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
 from pulse_ray.runtime.webhooks import start_dispatcher
@@ -74,6 +75,7 @@ class PulseIngress:
                 f"code needs {head}: run `pulse db upgrade`"
             )
         self._webhooks = start_dispatcher(settings)  # one per store, shared
+        self._rollouts = start_rollout_controller(settings)  # likewise
         logger.info("ingress replica ready on store %s", self._state.database.safe_url)
 
     def __serve_build_asgi_app__(self) -> FastAPI:

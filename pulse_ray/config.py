@@ -179,6 +179,39 @@ class Settings(BaseSettings):
         default=0.0005, ge=0, description="@serve.batch wait for more requests."
     )
 
+    # --- rollouts: what a deploy's body leaves out ------------------------------------
+    rollout_steps: list[int] = Field(
+        default=[5, 25, 50, 100],
+        description="A canary's traffic shares in percent, rising, the last 100.",
+    )
+    rollout_interval_s: float = Field(
+        default=60, gt=0, le=86_400,
+        description="How long each canary step runs before its window is judged.",
+    )
+    rollout_max_error_rate_delta: float = Field(
+        default=0.01, ge=0, le=1,
+        description="How much higher the candidate's server-error rate may be than the "
+        "stable version's over a window (0.01: one point).",
+    )
+    rollout_max_p99_ratio: float = Field(
+        default=1.2, ge=1,
+        description="How many times the stable version's p99 latency the candidate's may be.",
+    )
+    rollout_min_requests: int = Field(
+        default=200, ge=1,
+        description="Requests the candidate must have answered in a window before it is "
+        "judged (fewer: the step waits).",
+    )
+    rollout_auto_strategy: Literal["canary", "immediate"] = Field(
+        default="canary",
+        description="How a training run's `deploy: auto` replaces a deployed version "
+        "(a model's first version is deployed at once either way).",
+    )
+    rollout_tick_s: float = Field(
+        default=1.0, gt=0, le=60,
+        description="How often the rollout controller looks at the running rollouts.",
+    )
+
     # --- e-commerce (seed 002) ----------------------------------------------------
     shop_persona_model: str = Field(
         default="shopper-persona",

@@ -9,6 +9,7 @@
      ├── NotFoundError               404 NOT_FOUND
      ├── MethodNotAllowedError       405 METHOD_NOT_ALLOWED
      ├── ConflictError               409 CONFLICT
+ │    └── RolloutInProgressError  409 ROLLOUT_IN_PROGRESS
      ├── PayloadTooLargeError        413 PAYLOAD_TOO_LARGE
      ├── UnsupportedMediaTypeError   415 UNSUPPORTED_MEDIA_TYPE
      ├── IdempotencyMismatchError    422 IDEMPOTENCY_KEY_REUSED
@@ -49,6 +50,7 @@ __all__ = [
     "PulseError",
     "RateLimitedError",
     "RequestTimeoutError",
+    "RolloutInProgressError",
     "UnauthorizedError",
     "UnavailableError",
     "UnsupportedMediaTypeError",
@@ -188,6 +190,13 @@ class ConflictError(PulseError):
                    "Idempotency-Key is still running.")
 
 
+class RolloutInProgressError(ConflictError):
+    code = "ROLLOUT_IN_PROGRESS"
+    default_message = "A rollout of this model is running"
+    description = ("the model has a rollout running: promote or abort it "
+                   "(POST /v1/models/{model}/rollout/promote or /abort) first.")
+
+
 class PayloadTooLargeError(PulseError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
@@ -266,7 +275,8 @@ ERROR_CLASSES: tuple[type[PulseError], ...] = (
     ForbiddenError,
     NotFoundError,
     MethodNotAllowedError,
-    ConflictError,
+    RolloutInProgressError,
+    ConflictError,  # after the class above: a bare 409 is a conflict
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
     IdempotencyMismatchError,

@@ -32,6 +32,7 @@ class IdPrefix(StrEnum):
     TAGGING_JOB = "tagjob"
     CONVERSION = "conv"
     AUDIT = "aud"
+    ROLLOUT = "rol"
     # Internal: never part of a URL (models are addressed by name, versions by number).
     MODEL = "mdl"
     VERSION = "ver"

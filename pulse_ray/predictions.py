@@ -20,7 +20,8 @@ from pulse_ray.cache import BoundedCache
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import InputSchema
 
-__all__ = ["InferenceEvent", "LocalPredictor", "PredictionCache", "Predictor", "ServedModel"]
+__all__ = ["ArmFailure", "InferenceEvent", "LocalPredictor", "PredictionCache", "Predictor",
+           "ServedModel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +70,32 @@ class InferenceEvent:
     created_at: datetime
     session_id: str | None = None  # e-commerce inferences: the shopper session
     recommended: list[str] | None = None  # ... and the products recommended to it
+    rollout_id: str | None = None  # during a rollout: which one,
+    arm: str | None = None  # ... and the arm that answered (pulse_ray.rollouts.Arm)
 
     @classmethod
     def of(cls, principal: Principal, served: ServedModel, *, started: float,
            cached: bool, now: datetime, session_id: str | None = None,
-           recommended: list[str] | None = None) -> InferenceEvent:
+           recommended: list[str] | None = None, rollout_id: str | None = None,
+           arm: str | None = None) -> InferenceEvent:
         """The record of one answered inference: a new id, and the latency since
         ``started`` (``time.perf_counter()`` when the request began)."""
         return cls(id=new_id(IdPrefix.INFERENCE, now=now), account=principal.account,
                    key_id=principal.key_id, model_row_id=served.model_row_id,
                    version=served.version, cached=cached, created_at=now,
                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                   session_id=session_id, recommended=recommended)
+                   session_id=session_id, recommended=recommended, rollout_id=rollout_id,
+                   arm=arm)
+
+
+@dataclass(frozen=True, slots=True)
+class ArmFailure:
+    """A server error one arm of a rollout gave: counted against it by the controller,
+    written in the same batches as the inference records."""
+
+    rollout_id: str
+    arm: str
+    created_at: datetime
 
 
 class LocalPredictor:

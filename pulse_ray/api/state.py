@@ -26,6 +26,7 @@ from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
 from pulse_ray.services.datasources import DatasourceService
 from pulse_ray.services.inference import InferenceService
 from pulse_ray.services.lineage import LineageService
+from pulse_ray.services.rollouts import RolloutService
 from pulse_ray.services.shop import ShopService
 from pulse_ray.services.snapshots import SnapshotService
 from pulse_ray.services.tagging import Tagger, TaggingService, TaggingWorker, worker_name
@@ -57,6 +58,7 @@ class AppState:
     datasources: DatasourceService
     tagging: TaggingService
     shop: ShopService
+    rollouts: RolloutService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -154,6 +156,7 @@ def build_state(
                                    poll_interval_s=settings.tag_poll_interval_s)),
         shop=ShopService(settings=settings, database=database, encoder=encoder, tagger=tagger,
                          inference=inference),
+        rollouts=RolloutService(settings=settings),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )

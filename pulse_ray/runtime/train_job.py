@@ -33,6 +33,7 @@ from pulse_ray.config import Settings, job_settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.schemas.training import TrainOptions
+from pulse_ray.services.rollouts import canary_policy
 from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
@@ -86,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     args = _arguments(argv)
     database = Database(settings.store_url)
-    states = RunStates(clock=utcnow, artifact_uri=settings.artifact_uri)
+    states = RunStates(clock=utcnow, artifact_uri=settings.artifact_uri,
+                       auto_rollout=canary_policy(settings)
+                       if settings.rollout_auto_strategy == "canary" else None)
     ray.init(log_to_driver=True)
     run_id = args.run or _new_run(args, states, database, settings)
     with database.session() as session:

@@ -15,6 +15,10 @@ class InferOptions(BaseModel):
     include_metadata: bool = Field(
         default=False, description="Add latency_ms, cached and the inputs imputed.")
     version: str | None = Field(default=None, description="Pin a version (default: deployed).")
+    session_id: str | None = Field(
+        default=None, max_length=100, examples=["sess_xyz789"],
+        description="Who is asking, for rollouts: during a canary the same session (else "
+        "the same API key) keeps seeing the same version.")
 
 
 class InferRequest(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pulse_ray.timeutil import Timestamp
 
@@ -42,6 +42,11 @@ class LineageInference(BaseModel):
     latency_ms: float
     cached: bool
     key: str | None
+    rollout: str | None = Field(default=None, description="The rollout running when it was "
+                                "answered (rol_…), if any.")
+    arm: Literal["stable", "candidate", "fallback"] | None = Field(
+        default=None, description="Which side of that rollout answered; fallback: the "
+        "candidate failed and the stable version answered.")
 
 
 class Lineage(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -88,10 +88,17 @@ class ModelVersions(BaseModel):
 
 
 class HistoryEvent(BaseModel):
-    action: Literal["deploy", "rollback"]
+    action: Literal["deploy", "rollback", "rollout_rollback", "rollout_abort"] = Field(
+        description="deploy (also a canary's promotion), rollback; rollout_rollback: a "
+        "canary the controller stopped (from_version the candidate), rollout_abort: one "
+        "a person stopped.")
     from_version: str | None
     to_version: str
     by: str | None = Field(description="key_… that asked, or run_… for an automatic deploy.")
+    reason: str | None = Field(default=None, description="Why a rollout ended so.")
+    figures: dict[str, Any] | None = Field(
+        default=None, description="A rollout's last window: each arm's requests, errors, "
+        "error rate, p50 and p99.")
     created_at: Timestamp
 
 

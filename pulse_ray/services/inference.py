@@ -30,9 +30,17 @@ from anyio import to_thread
 from pulse_ray.auth import Principal
 from pulse_ray.cache import Directory
 from pulse_ray.config import Settings
-from pulse_ray.predictions import InferenceEvent, PredictionCache, Predictor, ServedModel
+from pulse_ray.errors import PulseError
+from pulse_ray.predictions import (
+    ArmFailure,
+    InferenceEvent,
+    PredictionCache,
+    Predictor,
+    ServedModel,
+)
+from pulse_ray.rollouts import Arm, takes_candidate
 from pulse_ray.store import Database
-from pulse_ray.store.inference import insert_events, served_model
+from pulse_ray.store.inference import Route, insert_events, route
 from pulse_ray.timeutil import Clock
 
 __all__ = ["Inference", "InferenceCall", "InferenceLog", "InferenceService", "ModelDirectory"]
@@ -46,8 +54,9 @@ _RECENT = timedelta(seconds=5)
 _WAIT_S = 1.0
 
 DirectoryKey = tuple[str, str, str | None]  # account, model name, pinned version
-ModelDirectory = Directory[DirectoryKey, ServedModel]
-Writer = Callable[[list[InferenceEvent]], None]
+ModelDirectory = Directory[DirectoryKey, Route]
+Entry = InferenceEvent | ArmFailure
+Writer = Callable[[list[Entry]], None]
 
 
 class InferenceLog:
@@ -59,12 +68,12 @@ class InferenceLog:
         self._write = write
         self._interval_s = interval_s
         self._max_batch = max_batch
-        self._pending: list[InferenceEvent] = []
+        self._pending: list[Entry] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    def record(self, event: InferenceEvent) -> None:
+    def record(self, event: Entry) -> None:
         self._pending.append(event)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -108,14 +117,24 @@ class Inference:
     imputed: list[str]
 
 
+def _server_side(error: Exception) -> bool:
+    """Whether a failed prediction is the server's fault (a model that raised, a lost or
+    saturated replica), not the request's."""
+    return not isinstance(error, PulseError) or error.http_status >= 500
+
+
 @dataclass
 class InferenceCall:
-    """One prediction on its way; the version is resolved when the call is made."""
+    """One prediction on its way; the version (and, during a rollout, the arm) is
+    chosen when the call is made."""
 
     service: InferenceService
     principal: Principal
     served: ServedModel
     started: float = field(default_factory=time.perf_counter)
+    rollout_id: str | None = None
+    arm: Arm | None = None
+    stable: ServedModel | None = None  # during a rollout: what answers if the candidate fails
 
     def validate(self, raw: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
         """The input as the version reads it (every field present, missing ones None).
@@ -134,7 +153,22 @@ class InferenceCall:
         output = cache.get(key)
         if output is not None:
             return output, True
-        output = await self.service.predictor.predict(self.served, inputs)
+        try:
+            output = await self.service.predictor.predict(self.served, inputs)
+        except Exception as error:
+            if self.rollout_id is None or self.arm is None or not _server_side(error):
+                raise
+            failed = "stable" if self.arm == "fallback" else self.arm
+            self.service.log.record(ArmFailure(rollout_id=self.rollout_id, arm=failed,
+                                               created_at=self.service.clock()))
+            if self.arm != "candidate" or self.stable is None:
+                raise
+            # The candidate's failure is the candidate's, not the client's: the stable
+            # version answers (inputs are read by name, so the same dict serves both).
+            logger.warning("candidate %s failed (%s); the stable version answers",
+                           self.served.model_id, type(error).__name__)
+            self.served, self.arm = self.stable, "fallback"
+            return await self.predict(inputs)
         cache.put(key, output)
         return output, False
 
@@ -143,7 +177,8 @@ class InferenceCall:
         """Logs the answered inference (written within the log's interval)."""
         event = InferenceEvent.of(self.principal, self.served, started=self.started,
                                   cached=cached, now=self.service.clock(),
-                                  session_id=session_id, recommended=recommended)
+                                  session_id=session_id, recommended=recommended,
+                                  rollout_id=self.rollout_id, arm=self.arm)
         self.service.log.record(event)
         return event
 
@@ -161,32 +196,42 @@ class InferenceService:
         self.predictor = predictor
         self.clock = clock
         self._database = database
-        self.versions: ModelDirectory = Directory(self._served,
+        self.versions: ModelDirectory = Directory(self._route,
                                                   ttl_s=settings.model_cache_ttl_s)
         self.predictions = PredictionCache(settings.prediction_cache_size)
         self.log = InferenceLog(self._write, interval_s=settings.inference_log_interval_s)
 
-    def _served(self, key: DirectoryKey) -> ServedModel:
+    def _route(self, key: DirectoryKey) -> Route:
         account, name, version = key
         with self._database.session() as session:
-            return served_model(session=session, account=account, name=name, version=version)
+            return route(session=session, account=account, name=name, version=version)
 
-    def _write(self, events: list[InferenceEvent]) -> None:
+    def _write(self, events: list[Entry]) -> None:
         with self._database.session() as session:
             insert_events(session=session, events=events)
 
-    async def call(self, principal: Principal, model: str,
-                   version: str | None = None) -> InferenceCall:
+    async def call(self, principal: Principal, model: str, version: str | None = None,
+                   *, session_id: str | None = None) -> InferenceCall:
         """A prediction with ``model``'s deployed version, or the pinned ``version``.
+        During a canary the arm is the caller's: ``session_id`` (else the key) hashed
+        against the step's share, so one caller keeps one version.
 
         Raises:
             NotFoundError: no such model, or no such pinned version.
             ConflictError: nothing is deployed and no version was pinned.
         """
         started = time.perf_counter()
-        served = await self.versions.resolve((principal.account, model, version))
-        return InferenceCall(service=self, principal=principal, served=served,
-                             started=started)
+        found = await self.versions.resolve((principal.account, model, version))
+        canary = found.canary
+        if canary is None:
+            return InferenceCall(service=self, principal=principal, served=found.stable,
+                                 started=started)
+        chosen = takes_candidate(canary.rollout_id, session_id or principal.key_id,
+                                 canary.weight)
+        return InferenceCall(service=self, principal=principal,
+                             served=canary.candidate if chosen else found.stable,
+                             started=started, rollout_id=canary.rollout_id,
+                             arm="candidate" if chosen else "stable", stable=found.stable)
 
     async def recent(self, look: Callable[[], T | None], *,
                      made: datetime | None) -> T | None:

@@ -70,7 +70,8 @@ def trace(*, session: Session, lineage_id: str, account: str) -> Lineage | None:
         version = model_repo.get_version(session=session, model=model, version=record.version)
         return Lineage(id=lineage_id, type="inference", inference=LineageInference(
             created_at=record.created_at, latency_ms=record.latency_ms, cached=record.cached,
-            key=record.key_id), **_version_part(session, model, version))  # type: ignore[arg-type]
+            key=record.key_id, rollout=record.rollout_id,
+            arm=record.arm), **_version_part(session, model, version))  # type: ignore[arg-type]
     if has_prefix(lineage_id, IdPrefix.RUN):
         run, model = run_repo.get_run_with_model(session=session, run_id=lineage_id,
                                                  account=account)

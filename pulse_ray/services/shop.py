@@ -93,7 +93,8 @@ class ShopService:
     async def infer(self, principal: Principal, body: SessionInferRequest) -> SessionInferResponse:
         """The shopper's persona and the products to show them (seed 002)."""
         name = self._settings.shop_persona_model
-        call = await self._inference.call(principal, name, body.options.version)
+        call = await self._inference.call(principal, name, body.options.version,
+                                          session_id=body.session_id)
         catalog, query, space = await asyncio.gather(
             self._catalogs.resolve(principal.account),
             self._query_vector(body.behavior.search_query), self._tagger.persona_space())

@@ -32,13 +32,15 @@ from pulse_ray.models.families import CLASSIFIER, primary_metric
 from pulse_ray.models.inputs import read_contract, unknown_columns
 from pulse_ray.models.stats import column_kind
 from pulse_ray.registry import next_version, should_deploy
+from pulse_ray.rollouts import Policy
 from pulse_ray.schemas.training import TERMINAL, RunDetail, RunPublic, TrainCreate, TrainOptions
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
+from pulse_ray.store import rollouts as rollout_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import snapshots as snapshot_repo
 from pulse_ray.store import webhooks as webhook_repo
-from pulse_ray.store.tables import Model, Snapshot, TrainingRun
+from pulse_ray.store.tables import Model, ModelVersion, Snapshot, TrainingRun
 from pulse_ray.timeutil import Clock, format_timestamp
 from pulse_ray.webhooks.events import EventType
 
@@ -156,6 +158,7 @@ def check_snapshot(model: Model, snapshot: Snapshot) -> list[str]:
 class Registered:
     version: str
     deployed: bool
+    rollout: str | None = None  # deploy auto over a deployed version: the canary started
 
 
 @dataclass
@@ -164,6 +167,8 @@ class RunStates:
 
     clock: Clock
     artifact_uri: str = field(default="")
+    # How deploy auto replaces a deployed version: through this canary, or (None) at once.
+    auto_rollout: Policy | None = None
 
     def create(self, *, session: Session, model: Model, snapshot: Snapshot,
                options: TrainOptions, key_id: str | None, plan: ResourcePlan) -> TrainingRun:
@@ -244,11 +249,28 @@ class RunStates:
         score = primary_metric(spec.family)
         deploy = should_deploy(spec.options.deploy, metrics.get(score),
                                deployed.metrics.get(score) if deployed else None)
-        if deploy:
+        rollout = None
+        if deploy and self._canary(spec, deployed, session=session, model=model):
+            assert self.auto_rollout is not None
+            rollout = rollout_repo.start_rollout(
+                session=session, model=model, version=version, policy=self.auto_rollout,
+                by_key=run.key_id, by_run=run.id, now=now).id
+        elif deploy:
             model_repo.deploy_version(session=session, model=model, version=version,
                                       by_key=run.key_id, by_run=run.id, now=now)
         self._end(session, run.id, "succeeded", metrics=metrics, version=version)
-        return Registered(version=version, deployed=deploy)
+        return Registered(version=version, deployed=deploy and rollout is None,
+                          rollout=rollout)
+
+    def _canary(self, spec: RunSpec, deployed: ModelVersion | None, *, session: Session,
+                model: Model) -> bool:
+        """Whether deploy auto goes through a canary: a version is deployed to compare
+        with and no rollout runs (then the new version waits as a candidate, like a
+        version that did not win)."""
+        if spec.options.deploy != "auto" or deployed is None or self.auto_rollout is None:
+            return False
+        return rollout_repo.active_rollout(session=session, account=model.account,
+                                           model_id=model.id) is None
 
     def reconcile(self, *, session: Session, run: TrainingRun, job: JobState) -> TrainingRun:
         """A run whose job ended without saying so (killed, crashed, stopped elsewhere)

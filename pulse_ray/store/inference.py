@@ -3,17 +3,67 @@ serves a model."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import insert
 from sqlmodel import Session
 
 from pulse_ray.errors import ConflictError, ErrorDetail, NotFoundError
 from pulse_ray.models.inputs import InputSchema
-from pulse_ray.predictions import InferenceEvent, ServedModel
+from pulse_ray.predictions import ArmFailure, InferenceEvent, ServedModel
 from pulse_ray.store import models as model_repo
+from pulse_ray.store import rollouts as rollout_repo
 from pulse_ray.store.scope import find_owned
-from pulse_ray.store.tables import InferenceRecord
+from pulse_ray.store.tables import InferenceRecord, Model, RolloutError
 
-__all__ = ["get_record", "insert_events", "served_model"]
+
+@dataclass(frozen=True, slots=True)
+class Canary:
+    """A running canary as a replica sees it: its share of traffic and its version."""
+
+    rollout_id: str
+    weight: int
+    candidate: ServedModel
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a model's requests go: the stable version, and a canary's when one runs."""
+
+    stable: ServedModel
+    canary: Canary | None = None
+
+
+def _served(model: Model, account: str, name: str, row: Any) -> ServedModel:
+    return ServedModel(account=account, name=name, model_row_id=model.id, version=row.version,
+                       artifact_uri=row.artifact_uri,
+                       input_schema=InputSchema.model_validate(row.input_schema))
+
+
+def route(*, session: Session, account: str, name: str, version: str | None) -> Route:
+    """The pinned ``version`` alone, or the deployed version with the running canary.
+
+    Raises:
+        NotFoundError: no such model, or no such pinned version (on options.version).
+        ConflictError: nothing is deployed and no version was pinned.
+    """
+    stable = served_model(session=session, account=account, name=name, version=version)
+    if version is not None:
+        return Route(stable)
+    rollout = rollout_repo.active_rollout(session=session, account=account,
+                                          model_id=stable.model_row_id)
+    if rollout is None:
+        return Route(stable)
+    model = session.get(Model, stable.model_row_id)
+    assert model is not None  # it was just read
+    candidate = model_repo.get_version(session=session, model=model,
+                                       version=rollout.candidate_version)
+    return Route(stable, Canary(rollout_id=rollout.id, weight=rollout.steps[rollout.step_index],
+                                candidate=_served(model, account, name, candidate)))
+
+__all__ = ["Canary", "Route", "get_record", "insert_events", "route", "served_model"]
 
 
 def served_model(*, session: Session, account: str, name: str,
@@ -38,20 +88,24 @@ def served_model(*, session: Session, account: str, name: str,
             raise ConflictError(f"Model '{name}' has no deployed version: deploy one, or "
                                 "pin one with options.version")
         row = deployed
-    return ServedModel(account=account, name=name, model_row_id=model.id, version=row.version,
-                       artifact_uri=row.artifact_uri,
-                       input_schema=InputSchema.model_validate(row.input_schema))
+    return _served(model, account, name, row)
 
 
-def insert_events(*, session: Session, events: list[InferenceEvent]) -> None:
-    """One multi-row INSERT (Core, not ORM objects): it runs in the ingress replica's
-    process, where every millisecond of Python holds the GIL the requests need."""
-    session.execute(insert(InferenceRecord), [
+def insert_events(*, session: Session, events: Sequence[InferenceEvent | ArmFailure]) -> None:
+    """One multi-row INSERT per table (Core, not ORM objects): it runs in the ingress
+    replica's process, where every millisecond of Python holds the GIL the requests need."""
+    records = [
         {"id": e.id, "account": e.account, "key_id": e.key_id, "model_id": e.model_row_id,
          "version": e.version, "latency_ms": e.latency_ms, "cached": e.cached,
-         "created_at": e.created_at, "session_id": e.session_id, "recommended": e.recommended}
-        for e in events
-    ])
+         "created_at": e.created_at, "session_id": e.session_id, "recommended": e.recommended,
+         "rollout_id": e.rollout_id, "arm": e.arm}
+        for e in events if isinstance(e, InferenceEvent)]
+    failures = [{"rollout_id": e.rollout_id, "arm": e.arm, "created_at": e.created_at}
+                for e in events if isinstance(e, ArmFailure)]
+    if records:
+        session.execute(insert(InferenceRecord), records)
+    if failures:
+        session.execute(insert(RolloutError), failures)
 
 
 def get_record(*, session: Session, inference_id: str, account: str) -> InferenceRecord | None:

@@ -116,7 +116,8 @@ def register_version(*, session: Session, model: Model, version: str, run_id: st
 
 def _promote(*, session: Session, model: Model, target: ModelVersion,
              action: Literal["deploy", "rollback"], by_key: str | None, by_run: str | None,
-             now: datetime) -> ModelVersion:
+             now: datetime, reason: str | None = None,
+             figures: dict[str, Any] | None = None) -> ModelVersion:
     current = deployed_version(session=session, model_id=model.id)
     if current is not None and current.id == target.id:
         return target  # already deployed: nothing to record
@@ -129,7 +130,7 @@ def _promote(*, session: Session, model: Model, target: ModelVersion,
     session.add(Promotion(id=new_id(IdPrefix.PROMOTION, now=now), model_id=model.id,
                           action=action, from_version=current.version if current else None,
                           to_version=target.version, key_id=by_key, run_id=by_run,
-                          created_at=now))
+                          reason=reason, figures=figures, created_at=now))
     session.flush()
     audit.record(session=session, account=model.account, by_key=by_key, now=now,
                  action=AuditAction.MODEL_DEPLOYED if action == "deploy"
@@ -146,11 +147,13 @@ def _promote(*, session: Session, model: Model, target: ModelVersion,
 
 
 def deploy_version(*, session: Session, model: Model, version: str, by_key: str | None,
-                   now: datetime, by_run: str | None = None) -> ModelVersion:
-    """Makes ``version`` the deployed one; the previous becomes archived."""
+                   now: datetime, by_run: str | None = None, reason: str | None = None,
+                   figures: dict[str, Any] | None = None) -> ModelVersion:
+    """Makes ``version`` the deployed one; the previous becomes archived. ``reason`` and
+    ``figures``: a canary's promotion says why (its last window)."""
     target = get_version(session=session, model=model, version=version)
     return _promote(session=session, model=model, target=target, action="deploy",
-                    by_key=by_key, by_run=by_run, now=now)
+                    by_key=by_key, by_run=by_run, now=now, reason=reason, figures=figures)
 
 
 def history(*, session: Session, model_id: str) -> list[Promotion]:
@@ -167,7 +170,9 @@ def rollback(*, session: Session, model: Model, by_key: str | None,
         ConflictError: nothing is deployed, or it was the first deployed version.
     """
     current = deployed_version(session=session, model_id=model.id)
-    target_name = rollback_target(history(session=session, model_id=model.id),
+    # A rollout that ended without promotion never changed the deployed version.
+    target_name = rollback_target([e for e in history(session=session, model_id=model.id)
+                                   if e.action in ("deploy", "rollback")],
                                   current.version if current else None)
     if target_name is None:
         raise ConflictError(f"Model '{model.name}' has no earlier deployed version to roll back to")

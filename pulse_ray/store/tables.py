@@ -52,6 +52,8 @@ __all__ = [
     "ModelVersion",
     "Product",
     "Promotion",
+    "Rollout",
+    "RolloutError",
     "Snapshot",
     "TaggingJob",
     "TrainingRun",
@@ -270,12 +272,16 @@ class Promotion(SQLModel, table=True):
     to_version: str = Field(max_length=64)
     key_id: str | None = Field(default=None, max_length=40)
     run_id: str | None = Field(default=None, max_length=40)
+    # A rollout's end: why, and its last window's figures.
+    reason: str | None = Field(default=None, max_length=1000)
+    figures: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
     def public(self) -> HistoryEvent:
         return HistoryEvent(action=self.action,  # type: ignore[arg-type]
                             from_version=self.from_version, to_version=self.to_version,
-                            by=self.key_id or self.run_id, created_at=self.created_at)
+                            by=self.key_id or self.run_id, reason=self.reason,
+                            figures=self.figures, created_at=self.created_at)
 
 
 class InferenceRecord(SQLModel, table=True):
@@ -296,6 +302,55 @@ class InferenceRecord(SQLModel, table=True):
     # recommended, so a later conversion can be attributed to it.
     session_id: str | None = Field(default=None, max_length=100, index=True)
     recommended: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # During a rollout: which one, and the arm that answered (pulse_ray.rollouts.Arm).
+    rollout_id: str | None = Field(default=None, max_length=40, index=True)
+    arm: str | None = Field(default=None, max_length=16)
+
+
+class Rollout(SQLModel, table=True):
+    """A canary: its policy, where it is, and how it ended. ``active_model_id`` is the
+    model's id while it runs and NULL after, so the unique constraint keeps one running
+    rollout per model whatever races."""
+
+    __tablename__ = "rollouts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100, index=True)
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False, index=True))
+    active_model_id: str | None = Field(default=None, max_length=40, unique=True)
+    strategy: str = Field(max_length=16)
+    status: str = Field(max_length=16, index=True)
+    stable_version: str = Field(max_length=64)
+    candidate_version: str = Field(max_length=64)
+    steps: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    step_index: int = 0
+    interval_s: float
+    max_error_rate_delta: float
+    max_p99_ratio: float
+    min_requests: int
+    key_id: str | None = Field(default=None, max_length=40)
+    run_id: str | None = Field(default=None, max_length=40)
+    # The stable arm's figures from the last window judged (pulse_ray.rollouts.ArmStats).
+    baseline: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reason: str | None = Field(default=None, max_length=1000)
+    step_started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                         nullable=True))
+
+
+class RolloutError(SQLModel, table=True):
+    """A server error one arm of a rollout gave (a row each, written in the inference
+    log's batches by whichever ingress replica saw it), for the controller's counts."""
+
+    __tablename__ = "rollout_errors"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True,
+                                                          autoincrement=True))
+    rollout_id: str = Field(max_length=40, index=True)
+    arm: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class WebhookEndpoint(SQLModel, table=True):

@@ -15,7 +15,8 @@ router = APIRouter(tags=["inference"], route_class=JsonBodyRoute)
              summary="Predict with the deployed (or a pinned) version of a model")
 async def infer(model: str, body: InferRequest, principal: ReadKey,
                 state: AppStateDep, context: RequestContextDep) -> InferResponse:
-    call = await state.inference.call(principal, model, body.options.version)
+    call = await state.inference.call(principal, model, body.options.version,
+                                      session_id=body.options.session_id)
     context.served(model, call.served.version)  # for the request's metrics
     answer = await call.run(body.input)
     return InferResponse(

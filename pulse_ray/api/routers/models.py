@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response, status
 
 from pulse_ray.api.deps import (
+    AppStateDep,
     Limit,
     NowDep,
     ReadKey,
@@ -22,6 +25,7 @@ from pulse_ray.schemas.models import (
     ModelVersions,
     VersionPublic,
 )
+from pulse_ray.schemas.rollouts import DeployBody, RolloutPublic
 from pulse_ray.store import models as repo
 
 router = APIRouter(prefix="/models", tags=["models"], route_class=JsonBodyRoute)
@@ -57,13 +61,51 @@ def list_versions(model: str, principal: ReadKey, session: SessionDep) -> ModelV
         v.public() for v in repo.list_versions(session=session, model_id=found.id)])
 
 
-@router.post("/{model}/versions/{version}/deploy", response_model=VersionPublic,
-             summary="Deploy a version; the one deployed before is archived")
-def deploy(model: str, version: str, principal: WriteKey, session: SessionDep,
-           now: NowDep) -> VersionPublic:
+@router.post("/{model}/versions/{version}/deploy", response_model=VersionPublic | RolloutPublic,
+             responses={202: {"model": RolloutPublic, "description": "A canary started"},
+                        **error_responses(409)},
+             summary="Deploy a version at once, or start a canary of it")
+def deploy(model: str, version: str, principal: WriteKey, session: SessionDep, now: NowDep,
+           state: AppStateDep, response: Response,
+           body: Annotated[DeployBody | None, Body()] = None) -> VersionPublic | RolloutPublic:
+    """Without a body (or with ``strategy: immediate``) the version is deployed now and
+    the one before archived (200). ``strategy: canary`` starts a rollout (202): the
+    version takes each step's share of traffic until the controller promotes it or
+    rolls it back (``GET /v1/models/{model}/rollout``)."""
     found = repo.get_model(session=session, name=model, account=principal.account)
-    return repo.deploy_version(session=session, model=found, version=version,
-                               by_key=principal.key_id, now=now).public()
+    answer = state.rollouts.deploy(session=session, principal=principal, model=found,
+                                   version=version, body=body, now=now)
+    if isinstance(answer, RolloutPublic):
+        response.status_code = status.HTTP_202_ACCEPTED
+    return answer
+
+
+@router.get("/{model}/rollout", response_model=RolloutPublic,
+            summary="The model's rollout: live state and each arm's figures")
+def rollout(model: str, principal: ReadKey, session: SessionDep,
+            state: AppStateDep) -> RolloutPublic:
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    return state.rollouts.status(session=session, model=found)
+
+
+@router.post("/{model}/rollout/promote", response_model=RolloutPublic,
+             responses=error_responses(409),
+             summary="Deploy the running rollout's candidate now")
+def promote_rollout(model: str, principal: WriteKey, session: SessionDep, now: NowDep,
+                    state: AppStateDep) -> RolloutPublic:
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    return state.rollouts.end(session=session, principal=principal, model=found,
+                              ending="promoted", now=now)
+
+
+@router.post("/{model}/rollout/abort", response_model=RolloutPublic,
+             responses=error_responses(409),
+             summary="Stop the running rollout; the stable version keeps all traffic")
+def abort_rollout(model: str, principal: WriteKey, session: SessionDep, now: NowDep,
+                  state: AppStateDep) -> RolloutPublic:
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    return state.rollouts.end(session=session, principal=principal, model=found,
+                              ending="aborted", now=now)
 
 
 @router.post("/{model}/rollback", response_model=VersionPublic, responses=error_responses(409),

@@ -58,6 +58,10 @@ def world(client: TestClient, owner: dict[str, str], snapshot_id: str, state: Ap
     client.post(f"/v1/models/{MODEL}/versions/{version}/deploy", headers=owner)
     run_id = client.get(f"/v1/models/{MODEL}/versions", headers=owner).json()["versions"][0]["run"]
     inference = client.post(f"/v1/infer/{MODEL}", headers=owner, json={"input": FRAUD_INPUT})
+    candidate = register_untrained(client, owner, state, model=MODEL, snapshot_id=snapshot_id,
+                                   table=demo_table, version="1.1.0-000002")
+    assert client.post(f"/v1/models/{MODEL}/versions/{candidate}/deploy", headers=owner,
+                       json={"strategy": "canary"}).status_code == 202
     webhook = client.post("/v1/webhooks", headers=owner, json={
         "url": "http://127.0.0.1:9/hook", "events": ["model.updated"]}).json()["id"]
     message = client.post(f"/v1/webhooks/{webhook}/test", headers=owner).json()["message_id"]

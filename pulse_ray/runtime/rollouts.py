@@ -1,0 +1,53 @@
+"""The cluster's rollout controller: a detached Ray actor running
+:class:`~pulse_ray.services.rollouts.RolloutController` in a thread of its own.
+
+One per store, named after it, like the webhook dispatcher: every ingress replica asks
+for it by name when it starts, the first creates it. It reserves no CPU (it sleeps
+between ticks that read a few rows), so the resource plan's serving share is
+untouched. Ray restarts it after a crash, and its loop starts in ``__init__``; the
+rollouts' state is in the store, so a restarted controller — or one started by a
+restarted service — carries on where the last tick left them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from typing import Any
+
+import ray
+
+from pulse_ray.config import Settings
+from pulse_ray.logs import configure_logging
+from pulse_ray.services.rollouts import RolloutController
+from pulse_ray.store import Database
+from pulse_ray.timeutil import utcnow
+
+__all__ = ["start_rollout_controller"]
+
+logger = logging.getLogger(__name__)
+
+
+@ray.remote(num_cpus=0, max_restarts=-1)  # type: ignore[call-overload]
+class _ControllerActor:
+    def __init__(self, settings: Settings) -> None:
+        configure_logging(settings.log_level)
+        controller = RolloutController(database=Database.from_settings(settings),
+                                       clock=utcnow, tick_s=settings.rollout_tick_s)
+        self._thread = threading.Thread(target=lambda: asyncio.run(
+            controller.run(asyncio.Event())), name="rollouts", daemon=True)
+        self._thread.start()
+        logger.info("rollout controller running")
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+
+def start_rollout_controller(settings: Settings) -> Any:
+    """The controller actor for this store (created on first call)."""
+    store = hashlib.sha256(settings.store_url.encode()).hexdigest()[:12]
+    return _ControllerActor.options(  # type: ignore[attr-defined]
+        name=f"pulse-rollouts-{store}", get_if_exists=True, lifetime="detached",
+    ).remote(settings)
