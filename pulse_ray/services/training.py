@@ -40,7 +40,7 @@ from pulse_ray.store import rollouts as rollout_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import snapshots as snapshot_repo
 from pulse_ray.store import webhooks as webhook_repo
-from pulse_ray.store.tables import Model, ModelVersion, Snapshot, TrainingRun
+from pulse_ray.store.tables import Model, Snapshot, TrainingRun
 from pulse_ray.timeutil import Clock, format_timestamp
 from pulse_ray.webhooks.events import EventType
 
@@ -250,27 +250,21 @@ class RunStates:
         deploy = should_deploy(spec.options.deploy, metrics.get(score),
                                deployed.metrics.get(score) if deployed else None)
         rollout = None
-        if deploy and self._canary(spec, deployed, session=session, model=model):
-            assert self.auto_rollout is not None
-            rollout = rollout_repo.start_rollout(
-                session=session, model=model, version=version, policy=self.auto_rollout,
-                by_key=run.key_id, by_run=run.id, now=now).id
+        if deploy and spec.options.deploy == "auto" and deployed is not None \
+                and self.auto_rollout is not None:
+            # Through a canary; while another runs, the version waits as a candidate
+            # (like one that did not win).
+            if rollout_repo.active_rollout(session=session, account=model.account,
+                                           model_id=model.id) is None:
+                rollout = rollout_repo.start_rollout(
+                    session=session, model=model, version=version, policy=self.auto_rollout,
+                    by_key=run.key_id, by_run=run.id, now=now).id
+            deploy = False
         elif deploy:
             model_repo.deploy_version(session=session, model=model, version=version,
                                       by_key=run.key_id, by_run=run.id, now=now)
         self._end(session, run.id, "succeeded", metrics=metrics, version=version)
-        return Registered(version=version, deployed=deploy and rollout is None,
-                          rollout=rollout)
-
-    def _canary(self, spec: RunSpec, deployed: ModelVersion | None, *, session: Session,
-                model: Model) -> bool:
-        """Whether deploy auto goes through a canary: a version is deployed to compare
-        with and no rollout runs (then the new version waits as a candidate, like a
-        version that did not win)."""
-        if spec.options.deploy != "auto" or deployed is None or self.auto_rollout is None:
-            return False
-        return rollout_repo.active_rollout(session=session, account=model.account,
-                                           model_id=model.id) is None
+        return Registered(version=version, deployed=deploy, rollout=rollout)
 
     def reconcile(self, *, session: Session, run: TrainingRun, job: JobState) -> TrainingRun:
         """A run whose job ended without saying so (killed, crashed, stopped elsewhere)
