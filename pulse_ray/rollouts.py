@@ -89,7 +89,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 @dataclass(frozen=True, slots=True)
 class ArmStats:
     """One arm over one window: requests it took (answered or failed), server errors
-    among them, and the answered ones' latency percentiles."""
+    among them, and the latency percentiles of the answers its model computed (one
+    from the prediction cache measures the cache, which a new version starts without)."""
 
     requests: int = 0
     errors: int = 0
@@ -97,8 +98,8 @@ class ArmStats:
     p99_ms: float | None = None
 
     @classmethod
-    def of(cls, latencies_ms: Sequence[float], errors: int) -> ArmStats:
-        return cls(requests=len(latencies_ms) + errors, errors=errors,
+    def of(cls, *, answered: int, errors: int, latencies_ms: Sequence[float]) -> ArmStats:
+        return cls(requests=answered + errors, errors=errors,
                    p50_ms=percentile(latencies_ms, 50), p99_ms=percentile(latencies_ms, 99))
 
     @property

@@ -121,24 +121,27 @@ def running_rollouts(*, session: Session) -> list[Rollout]:
 
 
 def window_stats(*, session: Session, rollout: Rollout) -> dict[str, ArmStats]:
-    """Each arm's figures since the current step began: its answered requests'
-    latencies from the inference records, its server errors from ``rollout_errors``
-    (a candidate's failure answered by the stable version counts for the candidate
-    only)."""
+    """Each arm's figures since the current step began: its answers and their
+    latencies from the inference records (latencies of those its model computed, not
+    the prediction cache), its server errors from ``rollout_errors`` (a candidate's
+    failure answered by the stable version counts for the candidate only)."""
     since = rollout.step_started_at
+    answered = {"stable": 0, "candidate": 0}
     latencies: dict[str, list[float]] = {"stable": [], "candidate": []}
-    for arm, latency in session.exec(
-            select(InferenceRecord.arm, InferenceRecord.latency_ms).where(
-                InferenceRecord.rollout_id == rollout.id,
-                col(InferenceRecord.arm).in_(("stable", "candidate")),
-                col(InferenceRecord.created_at) >= since)):
-        latencies[str(arm)].append(latency)
+    for arm, latency, cached in session.exec(
+            select(InferenceRecord.arm, InferenceRecord.latency_ms, InferenceRecord.cached)
+            .where(InferenceRecord.rollout_id == rollout.id,
+                   col(InferenceRecord.arm).in_(("stable", "candidate")),
+                   col(InferenceRecord.created_at) >= since)):
+        answered[str(arm)] += 1
+        if not cached:
+            latencies[str(arm)].append(latency)
     errors = dict(session.exec(
         select(RolloutError.arm, func.count()).where(
             RolloutError.rollout_id == rollout.id, col(RolloutError.created_at) >= since)
         .group_by(col(RolloutError.arm))).all())
-    return {arm: ArmStats.of(values, int(errors.get(arm, 0)))
-            for arm, values in latencies.items()}
+    return {arm: ArmStats.of(answered=answered[arm], errors=int(errors.get(arm, 0)),
+                             latencies_ms=latencies[arm]) for arm in answered}
 
 
 def _model(session: Session, rollout: Rollout) -> Model:

@@ -79,10 +79,11 @@ def test_the_figures_name_each_arm() -> None:
 
 
 def test_window_figures_from_latencies_and_errors() -> None:
-    stats = ArmStats.of([float(ms) for ms in range(1, 101)], errors=25)
+    # 100 answers, 20 of them cached (their latency is the cache's, not the model's).
+    stats = ArmStats.of(answered=100, errors=25, latencies_ms=[float(ms) for ms in range(1, 81)])
     assert (stats.requests, stats.errors, stats.error_rate) == (125, 25, 0.2)
-    assert (stats.p50_ms, stats.p99_ms) == (50, 99)
-    assert ArmStats.of([], 0) == ArmStats()
+    assert (stats.p50_ms, stats.p99_ms) == (40, 80)
+    assert ArmStats.of(answered=0, errors=0, latencies_ms=[]) == ArmStats()
     assert percentile([7.0], 99) == 7.0 and percentile([], 50) is None
 
 

@@ -1,0 +1,174 @@
+"""Canary rollouts through real Serve: four clients post /v1/infer while the controller
+(the detached actor the ingress started) judges each 2 s step.
+
+One trained version is deployed; the candidates are copies of its artifact registered
+beside it: a healthy one (same weights, a version of its own), and a broken one whose
+answer fails for the inputs the stable version scores in its top 20 % (its positive
+class is named so that reading it as a number raises), so it raises on 20 % of the
+inputs the clients send.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from deployments.service import RunningService
+from pulse_ray.store import Database
+from pulse_ray.store import models as model_repo
+from pulse_ray.timeutil import utcnow
+from tests.seed_bodies import FRAUD_INPUT
+
+from .conftest import MakeKey, bearer, demo_snapshot, train, wait_for_run
+
+MODEL = "fraud-canary"
+INTERVAL_S = 2.0
+CANARY = {"strategy": "canary", "steps": [50, 100], "interval_s": INTERVAL_S,
+          "min_requests": 20, "max_error_rate_delta": 0.01}
+POOL = [{**FRAUD_INPUT, "transaction_amount": float(amount), "hour": amount % 24}
+        for amount in range(50, 5050, 100)]  # 50 inputs the clients draw from
+
+
+def _register_copy(service: RunningService, stable: dict[str, Any], version: str,
+                   change: dict[str, Any]) -> None:
+    """``stable``'s artifact copied, its preprocessor's fields ``change`` d, registered
+    as ``version`` of the model (a candidate, as training registers them)."""
+    source = Path(stable["artifact_uri"])
+    target = source.with_name(version)
+    shutil.copytree(source, target)
+    spec = json.loads((target / "model.json").read_text())
+    spec["preprocessor"].update(change)
+    (target / "model.json").write_text(json.dumps(spec))
+    database = Database.from_settings(service.settings)
+    with database.session() as session:
+        model = model_repo.get_model(session=session, name=MODEL, account="default")
+        model_repo.register_version(session=session, model=model, version=version,
+                                    run_id=stable["run"], metrics=stable["metrics"],
+                                    input_schema=stable["input_schema"],
+                                    artifact_uri=str(target), now=utcnow())
+    database.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def canary(service: RunningService, tmp_path_factory: pytest.TempPathFactory,
+           make_key_module: MakeKey) -> Iterator[dict[str, Any]]:
+    headers = bearer(make_key_module("read", "write", plan="enterprise")["key"])
+    snapshot = demo_snapshot(service, headers, tmp_path_factory.mktemp("canary"),
+                             datasource="canary-tx", model=MODEL, rows=4000, seed=7)
+    with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
+        run = wait_for_run(http, train(http, MODEL, snapshot, epochs=1, deploy="always"))
+        assert run["status"] == "succeeded", run
+        stable = http.get(f"/v1/models/{MODEL}/versions").json()["versions"][0]
+        scores = [http.post(f"/v1/infer/{MODEL}", json={"input": i}).json()["output"]
+                  ["confidence"] for i in POOL]
+        threshold = sorted(scores)[40]  # the top 10 of 50 are at or above it
+        assert 8 <= sum(s >= threshold for s in scores) <= 12, scores
+        _register_copy(service, stable, "1.1.0-health", {})
+        _register_copy(service, stable, "1.1.0-broken", {
+            "classes": ["0", "true"], "label_kind": "integer", "threshold": threshold})
+        yield {"http": http, "stable": stable["version"]}
+
+
+class Clients:
+    """Four clients posting the pool's inputs, each request its own session."""
+
+    def __init__(self, service: RunningService, headers: dict[str, str]) -> None:
+        self.results: list[tuple[int, str | None, str]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(service, headers))
+                         for _ in range(4)]
+
+    def _loop(self, service: RunningService, headers: dict[str, str]) -> None:
+        with httpx.Client(base_url=service.url, headers=headers, timeout=30) as client:
+            while not self._stop.is_set():
+                r = client.post(f"/v1/infer/{MODEL}", json={
+                    "input": random.choice(POOL), "options": {"session_id": str(uuid.uuid4())}})
+                self.results.append((r.status_code, r.json().get("version"),
+                                     r.json().get("id", "")))
+
+    def __enter__(self) -> Clients:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
+def _canary(http: httpx.Client, version: str, timeout: float,
+            **options: Any) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """Starts a canary of ``version`` and polls it until it ends: the rollout as
+    started, as ended, and the seconds between (an upper bound, polled every 0.2 s)."""
+    response = http.post(f"/v1/models/{MODEL}/versions/{version}/deploy",
+                         json={**CANARY, **options})
+    assert response.status_code == 202, response.text
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        rollout: dict[str, Any] = http.get(f"/v1/models/{MODEL}/rollout").json()
+        if rollout["status"] != "running":
+            return response.json(), rollout, time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"the rollout still runs after {timeout:g} s: {rollout}")
+
+
+def test_d_a_candidate_failing_on_20_percent_is_rolled_back_and_no_client_sees_it(
+        service: RunningService, canary: dict[str, Any]) -> None:
+    http = canary["http"]
+    with Clients(service, dict(http.headers)) as clients:
+        time.sleep(0.5)
+        _, ended, took = _canary(http, "1.1.0-broken", timeout=6 * INTERVAL_S + 10)
+    failed = [r for r in clients.results if r[0] != 200]
+    print(f"\n(d) rolled back {took:.1f} s after the start ({INTERVAL_S:g} s steps); "
+          f"{len(clients.results)} requests, {len(failed)} failed; candidate "
+          f"{ended['arms']['candidate']}")
+    assert ended["status"] == "rolled_back", ended
+    assert failed == []
+    assert took <= 2 * INTERVAL_S + 2  # two intervals, and the controller's tick
+    assert ended["arms"]["candidate"]["error_rate"] > 0.1
+    event = http.get(f"/v1/models/{MODEL}/history").json()["events"][0]
+    assert (event["action"], event["from_version"], event["to_version"]) == (
+        "rollout_rollback", "1.1.0-broken", canary["stable"])
+    assert "error rate" in event["reason"] and event["figures"]["candidate"]["errors"] > 0
+    # Failures were answered by the stable version; the version stays deployed.
+    assert {version for _, version, _ in clients.results} <= {canary["stable"],
+                                                               "1.1.0-broken"}
+    assert http.get(f"/v1/models/{MODEL}").json()["deployed_version"] == canary["stable"]
+
+
+def test_e_a_healthy_candidate_is_promoted_through_every_step(
+        service: RunningService, canary: dict[str, Any]) -> None:
+    http = canary["http"]
+    # Loaded once before the canary, so the first step's p99 is not the load; and on
+    # this shared 2-core machine latency is judged loosely: the steps are the point.
+    http.post(f"/v1/infer/{MODEL}", json={"input": POOL[0],
+                                          "options": {"version": "1.1.0-health"}})
+    with Clients(service, dict(http.headers)) as clients:
+        started, ended, took = _canary(http, "1.1.0-health", timeout=8 * INTERVAL_S + 10,
+                                       max_p99_ratio=5)
+        time.sleep(1.5)  # the ingress replicas see the deploy within model_cache_ttl_s
+    print(f"\n(e) promoted {took:.1f} s after the start; {len(clients.results)} requests")
+    assert ended["status"] == "promoted", ended
+    assert {status for status, _, _ in clients.results} == {200}
+    assert http.get(f"/v1/models/{MODEL}").json()["deployed_version"] == "1.1.0-health"
+    event = http.get(f"/v1/models/{MODEL}/history").json()["events"][0]
+    assert event["action"] == "deploy" and event["to_version"] == "1.1.0-health"
+    assert "every step (50, 100%)" in event["reason"]
+    # Each record keeps its arm, and lineage shows it.
+    arms = set()
+    for _, version, inference in clients.results[::max(1, len(clients.results) // 60)]:
+        lineage = http.get(f"/v1/lineage/{inference}").json()["inference"]
+        arms.add((version, lineage.get("arm"), lineage.get("rollout") == started["id"]))
+    assert ("1.1.0-health", "candidate", True) in arms
+    assert ("1.1.0-health", None, False) in arms  # after the promotion: no rollout
