@@ -12,6 +12,7 @@ from pulse_ray.cli import service
 from pulse_ray.cli.output import JsonOption, out_console, print_json, table
 from pulse_ray.models.families import CLASSIFIER, REGRESSOR
 from pulse_ray.schemas.models import ModelPublic, VersionPublic
+from pulse_ray.schemas.rollouts import RolloutPublic
 from pulse_ray.timeutil import format_timestamp
 
 app = typer.Typer(help="Create and list models; deploy, roll back and trace their versions.",
@@ -110,16 +111,66 @@ def _metric(version: VersionPublic, name: str) -> str | None:
     return None if value is None else f"{value:.4f}"
 
 
+def _show_rollout(rollout: RolloutPublic) -> None:
+    out_console.print(
+        f"{rollout.id}: {rollout.candidate_version} against {rollout.stable_version}, "
+        f"{rollout.status} at {rollout.step}% (steps {rollout.steps}, "
+        f"{rollout.interval_s:g} s each){': ' + rollout.reason if rollout.reason else ''}",
+        highlight=False)
+    table("This window", ["arm", "version", "requests", "errors", "error rate", "p50 ms",
+                          "p99 ms"], [
+        (arm, a.version, a.requests, a.errors, f"{a.error_rate:.4f}", a.p50_ms, a.p99_ms)
+        for arm, a in rollout.arms.items()])
+
+
 @app.command()
 def deploy(
     model: ModelArgument,
     version: Annotated[str, typer.Argument(help="e.g. 1.0.0-def456 (see `versions`).")],
+    canary: Annotated[bool, typer.Option(
+        "--canary", help="Step traffic over to it, judged against the deployed version "
+        "(`pulse models rollout` follows it); options left out come from the service's "
+        "settings.")] = False,
+    steps: Annotated[str | None, typer.Option(help="Canary steps in percent, e.g. "
+                                              "5,25,50,100.")] = None,
+    interval_s: Annotated[float | None, typer.Option(help="Seconds per step.")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Serve a version; the one deployed before is archived."""
+    """Serve a version at once (the one deployed before is archived), or --canary."""
     with service.client() as client:
-        deployed = client.deploy_version(model, version)
-    print_json(deployed) if json_output else _show_version(deployed, "Deployed")
+        if not canary:
+            deployed = client.deploy_version(model, version)
+            print_json(deployed) if json_output else _show_version(deployed, "Deployed")
+            return
+        try:
+            shares = [int(s) for s in steps.split(",")] if steps else None
+        except ValueError:
+            raise typer.BadParameter("a comma-separated list of percentages",
+                                     param_hint="--steps") from None
+        started = client.start_canary(model, version, steps=shares, interval_s=interval_s)
+    print_json(started) if json_output else _show_rollout(started)
+
+
+class RolloutAction(StrEnum):
+    SHOW = "show"
+    PROMOTE = "promote"
+    ABORT = "abort"
+
+
+@app.command()
+def rollout(
+    model: ModelArgument,
+    action: Annotated[RolloutAction, typer.Argument(
+        help="show the running (else the last) rollout, promote its candidate now, or "
+        "abort it.")] = RolloutAction.SHOW,
+    json_output: JsonOption = False,
+) -> None:
+    """A model's canary: its step and each arm's figures; promote or abort it."""
+    with service.client() as client:
+        found = {RolloutAction.SHOW: client.get_rollout,
+                 RolloutAction.PROMOTE: client.promote_rollout,
+                 RolloutAction.ABORT: client.abort_rollout}[action](model)
+    print_json(found) if json_output else _show_rollout(found)
 
 
 @app.command()
@@ -138,6 +189,6 @@ def history(model: ModelArgument, json_output: JsonOption = False) -> None:
     if json_output:
         print_json(found)
         return
-    table(f"{found.model} history", ["when", "action", "from", "to", "by"], [
-        (format_timestamp(e.created_at), e.action, e.from_version, e.to_version, e.by)
+    table(f"{found.model} history", ["when", "action", "from", "to", "by", "reason"], [
+        (format_timestamp(e.created_at), e.action, e.from_version, e.to_version, e.by, e.reason)
         for e in found.events])

@@ -53,6 +53,7 @@ from pulse_ray.schemas.inference import InferResponse
 from pulse_ray.schemas.keys import ApiKeyCreated, ApiKeyPublic, WhoAmI
 from pulse_ray.schemas.lineage import Lineage
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
+from pulse_ray.schemas.rollouts import RolloutPublic
 from pulse_ray.schemas.shop import (
     ConversionPublic,
     ProductIn,
@@ -126,6 +127,7 @@ __all__ = [
     "TagResult",
     "TaggingJobPublic",
     "TestSent",
+    "RolloutPublic",
     "VersionPublic",
     "WebhookCreated",
     "WebhookPublic",

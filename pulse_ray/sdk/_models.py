@@ -1,4 +1,5 @@
-"""Models and the registry (``/v1/models``): versions, deploys, rollbacks, history."""
+"""Models and the registry (``/v1/models``): versions, deploys, canary rollouts,
+rollbacks, history."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
+from pulse_ray.schemas.rollouts import RolloutPublic
 from pulse_ray.sdk._core import Call, body, endpoint
 
 __all__ = ["ModelEndpoints"]
@@ -69,3 +71,41 @@ class ModelEndpoints:
     def get_model_history(self, model: str) -> Call[ModelHistory]:
         """Every deploy and rollback, newest first: who, when, from, to."""
         return Call.get(f"/v1/models/{model}/history", ModelHistory.model_validate)
+
+    @endpoint
+    def start_canary(
+        self, model: str, version: str, *, steps: Sequence[int] | None = None,
+        interval_s: float | None = None, max_error_rate_delta: float | None = None,
+        max_p99_ratio: float | None = None, min_requests: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Call[RolloutPublic]:
+        """Sends a rising share of traffic to ``version``; the service promotes it after
+        the last step or rolls it back when its errors or p99 fall out of bounds. Options
+        left out come from the service's PULSE_ROLLOUT_* settings."""
+        return Call.post(f"/v1/models/{model}/versions/{version}/deploy",
+                         RolloutPublic.model_validate, body(
+                             strategy="canary", steps=steps and list(steps),
+                             interval_s=interval_s, max_error_rate_delta=max_error_rate_delta,
+                             max_p99_ratio=max_p99_ratio, min_requests=min_requests),
+                         idempotency_key=idempotency_key)
+
+    @endpoint
+    def get_rollout(self, model: str) -> Call[RolloutPublic]:
+        """The running rollout (else the last): its step and each arm's figures."""
+        return Call.get(f"/v1/models/{model}/rollout", RolloutPublic.model_validate)
+
+    @endpoint
+    def promote_rollout(
+        self, model: str, *, idempotency_key: str | None = None
+    ) -> Call[RolloutPublic]:
+        """Deploys the running rollout's candidate now (409 when none runs)."""
+        return Call.post(f"/v1/models/{model}/rollout/promote", RolloutPublic.model_validate,
+                         idempotency_key=idempotency_key)
+
+    @endpoint
+    def abort_rollout(
+        self, model: str, *, idempotency_key: str | None = None
+    ) -> Call[RolloutPublic]:
+        """Stops the running rollout; the stable version keeps all traffic."""
+        return Call.post(f"/v1/models/{model}/rollout/abort", RolloutPublic.model_validate,
+                         idempotency_key=idempotency_key)

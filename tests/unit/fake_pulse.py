@@ -74,6 +74,16 @@ PAYLOADS: dict[str, Any] = {
     "history": {"model": "fraud-detector", "events": [
         {"action": "deploy", "from_version": None, "to_version": "1.0.0-def456",
          "by": "run_1", "created_at": T0}]},
+    "rollout": {"id": "rol_1", "model": "fraud-detector", "strategy": "canary",
+                "status": "running", "stable_version": "1.0.0-def456",
+                "candidate_version": "1.1.0-abc123", "steps": [5, 25, 50, 100], "step": 25,
+                "interval_s": 60, "max_error_rate_delta": 0.01, "max_p99_ratio": 1.2,
+                "min_requests": 200, "step_started_at": T0, "created_at": T0,
+                "reason": "5% within bounds: on to 25%",
+                "arms": {arm: {"version": v, "requests": 400, "errors": 1, "error_rate": 0.0025,
+                               "p50_ms": 3.0, "p99_ms": 9.5}
+                         for arm, v in (("stable", "1.0.0-def456"),
+                                        ("candidate", "1.1.0-abc123"))}},
     "run": RUN,
     "run_detail": run_detail(),
     "inference": {"id": "inf_1", "model": "fraud-detector", "version": "1.0.0-def456",

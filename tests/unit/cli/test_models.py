@@ -81,6 +81,26 @@ def test_versions_deploy_rollback_history(api: FakeApi) -> None:
     assert "deploy" in runner.invoke(app, ["models", "history", "fraud-detector"]).stdout
 
 
+def test_a_canary_from_start_to_abort(api: FakeApi) -> None:
+    api.on(f"POST {M}/versions/1.1.0-abc123/deploy", PAYLOADS["rollout"], status=202)
+    api.on(f"GET {M}/rollout", PAYLOADS["rollout"])
+    api.on(f"POST {M}/rollout/abort", {**PAYLOADS["rollout"], "status": "aborted"})
+    started = runner.invoke(app, ["models", "deploy", "fraud-detector", "1.1.0-abc123",
+                                  "--canary", "--steps", "5,25,50,100", "--interval-s", "60"])
+    assert started.exit_code == 0, started.output
+    assert "rol_1: 1.1.0-abc123 against 1.0.0-def456, running at 25%" in started.stdout
+    assert "0.0025" in started.stdout
+    sent = json.loads(api.requests[0].content)
+    assert sent == {"strategy": "canary", "steps": [5, 25, 50, 100], "interval_s": 60}
+    shown = runner.invoke(app, ["models", "rollout", "fraud-detector", "--json"])
+    assert json.loads(shown.stdout)["arms"]["candidate"]["requests"] == 400
+    aborted = runner.invoke(app, ["models", "rollout", "fraud-detector", "abort"])
+    assert "aborted at 25%" in aborted.stdout
+    bad = runner.invoke(app, ["models", "deploy", "fraud-detector", "1.1.0-abc123",
+                              "--canary", "--steps", "five"])
+    assert bad.exit_code == 2 and "--steps" in bad.output
+
+
 def test_unknown_model_is_not_found(api: FakeApi) -> None:
     api.on("GET /v1/models/nope/versions", envelope("NOT_FOUND", "No model 'nope'"),
            status=404)
