@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pulse_ray.plans import load_plans
+from pulse_ray.rollouts import steps_problem
 
 __all__ = ["JOB_SETTINGS_VARIABLE", "Settings", "get_settings", "job_settings"]
 
@@ -378,6 +379,14 @@ class Settings(BaseSettings):
 
     # --- logging -----------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("rollout_steps")
+    @classmethod
+    def _canary_steps(cls, value: list[int]) -> list[int]:
+        problem = steps_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("data_dir")
     @classmethod

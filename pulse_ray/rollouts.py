@@ -28,6 +28,7 @@ __all__ = [
     "Policy",
     "decide",
     "percentile",
+    "steps_problem",
     "takes_candidate",
 ]
 
@@ -50,14 +51,8 @@ class Policy:
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for each rule the policy breaks; empty when it is valid."""
         found = []
-        if not self.steps:
-            found.append(("steps", "must name at least one step"))
-        elif any(not 1 <= s <= 100 for s in self.steps):
-            found.append(("steps", "each step is a share of traffic from 1 to 100"))
-        elif any(b <= a for a, b in zip(self.steps, self.steps[1:], strict=False)):
-            found.append(("steps", "must rise step after step"))
-        elif self.steps[-1] != 100:
-            found.append(("steps", "must end at 100"))
+        if (problem := steps_problem(self.steps)) is not None:
+            found.append(("steps", problem))
         if not self.interval_s > 0:
             found.append(("interval_s", "must be greater than 0"))
         if not 0 <= self.max_error_rate_delta <= 1:
@@ -67,6 +62,20 @@ class Policy:
         if self.min_requests < 1:
             found.append(("min_requests", "must be at least 1"))
         return found
+
+
+def steps_problem(steps: Sequence[int]) -> str | None:
+    """What is wrong with a canary's steps (None: nothing): shares of traffic from 1 to
+    100, rising, the last 100."""
+    if not steps:
+        return "must name at least one step"
+    if any(not 1 <= s <= 100 for s in steps):
+        return "each step is a share of traffic from 1 to 100"
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        return "must rise step after step"
+    if steps[-1] != 100:
+        return "must end at 100"
+    return None
 
 
 def takes_candidate(rollout_id: str, sticky: str, weight: int) -> bool:

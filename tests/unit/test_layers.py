@@ -20,11 +20,12 @@ LAYERS: dict[str, int] = {
     "pulse_ray.credentials": 0, "pulse_ray.plans": 0, "pulse_ray.apikeys": 0,
     "pulse_ray.contenthash": 0, "pulse_ray.cache": 0, "pulse_ray.capacity": 0,
     "pulse_ray.metrics": 0, "pulse_ray.secretbox": 0,
+    "pulse_ray.rollouts": 0,  # the canary rules: settings check their steps with them
     # domain: pure rules and algorithms (no store, no Ray, no web framework)
     "pulse_ray.auth": 1, "pulse_ray.ratelimit": 1, "pulse_ray.registry": 1,
     "pulse_ray.idempotency": 1, "pulse_ray.snapshots": 1, "pulse_ray.predictions": 1,
     "pulse_ray.models": 1, "pulse_ray.sources": 1, "pulse_ray.shop": 1,
-    "pulse_ray.webhooks": 1, "pulse_ray.demo": 1, "pulse_ray.rollouts": 1,
+    "pulse_ray.webhooks": 1, "pulse_ray.demo": 1,
     "pulse_ray.schemas": 2,  # the API contract
     "pulse_ray.store": 3,
     "pulse_ray.services": 4,  # application services: every use case, once

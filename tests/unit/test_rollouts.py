@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pydantic
 import pytest
 
+from pulse_ray.config import Settings
 from pulse_ray.rollouts import ArmStats, Policy, decide, percentile, takes_candidate
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -107,3 +109,8 @@ def test_steps_rise_to_100(steps: tuple[int, ...], fine: bool) -> None:
     policy = Policy(steps=steps, interval_s=1, max_error_rate_delta=0, max_p99_ratio=1,
                     min_requests=1)
     assert (policy.problems() == []) is fine
+
+
+def test_settings_refuse_steps_a_canary_cannot_take() -> None:
+    with pytest.raises(pydantic.ValidationError, match="must end at 100"):
+        Settings(_env_file=None, rollout_steps=[5, 50])  # type: ignore[call-arg]
