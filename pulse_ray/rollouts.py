@@ -28,6 +28,7 @@ __all__ = [
     "Policy",
     "decide",
     "percentile",
+    "step_over",
     "steps_problem",
     "takes_candidate",
 ]
@@ -128,6 +129,11 @@ class Decision:
     figures: dict[str, Any]
 
 
+def step_over(policy: Policy, step_started_at: datetime, now: datetime) -> bool:
+    """Whether the current step has run its interval (its window can be judged)."""
+    return (now - step_started_at).total_seconds() >= policy.interval_s
+
+
 def decide(*, policy: Policy, step_index: int, step_started_at: datetime, now: datetime,
            stable: ArmStats, candidate: ArmStats, baseline: ArmStats | None) -> Decision:
     """What to do with a rollout at ``now``, from its current window's figures.
@@ -140,8 +146,8 @@ def decide(*, policy: Policy, step_index: int, step_started_at: datetime, now: d
     """
     figures = {"step": policy.steps[step_index], "stable": stable.figures(),
                "candidate": candidate.figures()}
-    elapsed = (now - step_started_at).total_seconds()
-    if elapsed < policy.interval_s:
+    if not step_over(policy, step_started_at, now):
+        elapsed = (now - step_started_at).total_seconds()
         return Decision("wait", f"the step has run {elapsed:.0f} of {policy.interval_s:g} s",
                         figures)
     if candidate.requests < policy.min_requests:

@@ -30,7 +30,7 @@ from anyio import to_thread
 from pulse_ray.auth import Principal
 from pulse_ray.cache import Directory
 from pulse_ray.config import Settings
-from pulse_ray.errors import PulseError
+from pulse_ray.errors import PulseError, ValidationError
 from pulse_ray.predictions import (
     ArmFailure,
     InferenceEvent,
@@ -143,7 +143,23 @@ class InferenceCall:
             ValidationError: one detail per field the version cannot read, named
                 ``<prefix><field>``.
         """
-        return self.served.input_schema.validate_input(raw, prefix=prefix)
+        try:
+            return self.served.input_schema.validate_input(raw, prefix=prefix)
+        except ValidationError:
+            if self.arm != "candidate" or self.stable is None:
+                raise
+            # The stable version's verdict is the client's: when it accepts what the
+            # candidate refuses (a changed input schema), it answers, and the refusal
+            # counts against the candidate.
+            inputs = self.stable.input_schema.validate_input(raw, prefix=prefix)
+            self._failed("candidate")
+            self.served, self.arm = self.stable, "fallback"
+            return inputs
+
+    def _failed(self, arm: Arm) -> None:
+        assert self.rollout_id is not None
+        self.service.log.record(ArmFailure(rollout_id=self.rollout_id, arm=arm,
+                                           created_at=self.service.clock()))
 
     async def predict(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The output for validated ``inputs``, from the cache when the same version
@@ -158,9 +174,7 @@ class InferenceCall:
         except Exception as error:
             if self.rollout_id is None or self.arm is None or not _server_side(error):
                 raise
-            failed = "stable" if self.arm == "fallback" else self.arm
-            self.service.log.record(ArmFailure(rollout_id=self.rollout_id, arm=failed,
-                                               created_at=self.service.clock()))
+            self._failed("stable" if self.arm == "fallback" else self.arm)
             if self.arm != "candidate" or self.stable is None:
                 raise
             # The candidate's failure is the candidate's, not the client's: the stable

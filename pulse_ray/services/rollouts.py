@@ -20,7 +20,7 @@ from sqlmodel import Session
 from pulse_ray.auth import Principal
 from pulse_ray.config import Settings
 from pulse_ray.errors import ErrorDetail, ValidationError
-from pulse_ray.rollouts import Decision, Policy, decide
+from pulse_ray.rollouts import Decision, Policy, decide, step_over
 from pulse_ray.schemas.models import VersionPublic
 from pulse_ray.schemas.rollouts import DeployBody, RolloutPublic
 from pulse_ray.store import Database
@@ -137,8 +137,12 @@ class RolloutController:
 
     def _judge(self, session: Session, rollout: Rollout) -> Decision:
         now = self._clock()
+        policy = repo.policy_of(rollout)
+        if not step_over(policy, rollout.step_started_at, now):
+            # Its window is read once the step is over, not every tick.
+            return Decision("wait", "the step is not over", {})
         stats = repo.window_stats(session=session, rollout=rollout)
-        decision = decide(policy=repo.policy_of(rollout), step_index=rollout.step_index,
+        decision = decide(policy=policy, step_index=rollout.step_index,
                           step_started_at=rollout.step_started_at, now=now,
                           stable=stats["stable"], candidate=stats["candidate"],
                           baseline=repo.baseline_of(rollout))

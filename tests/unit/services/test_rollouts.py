@@ -67,7 +67,8 @@ class Predictor:
 
 
 def _versions(database: Database, tmp_path: Path, clock: Clock, deploys: list[str], *,
-              auto_rollout: Policy | None = None) -> None:
+              auto_rollout: Policy | None = None,
+              schemas: list[dict[str, Any]] | None = None) -> None:
     """Model ``m`` of acme with a version per entry of ``deploys`` (each run's option),
     a millisecond apart (so the ids, and with them the version numbers, are in order)."""
     states = RunStates(clock=clock, artifact_uri=str(tmp_path / "a"), auto_rollout=auto_rollout)
@@ -85,7 +86,7 @@ def _versions(database: Database, tmp_path: Path, clock: Clock, deploys: list[st
             states.register(session=session, spec=states.started(session=session,
                                                                  run_id=run.id),
                             saved=tmp_path, digest=f"{i:06d}", metrics={"f1_score": i / 10},
-                            input_schema=SCHEMA)
+                            input_schema=schemas[i] if schemas else SCHEMA)
 
 
 @pytest.fixture
@@ -212,3 +213,25 @@ def test_deploy_auto_goes_through_a_canary_and_one_runs_at_a_time(
         with pytest.raises(RolloutInProgressError):
             repo.start_rollout(session=session, model=model, version="1.2.0-000002",
                                policy=POLICY, by_key=None, by_run=None, now=T0)
+
+
+def test_a_candidate_refusing_what_the_stable_version_reads_counts_against_it(
+        settings: Settings, database: Database, tmp_path: Path, clock: Clock) -> None:
+    """A candidate whose schema requires an input the clients do not send: the stable
+    version answers them, and the refusals are the candidate's errors."""
+    requires_country = InputSchema.model_validate({"fields": {
+        "amount": {"type": "number", "nullable": True},
+        "country": {"type": "string", "nullable": False}}}).model_dump()
+    _versions(database, tmp_path, clock, ["always", "never"],
+              schemas=[SCHEMA, requires_country])
+    with database.session() as session:
+        model = model_repo.get_model(session=session, name="m", account="acme")
+        rollout = repo.start_rollout(session=session, model=model, version="2.0.0-000001",
+                                     policy=POLICY, by_key=None, by_run=None, now=clock.now)
+    answers = _traffic(_service(settings, database, clock, failing=False), 40)
+    assert {a["arm"] for a in answers} == {"stable", "fallback"}
+    assert {a["version"] for a in answers} == {"1.0.0-000000"}
+    with database.session() as session:
+        stats = repo.window_stats(session=session, rollout=rollout)
+    assert stats["candidate"].errors == stats["candidate"].requests == sum(
+        a["arm"] == "fallback" for a in answers)
