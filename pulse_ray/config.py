@@ -208,6 +208,11 @@ class Settings(BaseSettings):
         description="How a training run's `deploy: auto` replaces a deployed version "
         "(a model's first version is deployed at once either way).",
     )
+    rollout_shadow_queue: int = Field(
+        default=100, ge=1, le=100_000,
+        description="Copies of requests waiting for a shadow candidate, per ingress "
+        "replica; more are dropped (the stable answer never waits for them).",
+    )
     rollout_tick_s: float = Field(
         default=1.0, gt=0, le=60,
         description="How often the rollout controller looks at the running rollouts.",

@@ -21,7 +21,7 @@ from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import InputSchema
 
 __all__ = ["ArmFailure", "InferenceEvent", "LocalPredictor", "PredictionCache", "Predictor",
-           "ServedModel"]
+           "ServedModel", "ShadowComparison"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,18 @@ class ArmFailure:
 
     rollout_id: str
     arm: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowComparison:
+    """A shadow candidate's answer to a copy of one request, against the stable one's."""
+
+    rollout_id: str
+    failed: bool
+    agreed: bool | None
+    confidence_diff: float | None
+    latency_ms: float | None
     created_at: datetime
 
 

@@ -26,6 +26,8 @@ __all__ = [
     "ArmStats",
     "Decision",
     "Policy",
+    "ShadowStats",
+    "agreement",
     "decide",
     "percentile",
     "step_over",
@@ -120,6 +122,45 @@ class ArmStats:
         return {"requests": self.requests, "errors": self.errors,
                 "error_rate": round(self.error_rate, 6), "p50_ms": self.p50_ms,
                 "p99_ms": self.p99_ms}
+
+
+_NOT_LABEL = frozenset({"confidence", "probabilities"})
+
+
+def agreement(stable: dict[str, Any], candidate: dict[str, Any]) -> tuple[bool, float | None]:
+    """Whether two answers to one input agree (the same label: every output field but
+    confidence and probabilities), and the absolute difference of their confidences
+    (None when either has none)."""
+    agreed = all(stable.get(k) == candidate.get(k) for k in (set(stable) | set(candidate))
+                 - _NOT_LABEL)
+    a, b = stable.get("confidence"), candidate.get("confidence")
+    diff = abs(float(a) - float(b)) if a is not None and b is not None else None
+    return agreed, diff
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowStats:
+    """A shadow rollout's comparisons so far."""
+
+    compared: int = 0
+    errors: int = 0
+    agreement_rate: float | None = None
+    mean_abs_confidence_diff: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+
+    @classmethod
+    def of(cls, results: Sequence[tuple[bool, bool | None, float | None, float | None]]
+           ) -> ShadowStats:
+        """From (failed, agreed, confidence diff, latency) per copy."""
+        answered = [r for r in results if not r[0]]
+        diffs = [r[2] for r in answered if r[2] is not None]
+        latencies = [r[3] for r in answered if r[3] is not None]
+        return cls(compared=len(answered), errors=len(results) - len(answered),
+                   agreement_rate=round(sum(bool(r[1]) for r in answered) / len(answered), 6)
+                   if answered else None,
+                   mean_abs_confidence_diff=round(sum(diffs) / len(diffs), 6) if diffs else None,
+                   p50_ms=percentile(latencies, 50), p99_ms=percentile(latencies, 99))
 
 
 @dataclass(frozen=True, slots=True)

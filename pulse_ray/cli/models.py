@@ -117,6 +117,12 @@ def _show_rollout(rollout: RolloutPublic) -> None:
         f"{rollout.status} at {rollout.step}% (steps {rollout.steps}, "
         f"{rollout.interval_s:g} s each){': ' + rollout.reason if rollout.reason else ''}",
         highlight=False)
+    if rollout.shadow is not None:
+        s = rollout.shadow
+        out_console.print(f"shadow ({rollout.strategy}): {s.compared} compared, {s.errors} "
+                          f"failed, agreement {s.agreement_rate}, mean |confidence diff| "
+                          f"{s.mean_abs_confidence_diff}, p50 {s.p50_ms} ms, p99 {s.p99_ms} ms",
+                          highlight=False)
     table("This window", ["arm", "version", "requests", "errors", "error rate", "p50 ms",
                           "p99 ms"], [
         (arm, a.version, a.requests, a.errors, f"{a.error_rate:.4f}", a.p50_ms, a.p99_ms)
@@ -131,6 +137,10 @@ def deploy(
         "--canary", help="Step traffic over to it, judged against the deployed version "
         "(`pulse models rollout` follows it); options left out come from the service's "
         "settings.")] = False,
+    shadow: Annotated[bool, typer.Option(
+        "--shadow", help="Send it copies of requests only and report how often it agrees "
+        "with the deployed version; `pulse models rollout MODEL promote` starts its "
+        "canary.")] = False,
     steps: Annotated[str | None, typer.Option(help="Canary steps in percent, e.g. "
                                               "5,25,50,100.")] = None,
     interval_s: Annotated[float | None, typer.Option(help="Seconds per step.")] = None,
@@ -138,7 +148,7 @@ def deploy(
 ) -> None:
     """Serve a version at once (the one deployed before is archived), or --canary."""
     with service.client() as client:
-        if not canary:
+        if not canary and not shadow:
             deployed = client.deploy_version(model, version)
             print_json(deployed) if json_output else _show_version(deployed, "Deployed")
             return
@@ -147,7 +157,8 @@ def deploy(
         except ValueError:
             raise typer.BadParameter("a comma-separated list of percentages",
                                      param_hint="--steps") from None
-        started = client.start_canary(model, version, steps=shares, interval_s=interval_s)
+        started = client.start_rollout(model, version, strategy="shadow" if shadow else "canary",
+                                       steps=shares, interval_s=interval_s)
     print_json(started) if json_output else _show_rollout(started)
 
 
@@ -165,7 +176,8 @@ def rollout(
         "abort it.")] = RolloutAction.SHOW,
     json_output: JsonOption = False,
 ) -> None:
-    """A model's canary: its step and each arm's figures; promote or abort it."""
+    """A model's rollout: its step and each arm's figures (a shadow's agreement);
+    promote (a shadow: to its canary) or abort it."""
     with service.client() as client:
         found = {RolloutAction.SHOW: client.get_rollout,
                  RolloutAction.PROMOTE: client.promote_rollout,

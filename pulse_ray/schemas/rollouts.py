@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pulse_ray.timeutil import Timestamp
 
-__all__ = ["ArmPublic", "DeployBody", "RolloutPublic", "RolloutStatus"]
+__all__ = ["ArmPublic", "DeployBody", "RolloutPublic", "RolloutStatus", "ShadowPublic"]
 
 RolloutStatus = Literal["running", "promoted", "rolled_back", "aborted"]
 
@@ -20,11 +20,14 @@ class DeployBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    strategy: Literal["immediate", "canary"] = Field(
+    strategy: Literal["immediate", "canary", "shadow"] = Field(
         default="immediate",
         description="immediate: all traffic moves at once. canary: the version takes a "
         "rising share of traffic, judged against the deployed one after each step, and "
-        "is promoted or rolled back automatically.")
+        "is promoted or rolled back automatically. shadow: the deployed version answers "
+        "everything while a copy of each request goes to this one off the response path; "
+        "the rollout reports how often they agree, and promoting it starts the canary "
+        "(with the options given here).")
     steps: list[int] | None = Field(
         default=None, min_length=1, max_length=20, examples=[[5, 25, 50, 100]],
         description="Canary only: shares of traffic in percent, rising, ending at 100.")
@@ -57,10 +60,22 @@ class ArmPublic(BaseModel):
     p99_ms: float | None
 
 
+class ShadowPublic(BaseModel):
+    compared: int = Field(description="Requests the candidate answered beside the stable "
+                          "version (copies dropped when its queue was full are not).")
+    errors: int = Field(description="Copies the candidate failed on.")
+    agreement_rate: float | None = Field(
+        description="Share of compared answers with the same label (every output field "
+        "but confidence and probabilities).")
+    mean_abs_confidence_diff: float | None
+    p50_ms: float | None = Field(description="The candidate's latency on the copies.")
+    p99_ms: float | None
+
+
 class RolloutPublic(BaseModel):
     id: str = Field(examples=["rol_abc123"])
     model: str
-    strategy: Literal["canary"]
+    strategy: Literal["canary", "shadow"]
     status: RolloutStatus
     stable_version: str
     candidate_version: str
@@ -76,3 +91,6 @@ class RolloutPublic(BaseModel):
     reason: str | None = Field(default=None, description="Why it ended, or what it waits for.")
     arms: dict[Literal["stable", "candidate"], ArmPublic] = Field(
         description="Each arm's figures over the current window (the last one, once ended).")
+    shadow: ShadowPublic | None = Field(
+        default=None, description="A shadow rollout: the candidate against the stable "
+        "version on copies of live requests, since it began.")

@@ -4,7 +4,7 @@ rollbacks, history."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
@@ -73,18 +73,21 @@ class ModelEndpoints:
         return Call.get(f"/v1/models/{model}/history", ModelHistory.model_validate)
 
     @endpoint
-    def start_canary(
-        self, model: str, version: str, *, steps: Sequence[int] | None = None,
+    def start_rollout(
+        self, model: str, version: str, *, strategy: Literal["canary", "shadow"] = "canary",
+        steps: Sequence[int] | None = None,
         interval_s: float | None = None, max_error_rate_delta: float | None = None,
         max_p99_ratio: float | None = None, min_requests: int | None = None,
         idempotency_key: str | None = None,
     ) -> Call[RolloutPublic]:
-        """Sends a rising share of traffic to ``version``; the service promotes it after
-        the last step or rolls it back when its errors or p99 fall out of bounds. Options
-        left out come from the service's PULSE_ROLLOUT_* settings."""
+        """A canary sends a rising share of traffic to ``version``; the service promotes
+        it after the last step or rolls it back when its errors or p99 fall out of
+        bounds. A shadow sends it copies of requests only, and reports how often it
+        agrees; :meth:`promote_rollout` then starts the canary. Options left out come
+        from the service's PULSE_ROLLOUT_* settings."""
         return Call.post(f"/v1/models/{model}/versions/{version}/deploy",
                          RolloutPublic.model_validate, body(
-                             strategy="canary", steps=steps and list(steps),
+                             strategy=strategy, steps=steps and list(steps),
                              interval_s=interval_s, max_error_rate_delta=max_error_rate_delta,
                              max_p99_ratio=max_p99_ratio, min_requests=min_requests),
                          idempotency_key=idempotency_key)
@@ -98,7 +101,8 @@ class ModelEndpoints:
     def promote_rollout(
         self, model: str, *, idempotency_key: str | None = None
     ) -> Call[RolloutPublic]:
-        """Deploys the running rollout's candidate now (409 when none runs)."""
+        """Deploys the running canary's candidate now, or makes a shadow its canary (409
+        when none runs)."""
         return Call.post(f"/v1/models/{model}/rollout/promote", RolloutPublic.model_validate,
                          idempotency_key=idempotency_key)
 

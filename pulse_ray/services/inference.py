@@ -37,13 +37,15 @@ from pulse_ray.predictions import (
     PredictionCache,
     Predictor,
     ServedModel,
+    ShadowComparison,
 )
-from pulse_ray.rollouts import Arm, takes_candidate
+from pulse_ray.rollouts import Arm, agreement, takes_candidate
 from pulse_ray.store import Database
-from pulse_ray.store.inference import Route, insert_events, route
+from pulse_ray.store.inference import Canary, Route, insert_events, route
 from pulse_ray.timeutil import Clock
 
-__all__ = ["Inference", "InferenceCall", "InferenceLog", "InferenceService", "ModelDirectory"]
+__all__ = ["Inference", "InferenceCall", "InferenceLog", "InferenceService", "ModelDirectory",
+           "ShadowQueue"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ _WAIT_S = 1.0
 
 DirectoryKey = tuple[str, str, str | None]  # account, model name, pinned version
 ModelDirectory = Directory[DirectoryKey, Route]
-Entry = InferenceEvent | ArmFailure
+Entry = InferenceEvent | ArmFailure | ShadowComparison
 Writer = Callable[[list[Entry]], None]
 
 
@@ -117,6 +119,64 @@ class Inference:
     imputed: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    canary: Canary
+    inputs: dict[str, Any]
+    stable_output: dict[str, Any]
+
+
+class ShadowQueue:
+    """Copies of requests for shadow candidates, answered off the response path: a
+    bounded queue (a full one drops the copy, so the stable answer never waits) that
+    one task per replica drains, logging each comparison with the inference records."""
+
+    def __init__(self, service: InferenceService, *, max_size: int) -> None:
+        self._service = service
+        self._queue: asyncio.Queue[_Copy] = asyncio.Queue(maxsize=max_size)
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0  # copies refused by a full queue, since the replica started
+
+    @property
+    def pending(self) -> int:
+        """Copies waiting for the candidate."""
+        return self._queue.qsize()
+
+    def offer(self, canary: Canary, inputs: dict[str, Any], output: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait(_Copy(canary, inputs, output))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            return
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            copy = await self._queue.get()
+            started = time.perf_counter()
+            try:
+                output = await self._service.predictor.predict(copy.canary.candidate,
+                                                               copy.inputs)
+            except Exception as error:  # the candidate's failure is a figure, not a 500
+                logger.info("shadow %s failed: %s", copy.canary.candidate.model_id,
+                            type(error).__name__)
+                agreed, diff, latency_ms, failed = None, None, None, True
+            else:
+                agreed, diff = agreement(copy.stable_output, output)
+                latency_ms = round((time.perf_counter() - started) * 1000, 3)
+                failed = False
+            self._service.log.record(ShadowComparison(
+                rollout_id=copy.canary.rollout_id, failed=failed, agreed=agreed,
+                confidence_diff=diff, latency_ms=latency_ms,
+                created_at=self._service.clock()))
+
+    def stop(self) -> None:
+        """Drops what waits: copies are samples, not records anyone was promised."""
+        if self._task is not None:
+            self._task.cancel()
+
+
 def _server_side(error: Exception) -> bool:
     """Whether a failed prediction is the server's fault (a model that raised, a lost or
     saturated replica), not the request's."""
@@ -135,6 +195,7 @@ class InferenceCall:
     rollout_id: str | None = None
     arm: Arm | None = None
     stable: ServedModel | None = None  # during a rollout: what answers if the candidate fails
+    shadow: Canary | None = None  # a shadow rollout: where a copy of the request goes
 
     def validate(self, raw: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
         """The input as the version reads it (every field present, missing ones None).
@@ -163,7 +224,14 @@ class InferenceCall:
 
     async def predict(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The output for validated ``inputs``, from the cache when the same version
-        answered an identical input; and whether it came from there."""
+        answered an identical input; and whether it came from there. During a shadow
+        rollout a copy goes to the candidate once the answer is in hand."""
+        output, cached = await self._predict(inputs)
+        if self.shadow is not None:
+            self.service.shadows.offer(self.shadow, inputs, output)
+        return output, cached
+
+    async def _predict(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         cache = self.service.predictions
         key = PredictionCache.key(self.served, inputs)
         output = cache.get(key)
@@ -182,7 +250,7 @@ class InferenceCall:
             logger.warning("candidate %s failed (%s); the stable version answers",
                            self.served.model_id, type(error).__name__)
             self.served, self.arm = self.stable, "fallback"
-            return await self.predict(inputs)
+            return await self._predict(inputs)
         cache.put(key, output)
         return output, False
 
@@ -214,6 +282,7 @@ class InferenceService:
                                                   ttl_s=settings.model_cache_ttl_s)
         self.predictions = PredictionCache(settings.prediction_cache_size)
         self.log = InferenceLog(self._write, interval_s=settings.inference_log_interval_s)
+        self.shadows = ShadowQueue(self, max_size=settings.rollout_shadow_queue)
 
     def _route(self, key: DirectoryKey) -> Route:
         account, name, version = key
@@ -237,9 +306,11 @@ class InferenceService:
         started = time.perf_counter()
         found = await self.versions.resolve((principal.account, model, version))
         canary = found.canary
-        if canary is None:
+        if canary is None or canary.shadow:
             return InferenceCall(service=self, principal=principal, served=found.stable,
-                                 started=started)
+                                 started=started, shadow=canary,
+                                 rollout_id=canary.rollout_id if canary else None,
+                                 arm="stable" if canary else None)
         chosen = takes_candidate(canary.rollout_id, session_id or principal.key_id,
                                  canary.weight)
         return InferenceCall(service=self, principal=principal,
@@ -262,4 +333,5 @@ class InferenceService:
 
     async def stop(self) -> None:
         """Writes the records still in the log (a clean shutdown loses none)."""
+        self.shadows.stop()
         await self.log.stop()

@@ -82,13 +82,18 @@ class RolloutService:
                                              by_key=principal.key_id, now=now).public()
         rollout = repo.start_rollout(session=session, model=model, version=version,
                                      policy=canary_policy(self._settings, body),
-                                     by_key=principal.key_id, by_run=None, now=now)
+                                     by_key=principal.key_id, by_run=None, now=now,
+                                     strategy=body.strategy)
         return self.public(session=session, model=model, rollout=rollout)
 
     @staticmethod
     def public(*, session: Session, model: Model, rollout: Rollout) -> RolloutPublic:
+        shadow = repo.shadow_stats(session=session, rollout=rollout)
         return repo.public(rollout=rollout, model=model.name,
-                           stats=repo.window_stats(session=session, rollout=rollout))
+                           stats=repo.window_stats(session=session, rollout=rollout),
+                           # a canary that began as a shadow keeps showing what it saw
+                           shadow=shadow if rollout.strategy == "shadow"
+                           or shadow.compared + shadow.errors else None)
 
     def status(self, *, session: Session, model: Model) -> RolloutPublic:
         """The running rollout (else the last) with its current window's figures."""
@@ -97,12 +102,17 @@ class RolloutService:
 
     def end(self, *, session: Session, principal: Principal, model: Model,
             ending: repo.Ending, now: datetime) -> RolloutPublic:
-        """A person promotes (the candidate is deployed now) or aborts the running one.
+        """A person promotes (a canary's candidate is deployed now, a shadow becomes its
+        canary) or aborts the running one.
 
         Raises:
             ConflictError: no rollout of the model is running.
         """
         rollout = repo.latest_rollout(session=session, model=model)
+        if ending == "promoted" and rollout.strategy == "shadow" \
+                and rollout.status == "running":
+            repo.to_canary(session=session, rollout=rollout, by_key=principal.key_id, now=now)
+            return self.public(session=session, model=model, rollout=rollout)
         stats = repo.window_stats(session=session, rollout=rollout)
         figures = {"step": rollout.steps[rollout.step_index],
                    **{arm: s.figures() for arm, s in stats.items()}}
@@ -125,12 +135,13 @@ class RolloutController:
     def tick(self) -> list[Decision]:
         """Judges each running rollout whose step is over; what was decided, each."""
         with self._database.session() as session:
-            ids = [r.id for r in repo.running_rollouts(session=session)]
+            ids = [r.id for r in repo.running_canaries(session=session)]
         decisions = []
         for rollout_id in ids:
             with self._database.session() as session:
                 rollout = session.get(Rollout, rollout_id)
-                if rollout is None or rollout.status != "running":
+                if rollout is None or rollout.status != "running" \
+                        or rollout.strategy != "canary":
                     continue  # a person ended it since
                 decisions.append(self._judge(session, rollout))
         return decisions

@@ -12,20 +12,22 @@ from sqlmodel import Session
 
 from pulse_ray.errors import ConflictError, ErrorDetail, NotFoundError
 from pulse_ray.models.inputs import InputSchema
-from pulse_ray.predictions import ArmFailure, InferenceEvent, ServedModel
+from pulse_ray.predictions import ArmFailure, InferenceEvent, ServedModel, ShadowComparison
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import rollouts as rollout_repo
 from pulse_ray.store.scope import find_owned
-from pulse_ray.store.tables import InferenceRecord, Model, RolloutError
+from pulse_ray.store.tables import InferenceRecord, Model, RolloutError, ShadowResult
 
 
 @dataclass(frozen=True, slots=True)
 class Canary:
-    """A running canary as a replica sees it: its share of traffic and its version."""
+    """A running rollout as a replica sees it: its share of traffic and its version; a
+    shadow takes no traffic but a copy of every request."""
 
     rollout_id: str
     weight: int
     candidate: ServedModel
+    shadow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +62,11 @@ def route(*, session: Session, account: str, name: str, version: str | None) -> 
     assert model is not None  # it was just read
     candidate = model_repo.get_version(session=session, model=model,
                                        version=rollout.candidate_version)
-    return Route(stable, Canary(rollout_id=rollout.id, weight=rollout.steps[rollout.step_index],
-                                candidate=_served(model, account, name, candidate)))
+    shadow = rollout.strategy == "shadow"
+    return Route(stable, Canary(rollout_id=rollout.id,
+                                weight=0 if shadow else rollout.steps[rollout.step_index],
+                                candidate=_served(model, account, name, candidate),
+                                shadow=shadow))
 
 __all__ = ["Canary", "Route", "get_record", "insert_events", "route", "served_model"]
 
@@ -91,7 +96,8 @@ def served_model(*, session: Session, account: str, name: str,
     return _served(model, account, name, row)
 
 
-def insert_events(*, session: Session, events: Sequence[InferenceEvent | ArmFailure]) -> None:
+def insert_events(*, session: Session,
+                  events: Sequence[InferenceEvent | ArmFailure | ShadowComparison]) -> None:
     """One multi-row INSERT per table (Core, not ORM objects): it runs in the ingress
     replica's process, where every millisecond of Python holds the GIL the requests need."""
     records = [
@@ -102,10 +108,13 @@ def insert_events(*, session: Session, events: Sequence[InferenceEvent | ArmFail
         for e in events if isinstance(e, InferenceEvent)]
     failures = [{"rollout_id": e.rollout_id, "arm": e.arm, "created_at": e.created_at}
                 for e in events if isinstance(e, ArmFailure)]
-    if records:
-        session.execute(insert(InferenceRecord), records)
-    if failures:
-        session.execute(insert(RolloutError), failures)
+    shadows = [{"rollout_id": e.rollout_id, "failed": e.failed, "agreed": e.agreed,
+                "confidence_diff": e.confidence_diff, "latency_ms": e.latency_ms,
+                "created_at": e.created_at} for e in events if isinstance(e, ShadowComparison)]
+    for table, rows in ((InferenceRecord, records), (RolloutError, failures),
+                        (ShadowResult, shadows)):
+        if rows:
+            session.execute(insert(table), rows)
 
 
 def get_record(*, session: Session, inference_id: str, account: str) -> InferenceRecord | None:

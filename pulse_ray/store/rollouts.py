@@ -13,12 +13,19 @@ from sqlmodel import Session, col, select
 
 from pulse_ray.errors import ConflictError, NotFoundError, RolloutInProgressError
 from pulse_ray.ids import IdPrefix, new_id
-from pulse_ray.rollouts import ArmStats, Decision, Policy
-from pulse_ray.schemas.rollouts import ArmPublic, RolloutPublic
+from pulse_ray.rollouts import ArmStats, Decision, Policy, ShadowStats
+from pulse_ray.schemas.rollouts import ArmPublic, RolloutPublic, ShadowPublic
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import webhooks as webhook_repo
 from pulse_ray.store.scope import find_owned, owned
-from pulse_ray.store.tables import InferenceRecord, Model, Promotion, Rollout, RolloutError
+from pulse_ray.store.tables import (
+    InferenceRecord,
+    Model,
+    Promotion,
+    Rollout,
+    RolloutError,
+    ShadowResult,
+)
 from pulse_ray.webhooks.events import EventType
 
 __all__ = [
@@ -30,8 +37,10 @@ __all__ = [
     "latest_rollout",
     "policy_of",
     "public",
-    "running_rollouts",
+    "running_canaries",
+    "shadow_stats",
     "start_rollout",
+    "to_canary",
     "window_stats",
 ]
 
@@ -56,8 +65,10 @@ def _emit(session: Session, model: Model, rollout: Rollout, event: str, now: dat
 
 
 def start_rollout(*, session: Session, model: Model, version: str, policy: Policy,
-                  by_key: str | None, by_run: str | None, now: datetime) -> Rollout:
-    """A canary of ``version`` against the deployed version, at its first step.
+                  by_key: str | None, by_run: str | None, now: datetime,
+                  strategy: Literal["canary", "shadow"] = "canary") -> Rollout:
+    """A canary of ``version`` against the deployed version, at its first step; or its
+    shadow (no traffic: copies), which :func:`to_canary` turns into that canary.
 
     Raises:
         NotFoundError: no such version.
@@ -76,7 +87,7 @@ def start_rollout(*, session: Session, model: Model, version: str, policy: Polic
         raise in_progress(model, running)
     rollout = Rollout(
         id=new_id(IdPrefix.ROLLOUT, now=now), account=model.account, model_id=model.id,
-        active_model_id=model.id, strategy="canary", status="running",
+        active_model_id=model.id, strategy=strategy, status="running",
         stable_version=stable.version, candidate_version=candidate.version,
         steps=list(policy.steps), step_index=0, interval_s=policy.interval_s,
         max_error_rate_delta=policy.max_error_rate_delta, max_p99_ratio=policy.max_p99_ratio,
@@ -115,9 +126,38 @@ def latest_rollout(*, session: Session, model: Model) -> Rollout:
     return found
 
 
-def running_rollouts(*, session: Session) -> list[Rollout]:
-    """Every account's running rollouts: the controller's work (never a client's query)."""
-    return list(session.exec(select(Rollout).where(Rollout.status == "running")))
+def running_canaries(*, session: Session) -> list[Rollout]:
+    """Every account's running canaries: the controller's work (never a client's query;
+    a shadow waits for a person to make it a canary)."""
+    return list(session.exec(select(Rollout).where(Rollout.status == "running",
+                                                   Rollout.strategy == "canary")))
+
+
+def shadow_stats(*, session: Session, rollout: Rollout) -> ShadowStats:
+    """A shadow's comparisons since it began."""
+    return ShadowStats.of([tuple(row) for row in session.exec(  # type: ignore[misc]
+        select(ShadowResult.failed, ShadowResult.agreed, ShadowResult.confidence_diff,
+               ShadowResult.latency_ms).where(ShadowResult.rollout_id == rollout.id))])
+
+
+def to_canary(*, session: Session, rollout: Rollout, by_key: str | None,
+              now: datetime) -> Rollout:
+    """A running shadow becomes the canary it was started with, at its first step.
+
+    Raises:
+        ConflictError: it is not a running shadow.
+    """
+    if rollout.status != "running" or rollout.strategy != "shadow":
+        raise ConflictError(f"Rollout {rollout.id} is not a running shadow")
+    stats = shadow_stats(session=session, rollout=rollout)
+    rollout.strategy, rollout.step_index, rollout.step_started_at = "canary", 0, now
+    rollout.reason = f"shadow promoted to a canary by {by_key}"
+    session.add(rollout)
+    _emit(session, _model(session, rollout), rollout, "canary", now, {
+        "shadow": {"compared": stats.compared, "errors": stats.errors,
+                   "agreement_rate": stats.agreement_rate,
+                   "mean_abs_confidence_diff": stats.mean_abs_confidence_diff}})
+    return rollout
 
 
 def window_stats(*, session: Session, rollout: Rollout) -> dict[str, ArmStats]:
@@ -202,14 +242,16 @@ def finish(*, session: Session, rollout: Rollout, ending: Ending, reason: str,
     return rollout
 
 
-def public(*, rollout: Rollout, model: str, stats: dict[str, ArmStats]) -> RolloutPublic:
+def public(*, rollout: Rollout, model: str, stats: dict[str, ArmStats],
+           shadow: ShadowStats | None = None) -> RolloutPublic:
     def arm(name: str, version: str) -> ArmPublic:
         s = stats[name]
         return ArmPublic(version=version, requests=s.requests, errors=s.errors,
                          error_rate=round(s.error_rate, 6), p50_ms=s.p50_ms, p99_ms=s.p99_ms)
 
     return RolloutPublic(
-        id=rollout.id, model=model, strategy="canary",
+        id=rollout.id, model=model,
+        strategy=rollout.strategy,  # type: ignore[arg-type]
         status=rollout.status,  # type: ignore[arg-type]
         stable_version=rollout.stable_version, candidate_version=rollout.candidate_version,
         steps=rollout.steps, step=rollout.steps[rollout.step_index],
@@ -218,4 +260,9 @@ def public(*, rollout: Rollout, model: str, stats: dict[str, ArmStats]) -> Rollo
         step_started_at=rollout.step_started_at, created_at=rollout.created_at,
         finished_at=rollout.finished_at, reason=rollout.reason,
         arms={"stable": arm("stable", rollout.stable_version),
-              "candidate": arm("candidate", rollout.candidate_version)})
+              "candidate": arm("candidate", rollout.candidate_version)},
+        shadow=ShadowPublic(compared=shadow.compared, errors=shadow.errors,
+                            agreement_rate=shadow.agreement_rate,
+                            mean_abs_confidence_diff=shadow.mean_abs_confidence_diff,
+                            p50_ms=shadow.p50_ms, p99_ms=shadow.p99_ms)
+        if shadow is not None else None)

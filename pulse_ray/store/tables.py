@@ -54,6 +54,7 @@ __all__ = [
     "Promotion",
     "Rollout",
     "RolloutError",
+    "ShadowResult",
     "Snapshot",
     "TaggingJob",
     "TrainingRun",
@@ -350,6 +351,22 @@ class RolloutError(SQLModel, table=True):
                                                           autoincrement=True))
     rollout_id: str = Field(max_length=40, index=True)
     arm: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ShadowResult(SQLModel, table=True):
+    """A shadow rollout's copy of one request: whether the candidate agreed with the
+    stable answer, by how much its confidence differed, how long it took."""
+
+    __tablename__ = "rollout_shadow_results"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True,
+                                                          autoincrement=True))
+    rollout_id: str = Field(max_length=40, index=True)
+    failed: bool
+    agreed: bool | None = None
+    confidence_diff: float | None = None
+    latency_ms: float | None = None
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

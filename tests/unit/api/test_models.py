@@ -35,7 +35,7 @@ def test_a_deploys_options_unknown_or_bad_are_refused_and_nothing_moves(
                        headers=headers).status_code == 200
     for body, fields in [
         ({**CANARY, "colour": "red"}, {"colour"}),
-        ({"strategy": "shadow"}, {"strategy"}),  # not offered (yet): refused, not ignored
+        ({"strategy": "blue-green"}, {"strategy"}),
         ({"strategy": "canary", "steps": [50, 25, 100]}, {"steps"}),
         ({"strategy": "canary", "steps": [5, 50]}, {"steps"}),
         ({"strategy": "canary", "steps": [0, 100]}, {"steps"}),
@@ -108,3 +108,23 @@ def test_a_canary_waits_for_its_controller_and_one_runs_at_a_time(
     assert _deployed(client, headers) == [third]
     assert client.post("/v1/models/fraud-detector/rollback",
                        headers=headers).json()["version"] == stable
+
+
+def test_a_shadow_takes_no_traffic_until_promoted_to_its_canary(
+    client: TestClient, headers: dict[str, str], state: AppState, snapshot_id: str
+) -> None:
+    stable = _trained(client, headers, state, snapshot_id, "aaaaaa")
+    candidate = _trained(client, headers, state, snapshot_id, "bbbbbb")
+    client.post(f"/v1/models/fraud-detector/versions/{stable}/deploy", headers=headers)
+    started = client.post(f"/v1/models/fraud-detector/versions/{candidate}/deploy",
+                          headers=headers, json={"strategy": "shadow", "steps": [20, 100]})
+    assert started.status_code == 202, started.text
+    assert started.json()["strategy"] == "shadow"
+    assert started.json()["shadow"] == {"compared": 0, "errors": 0, "agreement_rate": None,
+                                        "mean_abs_confidence_diff": None, "p50_ms": None,
+                                        "p99_ms": None}
+    promoted = client.post("/v1/models/fraud-detector/rollout/promote", headers=headers)
+    assert promoted.status_code == 200
+    body = promoted.json()
+    assert (body["strategy"], body["status"], body["step"]) == ("canary", "running", 20)
+    assert _deployed(client, headers) == [stable]

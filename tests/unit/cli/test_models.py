@@ -96,6 +96,10 @@ def test_a_canary_from_start_to_abort(api: FakeApi) -> None:
     assert json.loads(shown.stdout)["arms"]["candidate"]["requests"] == 400
     aborted = runner.invoke(app, ["models", "rollout", "fraud-detector", "abort"])
     assert "aborted at 25%" in aborted.stdout
+    shadow = runner.invoke(app, ["models", "deploy", "fraud-detector", "1.1.0-abc123",
+                                 "--shadow"])
+    assert shadow.exit_code == 0 and json.loads(api.requests[-1].content) == {
+        "strategy": "shadow"}
     bad = runner.invoke(app, ["models", "deploy", "fraud-detector", "1.1.0-abc123",
                               "--canary", "--steps", "five"])
     assert bad.exit_code == 2 and "--steps" in bad.output

@@ -235,3 +235,50 @@ def test_a_candidate_refusing_what_the_stable_version_reads_counts_against_it(
         stats = repo.window_stats(session=session, rollout=rollout)
     assert stats["candidate"].errors == stats["candidate"].requests == sum(
         a["arm"] == "fallback" for a in answers)
+
+
+class Judging:
+    """The stable version says fraud over 50, the candidate over 60, 0.1 more sure."""
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
+        candidate = model.version.startswith("1.1.0")
+        amount = inputs["amount"]
+        return {"is_fraud": amount > (60 if candidate else 50),
+                "confidence": round(amount / 200 + (0.1 if candidate else 0), 6)}
+
+
+def test_a_shadow_compares_copies_off_the_response_path_then_becomes_a_canary(
+        settings: Settings, database: Database, tmp_path: Path, clock: Clock) -> None:
+    _versions(database, tmp_path, clock, ["always", "never"])
+    with database.session() as session:
+        model = model_repo.get_model(session=session, name="m", account="acme")
+        rollout = repo.start_rollout(session=session, model=model, version="1.1.0-000001",
+                                     policy=POLICY, by_key=None, by_run=None, now=clock.now,
+                                     strategy="shadow")
+    service = InferenceService(settings=settings, database=database, predictor=Judging(),
+                               clock=clock)
+
+    async def scenario() -> list[str | None]:
+        arms = []
+        for n in range(100):
+            call = await service.call(PRINCIPAL, "m", session_id=f"sess_{n}")
+            answer = await call.run({"amount": float(n + 1)})
+            assert call.served.version == "1.0.0-000000"  # the stable version answers all
+            arms.append(answer.event.arm)
+        while service.shadows.pending:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the last copy in flight
+        await service.stop()
+        return arms
+
+    assert set(asyncio.run(scenario())) == {"stable"}
+    with database.session() as session:
+        stats = repo.shadow_stats(session=session, rollout=rollout)
+    assert (stats.compared, stats.errors, stats.agreement_rate) == (100, 0, 0.9)
+    assert stats.mean_abs_confidence_diff == pytest.approx(0.1)
+    assert _tick(database, clock, 60) == "none"  # a shadow waits for a person
+    with database.session() as session:
+        shadow = session.get(Rollout, rollout.id)
+        assert shadow is not None
+        repo.to_canary(session=session, rollout=shadow, by_key="key_1", now=clock.now)
+    assert _tick(database, clock, 11) == "wait"  # a canary now: waiting for requests

@@ -1,4 +1,5 @@
-"""rollouts: canary rollouts, one running per model; the server errors each arm gave;
+"""rollouts: canary and shadow rollouts, one running per model; the server errors each
+arm gave; a shadow's comparisons;
 the arm (and rollout) of each inference record; a promotion's reason and figures
 
 Revision ID: 0013
@@ -56,6 +57,18 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_rollout_errors_rollout_id", "rollout_errors", ["rollout_id"])
+    op.create_table(
+        "rollout_shadow_results",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("rollout_id", sa.String(40), nullable=False),
+        sa.Column("failed", sa.Boolean(), nullable=False),
+        sa.Column("agreed", sa.Boolean(), nullable=True),
+        sa.Column("confidence_diff", sa.Float(), nullable=True),
+        sa.Column("latency_ms", sa.Float(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_rollout_shadow_results_rollout_id", "rollout_shadow_results",
+                    ["rollout_id"])
     with op.batch_alter_table("inference_records") as batch:
         batch.add_column(sa.Column("rollout_id", sa.String(40), nullable=True))
         batch.add_column(sa.Column("arm", sa.String(16), nullable=True))
@@ -73,6 +86,9 @@ def downgrade() -> None:
     with op.batch_alter_table("inference_records") as batch:
         batch.drop_column("arm")
         batch.drop_column("rollout_id")
+    op.drop_index("ix_rollout_shadow_results_rollout_id",
+                  table_name="rollout_shadow_results")
+    op.drop_table("rollout_shadow_results")
     op.drop_index("ix_rollout_errors_rollout_id", table_name="rollout_errors")
     op.drop_table("rollout_errors")
     for column in ("status", "model_id", "account"):
