@@ -172,3 +172,25 @@ def test_e_a_healthy_candidate_is_promoted_through_every_step(
         arms.add((version, lineage.get("arm"), lineage.get("rollout") == started["id"]))
     assert ("1.1.0-health", "candidate", True) in arms
     assert ("1.1.0-health", None, False) in arms  # after the promotion: no rollout
+
+
+def test_f_a_shadow_is_compared_off_the_response_path_and_aborted(
+        service: RunningService, canary: dict[str, Any]) -> None:
+    """The broken candidate as a shadow: clients only ever get the deployed version, and
+    the rollout counts the copies it failed on."""
+    http = canary["http"]
+    deployed = http.get(f"/v1/models/{MODEL}").json()["deployed_version"]
+    response = http.post(f"/v1/models/{MODEL}/versions/1.1.0-broken/deploy",
+                         json={"strategy": "shadow"})
+    assert response.status_code == 202, response.text
+    with Clients(service, dict(http.headers)) as clients:
+        time.sleep(3)
+    time.sleep(0.5)  # the last comparisons' records
+    shadow = http.get(f"/v1/models/{MODEL}/rollout").json()["shadow"]
+    aborted = http.post(f"/v1/models/{MODEL}/rollout/abort").json()
+    print(f"\n(f) shadow over {len(clients.results)} requests: {shadow}")
+    assert aborted["status"] == "aborted"
+    assert {(status, version) for status, version, _ in clients.results} == {(200, deployed)}
+    copies = shadow["compared"] + shadow["errors"]
+    assert copies > 50 and 0.1 < shadow["errors"] / copies < 0.5, shadow
+    assert shadow["agreement_rate"] is not None and shadow["p99_ms"] is not None
