@@ -2,31 +2,25 @@
 (the detached actor the ingress started) judges each 2 s step.
 
 One trained version is deployed; the candidates are copies of its artifact registered
-beside it: a healthy one (same weights, a version of its own), and a broken one whose
-answer fails for the inputs the stable version scores in its top 20 % (its positive
-class is named so that reading it as a number raises), so it raises on 20 % of the
-inputs the clients send.
+beside it (tests/rollout_candidates.py): a healthy one (same weights, a version of its
+own), and a broken one that fails on the inputs the stable version scores in its top
+20 %, so it raises on 20 % of the inputs the clients send.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from deployments.service import RunningService
-from pulse_ray.store import Database
-from pulse_ray.store import models as model_repo
-from pulse_ray.timeutil import utcnow
+from tests.rollout_candidates import broken, register_copy
 from tests.seed_bodies import FRAUD_INPUT
 
 from .conftest import MakeKey, bearer, demo_snapshot, train, wait_for_run
@@ -37,26 +31,6 @@ CANARY = {"strategy": "canary", "steps": [50, 100], "interval_s": INTERVAL_S,
           "min_requests": 20, "max_error_rate_delta": 0.01}
 POOL = [{**FRAUD_INPUT, "transaction_amount": float(amount), "hour": amount % 24}
         for amount in range(50, 5050, 100)]  # 50 inputs the clients draw from
-
-
-def _register_copy(service: RunningService, stable: dict[str, Any], version: str,
-                   change: dict[str, Any]) -> None:
-    """``stable``'s artifact copied, its preprocessor's fields ``change`` d, registered
-    as ``version`` of the model (a candidate, as training registers them)."""
-    source = Path(stable["artifact_uri"])
-    target = source.with_name(version)
-    shutil.copytree(source, target)
-    spec = json.loads((target / "model.json").read_text())
-    spec["preprocessor"].update(change)
-    (target / "model.json").write_text(json.dumps(spec))
-    database = Database.from_settings(service.settings)
-    with database.session() as session:
-        model = model_repo.get_model(session=session, name=MODEL, account="default")
-        model_repo.register_version(session=session, model=model, version=version,
-                                    run_id=stable["run"], metrics=stable["metrics"],
-                                    input_schema=stable["input_schema"],
-                                    artifact_uri=str(target), now=utcnow())
-    database.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +47,8 @@ def canary(service: RunningService, tmp_path_factory: pytest.TempPathFactory,
                   ["confidence"] for i in POOL]
         threshold = sorted(scores)[40]  # the top 10 of 50 are at or above it
         assert 8 <= sum(s >= threshold for s in scores) <= 12, scores
-        _register_copy(service, stable, "1.1.0-health", {})
-        _register_copy(service, stable, "1.1.0-broken", {
-            "classes": ["0", "true"], "label_kind": "integer", "threshold": threshold})
+        register_copy(service.settings, MODEL, stable, "1.1.0-health", {})
+        register_copy(service.settings, MODEL, stable, "1.1.0-broken", broken(threshold))
         yield {"http": http, "stable": stable["version"]}
 
 

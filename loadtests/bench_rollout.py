@@ -1,0 +1,197 @@
+"""What a canary costs and how fast a bad one is caught, in one run.
+
+Pulse as ``pulse serve`` runs it (throughput-optimized + HAProxy) with a trained, deployed
+fraud-detector and two candidates copied from it (tests/rollout_candidates.py): a
+healthy one (the same weights) and a broken one that raises on 20% of the inputs.
+
+1. Throughput: wrk posts ``/v1/infer/fraud-detector`` (every body differs, so the
+   prediction cache never answers; each its own session, so a canary splits them)
+   against the deployed version alone, then during a 50/50 canary of the healthy
+   candidate (a step too long to end during the run), alternating for several rounds;
+   medians. Target: the canary at >= 0.95x.
+2. A bad candidate: four clients post inputs of which 20% break it, a canary of it
+   starts (default steps 5/25/50/100, 5 s windows, 50 requests each), and the run
+   reports the time from its first error (in the store) to its rollback, and how many
+   client responses were not 200 (target: none).
+
+    python loadtests/bench_rollout.py [--duration 6] [--rounds 2] [--connections 16]
+
+Needs wrk (apt install wrk). Only talks to 127.0.0.1; every run stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _pulse import enterprise_key
+from _wrk import WrkResult, require_wrk, wrk
+from bench_infer import MODEL, SAMPLE, train_fraud_detector
+from sqlmodel import col, select
+
+from deployments.service import start_service
+from pulse_ray.config import Settings
+from pulse_ray.store import Database
+from pulse_ray.store.tables import Rollout, RolloutError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.rollout_candidates import broken, register_copy  # noqa: E402
+
+# Every request a different transaction and a different session.
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"input": {"transaction_amount": %d.%04d, "merchant_category": '
+    .. '"electronics", "country": "US", "home_country": "US", "hour": 3, '
+    .. '"device": "mobile", "account_age_days": 30, "txn_count_24h": 4, '
+    .. '"avg_amount_30d": 80.0, "distance_from_home_km": 12.5}, '
+    .. '"options": {"session_id": "sess_%d_%d"}}',
+    math.random(1, 5000), n % 10000, math.random(1, 1000000), n)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+POOL = [{**SAMPLE, "transaction_amount": float(amount), "hour": amount % 24}
+        for amount in range(50, 5050, 100)]
+
+
+def _median(results: list[WrkResult]) -> WrkResult:
+    return WrkResult(rps=statistics.median(r.rps for r in results),
+                     p50_ms=statistics.median(r.p50_ms for r in results),
+                     p99_ms=statistics.median(r.p99_ms for r in results))
+
+
+def _deploy(http: httpx.Client, version: str, **body: Any) -> dict[str, Any]:
+    response = http.post(f"/v1/models/{MODEL}/versions/{version}/deploy", json=body)
+    if response.status_code not in (200, 202):
+        raise RuntimeError(response.text)
+    return dict(response.json())
+
+
+def throughput(args: argparse.Namespace, url: str, http: httpx.Client,
+               script: str) -> dict[str, WrkResult]:
+    """Single version against a 50/50 canary, alternating; medians."""
+    infer = f"{url}/v1/infer/{MODEL}"
+    headers = dict(http.headers)
+    runs: dict[str, list[WrkResult]] = {"single": [], "canary": []}
+    for round_ in range(args.rounds):
+        for case in ("single", "canary") if round_ % 2 == 0 else ("canary", "single"):
+            if case == "canary":
+                _deploy(http, "1.1.0-health", strategy="canary", steps=[50, 100],
+                        interval_s=3600)
+                time.sleep(1.5)  # every ingress replica sees it
+            wrk(infer, duration=2, connections=args.connections, headers=headers,
+                script=script)  # warm: the candidate's first loads and passes
+            runs[case].append(wrk(infer, duration=args.duration,
+                                  connections=args.connections, headers=headers,
+                                  script=script))
+            if case == "canary":
+                http.post(f"/v1/models/{MODEL}/rollout/abort").raise_for_status()
+                time.sleep(1.5)
+    return {case: _median(results) for case, results in runs.items()}
+
+
+def bad_candidate(url: str, http: httpx.Client, settings: Settings) -> dict[str, Any]:
+    """The broken candidate's canary under four clients: seconds from its first error
+    to its rollback, and the client responses that were not 200."""
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=url, headers=dict(http.headers), timeout=30) as c:
+            while not stop.is_set():
+                statuses.append(c.post(f"/v1/infer/{MODEL}", json={
+                    "input": random.choice(POOL),
+                    "options": {"session_id": str(uuid.uuid4())}}).status_code)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1)
+        started = _deploy(http, "1.1.0-broken", strategy="canary", interval_s=5,
+                          min_requests=50)
+        deadline = time.monotonic() + 120
+        while http.get(f"/v1/models/{MODEL}/rollout").json()["status"] == "running":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bad candidate was not rolled back in 120 s")
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    database = Database.from_settings(settings)
+    with database.session() as session:
+        rollout = session.get(Rollout, started["id"])
+        first = session.exec(select(RolloutError.created_at).where(
+            RolloutError.rollout_id == started["id"]).order_by(
+                col(RolloutError.created_at))).first()
+    database.engine.dispose()
+    assert rollout is not None and rollout.finished_at is not None and first is not None
+    return {"status": rollout.status, "reason": rollout.reason,
+            "first_error_to_rollback_s": (rollout.finished_at - first).total_seconds(),
+            "start_to_rollback_s": (rollout.finished_at - rollout.created_at).total_seconds(),
+            "steps_reached": rollout.steps[rollout.step_index], "requests": len(statuses),
+            "not_200": sum(s != 200 for s in statuses)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8790)
+    args = parser.parse_args()
+    require_wrk()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA)
+    data_dir = Path(tempfile.mkdtemp(prefix="pulse-bench-rollout-"))
+    settings = Settings(_env_file=None, data_dir=data_dir, http_port=args.port,  # type: ignore[call-arg]
+                        ray_num_cpus=8, ray_dashboard=True, ray_dashboard_port=args.port + 2)
+    service = start_service(settings)
+    try:
+        headers = {"Authorization": f"Bearer {enterprise_key(settings.store_url)}"}
+        version = train_fraud_detector(service.url, headers, data_dir)
+        with httpx.Client(base_url=service.url, headers=headers, timeout=60) as http:
+            stable = http.get(f"/v1/models/{MODEL}/versions").json()["versions"][0]
+            scores = sorted(http.post(f"/v1/infer/{MODEL}", json={"input": i}).json()
+                            ["output"]["confidence"] for i in POOL)
+            register_copy(settings, MODEL, stable, "1.1.0-health", {})
+            register_copy(settings, MODEL, stable, "1.1.0-broken", broken(scores[40]))
+            speed = throughput(args, service.url, http, f.name)
+            bad = bad_candidate(service.url, http, settings)
+    finally:
+        service.stop()
+
+    single, canary = speed["single"], speed["canary"]
+    print(f"\n{MODEL} {version}; {args.connections} connections, {args.duration} s x "
+          f"{args.rounds} rounds (medians)\n")
+    print(f"{'case':<36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, r in (("deployed version alone", single), ("50/50 canary", canary)):
+        print(f"{name:<36} {r.rps:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}")
+    print(f"\n50/50 canary vs one version: {canary.rps / single.rps:.2f}x req/s, "
+          f"{canary.p50_ms / single.p50_ms:.2f}x p50, {canary.p99_ms / single.p99_ms:.2f}x p99")
+    print(f"\nbad candidate (raises on 20% of inputs): {bad['status']} at "
+          f"{bad['steps_reached']}% — {bad['reason']}")
+    print(f"  first error → rollback {bad['first_error_to_rollback_s']:.1f} s "
+          f"(start → rollback {bad['start_to_rollback_s']:.1f} s, 5 s windows)")
+    print(f"  client responses not 200: {bad['not_200']} of {bad['requests']}")
+    targets = {"50/50 canary >= 0.95x one version": canary.rps >= 0.95 * single.rps,
+               "bad candidate rolled back": bad["status"] == "rolled_back",
+               "no client error from the bad candidate": bad["not_200"] == 0}
+    print("\n" + "\n".join(f"{'met ' if ok else 'MISSED'} {name}" for name, ok in targets.items()))
+
+
+if __name__ == "__main__":
+    main()
