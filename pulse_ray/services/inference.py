@@ -6,7 +6,10 @@ model (:class:`~pulse_ray.cache.Directory`, re-read every ``model_cache_ttl_s``)
 outputs of identical inputs (:class:`~pulse_ray.predictions.PredictionCache`) and the
 record log (:class:`InferenceLog`, written in batches) — and hands out one
 :class:`InferenceCall` per prediction: resolve the version → validate the input →
-predict → record. ``POST /v1/infer/{model}`` runs the call straight through
+predict → record. During a rollout the call also carries its arm: the candidate for the
+caller's share of a canary (a failure there is answered by the stable version), or the
+stable version with a copy for a shadow (:class:`ShadowQueue`).
+``POST /v1/infer/{model}`` runs the call straight through
 (:meth:`InferenceCall.run`); the shop's ``POST /v1/infer`` takes the same steps with its
 session features as the input and its ranking in between.
 
@@ -135,7 +138,6 @@ class ShadowQueue:
         self._service = service
         self._queue: asyncio.Queue[_Copy] = asyncio.Queue(maxsize=max_size)
         self._task: asyncio.Task[None] | None = None
-        self.dropped = 0  # copies refused by a full queue, since the replica started
 
     @property
     def pending(self) -> int:
@@ -146,8 +148,7 @@ class ShadowQueue:
         try:
             self._queue.put_nowait(_Copy(canary, inputs, output))
         except asyncio.QueueFull:
-            self.dropped += 1
-            return
+            return  # a sample less; the answer it copies is already on its way
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
