@@ -18,8 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+import ray
 
 from deployments.service import RunningService
+from pulse_ray.runtime.rollouts import start_rollout_controller
 from tests.rollout_candidates import broken, register_copy
 from tests.seed_bodies import FRAUD_INPUT
 
@@ -167,3 +169,30 @@ def test_f_a_shadow_is_compared_off_the_response_path_and_aborted(
     copies = shadow["compared"] + shadow["errors"]
     assert copies > 50 and 0.1 < shadow["errors"] / copies < 0.5, shadow
     assert shadow["agreement_rate"] is not None and shadow["p99_ms"] is not None
+
+
+def test_c_a_canary_resumes_after_its_controller_is_killed(
+        service: RunningService, canary: dict[str, Any]) -> None:
+    """SIGKILL-like end of the controller actor mid-canary: Ray starts it again, it reads
+    the store, and the rollout goes on to its promotion (of whichever of the first
+    version and the healthy copy is not deployed now)."""
+    http = canary["http"]
+    deployed = http.get(f"/v1/models/{MODEL}").json()["deployed_version"]
+    target = "1.1.0-health" if deployed == canary["stable"] else canary["stable"]
+    controller = start_rollout_controller(service.settings)
+    assert ray.get(controller.alive.remote(), timeout=30)
+    with Clients(service, dict(http.headers)) as clients:
+        http.post(f"/v1/infer/{MODEL}", json={"input": POOL[0],
+                                              "options": {"version": target}})  # loaded
+        response = http.post(f"/v1/models/{MODEL}/versions/{target}/deploy",
+                             json={**CANARY, "max_p99_ratio": 5})
+        assert response.status_code == 202, response.text
+        ray.kill(controller, no_restart=False)
+        deadline = time.monotonic() + 8 * INTERVAL_S + 20
+        while (ended := http.get(f"/v1/models/{MODEL}/rollout").json())["status"] == "running":
+            assert time.monotonic() < deadline, ended
+            time.sleep(0.2)
+    assert ended["status"] == "promoted", ended
+    assert {status for status, _, _ in clients.results} == {200}
+    assert http.get(f"/v1/models/{MODEL}").json()["deployed_version"] == target
+    assert ray.get(start_rollout_controller(service.settings).alive.remote(), timeout=30)
