@@ -186,13 +186,12 @@ class SignInService:
                 raise ForbiddenError("The sign-in was denied in the dashboard")
             if row.status == "pending":
                 return DeviceToken(status="pending")
-            assert row.account is not None and row.approved_by is not None
-            approver = key_repo.get_key(session=session, key_id=row.approved_by,
-                                        account=row.account)
+            account, approved_by = row.account, row.approved_by  # set on approval
+            assert account is not None and approved_by is not None
+            approver = key_repo.get_key(session=session, key_id=approved_by, account=account)
             create = ApiKeyCreate(name=row.name, scopes=list(row.scopes), plan=approver.plan)
             key, secret = key_repo.create_key(session=session, key_create=create,
-                                              account=row.account, now=now,
-                                              by_key=row.approved_by)
+                                              account=account, now=now, by_key=approved_by)
             row.status, row.key_id = "used", key.id
             session.add(row)
         return DeviceToken(status="approved", key=secret, key_id=key.id, name=key.name)

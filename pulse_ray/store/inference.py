@@ -3,12 +3,13 @@ serves a model."""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import case, func, insert, literal, select
 from sqlmodel import Session, col
 
 from pulse_ray.errors import ConflictError, ErrorDetail, NotFoundError
@@ -76,38 +77,69 @@ class Traffic:
     per_minute: list[int]  # requests in each minute of the window, oldest first
 
 
-def _quantile(ordered: list[float], q: float) -> float:
-    """Nearest-rank quantile of a sorted, non-empty list."""
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+# Latency histogram bounds (ms), 25% apart from 0.1 ms to ~50 s: the quantiles read from
+# it are within a bucket's width (as Prometheus's histogram_quantile), and the store
+# answers a few hundred grouped rows instead of every record of the hour.
+_LATENCY_BOUNDS = [0.1 * 1.25**i for i in range(60)]
+
+
+def _bucket_of(column: Any, bounds: Sequence[Any], offset: int = 0) -> Any:
+    """The index of the first bound ``column`` is below (len(bounds) past the last), as
+    nested CASEs that halve the bounds: log2(n) comparisons a row, not n/2."""
+    if not bounds:
+        return literal(offset)
+    middle = len(bounds) // 2
+    return case((column < bounds[middle], _bucket_of(column, bounds[:middle], offset)),
+                else_=_bucket_of(column, bounds[middle + 1:], offset + middle + 1))
+
+
+def _quantile(histogram: dict[int, int], total: int, q: float) -> float:
+    """The q-quantile of a latency histogram, interpolated within its bucket."""
+    rank, seen = q * total, 0
+    for index in sorted(histogram):
+        count = histogram[index]
+        if seen + count >= rank:
+            low = _LATENCY_BOUNDS[index - 1] if index > 0 else 0.0
+            high = _LATENCY_BOUNDS[min(index, len(_LATENCY_BOUNDS) - 1)]
+            return low + (high - low) * (rank - seen) / count
+        seen += count
+    return _LATENCY_BOUNDS[-1]
 
 
 def traffic(*, session: Session, account: str, since: datetime,
             minutes: int = 60) -> list[Traffic]:
-    """Requests and latency quantiles per model version in the ``minutes`` from
-    ``since``, busiest first.
+    """Requests, cache hits, requests per minute and latency quantiles per model
+    version in the ``minutes`` from ``since``, busiest first.
 
-    Reads only (model, version, latency, cached, time) tuples over the (account,
-    created_at) index; the quantiles are exact, computed here because SQLite has no
-    percentile function."""
-    rows = session.execute(
-        select(col(Model.name), col(InferenceRecord.version), col(InferenceRecord.latency_ms),
-               col(InferenceRecord.cached), col(InferenceRecord.created_at))
-        .join(Model, col(Model.id) == col(InferenceRecord.model_id))
-        .where(owned_by(InferenceRecord, account), col(InferenceRecord.created_at) >= since)
-    ).all()
-    latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
+    Two grouped queries over the covering (account, created_at, model_id, version,
+    latency_ms, cached) index: the store counts, so 100,000 records of the hour cost
+    a few hundred rows here, on SQLite as on PostgreSQL (neither's percentile
+    function is needed)."""
+    window = (owned_by(InferenceRecord, account), col(InferenceRecord.created_at) >= since)
+    minute = _bucket_of(col(InferenceRecord.created_at),
+                        [since + timedelta(minutes=m) for m in range(1, minutes)])
+    key = (col(InferenceRecord.model_id), col(InferenceRecord.version))
+    per_minute: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * minutes)
     cached: dict[tuple[str, str], int] = defaultdict(int)
-    buckets: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * minutes)
-    for name, version, latency, hit, at in rows:
-        latencies[(name, version)].append(latency)
-        cached[(name, version)] += bool(hit)
-        minute = int((at - since).total_seconds() // 60)
-        buckets[(name, version)][min(max(minute, 0), minutes - 1)] += 1
+    for model_id, version, index, count, hits in session.execute(
+            select(*key, minute, func.count(), func.sum(case((col(InferenceRecord.cached), 1),
+                                                             else_=0)))
+            .where(*window).group_by(*key, minute)).all():
+        per_minute[(model_id, version)][int(index)] += int(count)
+        cached[(model_id, version)] += int(hits or 0)
+    latency = _bucket_of(col(InferenceRecord.latency_ms), _LATENCY_BOUNDS)
+    histograms: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    for model_id, version, index, count in session.execute(
+            select(*key, latency, func.count()).where(*window).group_by(*key, latency)).all():
+        histograms[(model_id, version)][int(index)] = int(count)
+    names = dict(session.execute(select(col(Model.id), col(Model.name)).where(
+        col(Model.id).in_({model_id for model_id, _ in per_minute}))).all()
+                 ) if per_minute else {}
     found = []
-    for (name, version), values in latencies.items():
-        values.sort()
-        found.append(Traffic(model=name, version=version, requests=len(values),
-                             cached=cached[(name, version)], p50_ms=_quantile(values, 0.5),
-                             p99_ms=_quantile(values, 0.99),
-                             per_minute=buckets[(name, version)]))
+    for (model_id, version), counts in per_minute.items():
+        total, histogram = sum(counts), histograms[(model_id, version)]
+        found.append(Traffic(model=names[model_id], version=version, requests=total,
+                             cached=cached[(model_id, version)],
+                             p50_ms=_quantile(histogram, total, 0.5),
+                             p99_ms=_quantile(histogram, total, 0.99), per_minute=counts))
     return sorted(found, key=lambda t: -t.requests)
