@@ -111,27 +111,25 @@ def traffic(*, session: Session, account: str, since: datetime,
     """Requests, cache hits, requests per minute and latency quantiles per model
     version in the ``minutes`` from ``since``, busiest first.
 
-    Two grouped queries over the covering (account, created_at, model_id, version,
-    latency_ms, cached) index: the store counts, so 100,000 records of the hour cost
-    a few hundred rows here, on SQLite as on PostgreSQL (neither's percentile
-    function is needed)."""
-    window = (owned_by(InferenceRecord, account), col(InferenceRecord.created_at) >= since)
+    One grouped query (model version × minute × latency bucket) over the covering
+    (account, created_at, model_id, version, latency_ms, cached) index: the store
+    counts, so the 100,000 records of a busy hour come back as a few thousand rows, on
+    SQLite as on PostgreSQL (neither's percentile function is needed)."""
     minute = _bucket_of(col(InferenceRecord.created_at),
                         [since + timedelta(minutes=m) for m in range(1, minutes)])
+    latency = _bucket_of(col(InferenceRecord.latency_ms), _LATENCY_BOUNDS)
     key = (col(InferenceRecord.model_id), col(InferenceRecord.version))
     per_minute: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * minutes)
+    histograms: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     cached: dict[tuple[str, str], int] = defaultdict(int)
-    for model_id, version, index, count, hits in session.execute(
-            select(*key, minute, func.count(), func.sum(case((col(InferenceRecord.cached), 1),
-                                                             else_=0)))
-            .where(*window).group_by(*key, minute)).all():
-        per_minute[(model_id, version)][int(index)] += int(count)
+    for model_id, version, at, bucket, count, hits in session.execute(
+            select(*key, minute, latency, func.count(),
+                   func.sum(case((col(InferenceRecord.cached), 1), else_=0)))
+            .where(owned_by(InferenceRecord, account), col(InferenceRecord.created_at) >= since)
+            .group_by(*key, minute, latency)).all():
+        per_minute[(model_id, version)][int(at)] += int(count)
+        histograms[(model_id, version)][int(bucket)] += int(count)
         cached[(model_id, version)] += int(hits or 0)
-    latency = _bucket_of(col(InferenceRecord.latency_ms), _LATENCY_BOUNDS)
-    histograms: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    for model_id, version, index, count in session.execute(
-            select(*key, latency, func.count()).where(*window).group_by(*key, latency)).all():
-        histograms[(model_id, version)][int(index)] = int(count)
     names = dict(session.execute(select(col(Model.id), col(Model.name)).where(
         col(Model.id).in_({model_id for model_id, _ in per_minute}))).all()
                  ) if per_minute else {}
