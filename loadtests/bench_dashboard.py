@@ -16,15 +16,19 @@ import argparse
 import os
 import random
 import re
+import secrets
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import create_engine, make_url, text
 
 from pulse_ray.api import build_state, create_app
 from pulse_ray.auth import Scope
@@ -38,6 +42,7 @@ from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import keys as key_repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import upgrade
+from pulse_ray.store.engine import normalize_url
 from pulse_ray.store.tables import Datasource, Snapshot, TrainingRun
 from pulse_ray.timeutil import utcnow
 
@@ -121,6 +126,25 @@ def seed(settings: Settings) -> tuple[str, str, str]:
     return secret, "model-0", last
 
 
+@contextmanager
+def own_database(server_url: str) -> Iterator[str]:
+    """A database of its own on the PostgreSQL server, dropped afterwards; "" stays ""
+    (SQLite in the temporary data directory)."""
+    if not server_url:
+        yield ""
+        return
+    name = f"pulse_bench_{secrets.token_hex(6)}"
+    admin = create_engine(normalize_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def median_ms(client: TestClient, path: str, repeat: int,
               **kwargs: object) -> tuple[float, float]:
     """Median wall and CPU milliseconds of GET ``path``. The CPU time is this process's
@@ -138,11 +162,12 @@ def median_ms(client: TestClient, path: str, repeat: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store-url", default="", help="PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--store-url", default="", help="a PostgreSQL server, where the "
+                        "benchmark makes a database of its own (default: SQLite)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        settings = Settings(data_dir=Path(directory), store_url=args.store_url,
+    with tempfile.TemporaryDirectory() as directory, own_database(args.store_url) as url:
+        settings = Settings(data_dir=Path(directory), store_url=url,
                             secret_keys=SecretStr(Fernet.generate_key().decode()),
                             rate_limits=False)
         started = time.perf_counter()
