@@ -252,3 +252,18 @@ def test_approve_a_device_login_and_use_the_new_key(tab: Tab, admin: str, live: 
     assert key
     me = httpx.get(f"{live}/v1/auth/whoami", headers=bearer(key.group(1))).json()
     assert me["name"] == "my laptop" and me["scopes"] == ["read"]
+
+
+def test_take_a_snapshot(tab: Tab, admin: str, client: TestClient, snapshot_id: str,
+                         tmp_path: Path) -> None:
+    client.post("/v1/datasources", headers=bearer(admin), json={
+        "name": "tx-copy", "type": "sqlite", "path": str(tmp_path / "d.db"),
+        "table": "transactions"})
+    tab.sign_in(admin)
+    page = tab.go("/dashboard/datasources")
+    assert page.locator("#snapshots tbody tr").count() == 1
+    page.locator("#ds-tx-copy").get_by_role("button", name="Take snapshot").click()
+    rows = page.locator("#snapshots tbody tr")
+    assert rows.count() == 2
+    assert "tx-copy" in rows.first.inner_text() and "3000" in rows.first.inner_text()
+    tab.shot("snapshot-taken")
