@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import stat
 import subprocess
@@ -23,18 +22,16 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright import sync_api
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
 from pulse_ray.services.training import RunStates
+from tests.browser import CHROMIUM, Tab, browser_session
 from tests.seed_bodies import FRAUD_INPUT
 
 from ..conftest import MakeKey, bearer, register_untrained
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parents[4] / "tests" / "artifacts" / "dashboard"
 MODEL = "fraud-detector"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -67,41 +64,8 @@ def live(app: FastAPI, client: TestClient) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu"])
+    with browser_session() as browser:
         yield browser
-        browser.close()
-
-
-class Tab:
-    """One browser tab on the dashboard; collects the console's CSP complaints."""
-
-    def __init__(self, browser: sync_api.Browser, base: str) -> None:
-        self.base = base
-        self.context = browser.new_context(viewport={"width": 1280, "height": 860})
-        self.page = self.context.new_page()
-        self.console: list[str] = []
-        self.page.on("console", lambda m: self.console.append(m.text)
-                     if m.type == "error" else None)
-
-    def go(self, path: str) -> sync_api.Page:
-        self.page.goto(self.base + path)
-        return self.page
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def sign_in(self, secret: str) -> None:
-        self.go("/dashboard")  # anonymous: sent to sign in
-        assert "/dashboard/login" in self.page.url
-        self.page.fill("#api_key", secret)
-        self.page.get_by_role("button", name="Sign in").click()
-        self.page.wait_for_url(self.base + "/dashboard")
-
-    def csp_violations(self) -> list[str]:
-        return [m for m in self.console if "Content Security Policy" in m]
 
 
 @pytest.fixture
