@@ -164,16 +164,32 @@ def test_pages_render_a_seeded_account_and_deploy_and_roll_back(
         assert "<script>" not in answer.text and " on" + "click" not in answer.text
 
 
-def test_another_accounts_model_is_the_not_found_page(client: TestClient, admin: str,
-                                                      make_key: MakeKey) -> None:
-    client.post("/v1/models", headers=bearer(admin),
-                json={"name": "secret-model", "label_column": "y"})
-    sign_in(client, make_key(Scope.ADMIN, account="intruder"))
+def test_another_accounts_things_are_the_not_found_page(
+        client: TestClient, admin: str, make_key: MakeKey, snapshot_id: str,
+        state: AppState) -> None:
+    state.settings.webhook_allow_hosts = ["127.0.0.1"]
+    headers = bearer(admin)
+    client.post("/v1/models", headers=headers, json={"name": "secret-model", "label_column": "y"})
+    run = client.post(f"/v1/train/{MODEL}", headers=headers,
+                      json={"snapshot": snapshot_id}).json()["id"]
+    hook = client.post("/v1/webhooks", headers=headers, json={
+        "url": "http://127.0.0.1:9/hook", "events": ["model.updated"]}).json()["id"]
+    csrf = sign_in(client, make_key(Scope.ADMIN, account="intruder"))
     for path in ("/dashboard/models/secret-model", "/dashboard/models/no-such-model",
+                 f"/dashboard/runs/{run}", f"/dashboard/webhooks/{hook}",
                  "/dashboard/no/such/page"):
         answer = client.get(path)
-        assert answer.status_code == 404 and "Not found" in answer.text
-    assert "secret-model" not in client.get("/dashboard/models").text
+        assert answer.status_code == 404 and "Not found" in answer.text, path
+    lineage = client.get("/dashboard/lineage", params={"id": snapshot_id})
+    assert lineage.status_code == 404 and "No snapshot" in lineage.text  # the search stays
+    for path in (f"/dashboard/runs/{run}/cancel", f"/dashboard/webhooks/{hook}/rotate",
+                 "/dashboard/models/secret-model/rollback",
+                 "/dashboard/datasources/tx/snapshot"):
+        assert client.post(path, data={"csrf_token": csrf}).status_code == 404, path
+    for page in ("/dashboard", "/dashboard/models", "/dashboard/runs",
+                 "/dashboard/datasources", "/dashboard/webhooks"):
+        text = client.get(page).text
+        assert "secret-model" not in text and run not in text and hook not in text, page
 
 
 def test_the_empty_overview_says_what_to_run(client: TestClient, admin: str) -> None:
