@@ -23,8 +23,9 @@ from pulse_ray.api.routers import webhooks as webhook_routes
 from pulse_ray.auth import Scope
 from pulse_ray.errors import ValidationError
 from pulse_ray.plans import Limits, effective_limits
-from pulse_ray.schemas.keys import ApiKeyCreate
+from pulse_ray.schemas.keys import ApiKeyCreate, ApiKeyCreated
 from pulse_ray.schemas.snapshots import SnapshotCreate
+from pulse_ray.schemas.webhooks import SecretRotated
 from pulse_ray.store import shop as shop_repo
 
 router = APIRouter(prefix="/dashboard", route_class=PageRoute, include_in_schema=False)
@@ -47,7 +48,7 @@ def keys_page(request: Request, viewer: ViewerDep, session: SessionDep,
 
 
 def _keys(request: Request, viewer: ViewerDep, session: SessionDep, state: AppStateDep,
-          created: object) -> Response:
+          created: ApiKeyCreated | None) -> Response:
     principal = viewer.principal
     page = key_routes.list_keys(principal, session, limit=_LIST)
     limits = effective_limits(principal.plan, state.plans[principal.plan], principal.limits)
@@ -121,7 +122,7 @@ def webhook_page(request: Request, webhook_id: str, viewer: ViewerDep,
 
 
 def _webhook(request: Request, webhook_id: str, viewer: ViewerDep, session: SessionDep,
-             rotated: object) -> Response:
+             rotated: SecretRotated | None) -> Response:
     endpoint = webhook_routes.get_webhook(webhook_id, viewer.principal, session)
     log = webhook_routes.list_deliveries(webhook_id, viewer.principal, session, limit=50)
     return render(request, "webhook.html", viewer=viewer, endpoint=endpoint,
