@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 
 __all__ = ["bars", "lines"]
 
-_W, _H, _PAD = 560, 180, 36
+_W, _H, _PAD = 360, 150, 36
 
 
 def _scale(lo: float, hi: float) -> tuple[float, float]:
@@ -18,7 +18,8 @@ def _scale(lo: float, hi: float) -> tuple[float, float]:
 
 
 def lines(series: Sequence[tuple[str, Sequence[float]]], *, title: str) -> Markup:
-    """One polyline per (name, values) over a shared x (the index: epochs)."""
+    """One polyline per (name, values) over a shared x (the index: epochs) and a shared
+    y: give series of one scale (the run page draws one chart per metric)."""
     drawn = [(name, list(values)) for name, values in series if values]
     if not drawn:
         return Markup('<p class="muted">No points yet.</p>')
@@ -42,8 +43,8 @@ def lines(series: Sequence[tuple[str, Sequence[float]]], *, title: str) -> Marku
     for index, (name, values) in enumerate(drawn):
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
         parts.append(f'<polyline class="line series-{index % 6}" points="{points}"/>')
-        parts.append(f'<text class="legend series-{index % 6}" x="{_PAD + 8 + index * 130}" '
-                     f'y="14">{escape(name)}: {values[-1]:.4g}</text>')
+        parts.append(f'<text class="legend series-{index % 6}" x="{_PAD + index * 130}" '
+                     f'y="16">{escape(name)}: {values[-1]:.4g}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -40,6 +40,8 @@ router = APIRouter(prefix="/dashboard", route_class=PageRoute, include_in_schema
 
 _LOGIN_CSRF = "pulse_login_csrf"
 _LIST = 100  # rows a list page shows
+# What an epoch's record holds besides metrics: its number, when the job reported it.
+_NOT_METRICS = frozenset({"epoch", "reported_at"})
 
 
 def _safe_next(value: str | None) -> str:
@@ -144,7 +146,7 @@ def _run_context(state: AppStateDep, viewer: ViewerDep, run_id: str) -> dict[str
     series: dict[str, list[float]] = {}
     for epoch in run.epochs:
         for name, value in epoch.items():
-            if name != "epoch" and isinstance(value, int | float):
+            if name not in _NOT_METRICS and isinstance(value, int | float):
                 series.setdefault(name, []).append(float(value))
     return {"run": run, "series": sorted(series.items()), "live": run.status not in TERMINAL}
 

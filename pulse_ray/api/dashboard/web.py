@@ -12,6 +12,7 @@ A page route is an ordinary FastAPI route built with :class:`PageRoute`, which
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
@@ -65,6 +66,9 @@ _templates = Environment(
 )
 _templates.globals.update(charts=charts)
 _templates.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M:%S") if v else "—"
+# Job logs carry terminal colours (ANSI escapes): shown as plain text.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_templates.filters["plain"] = lambda text: _ANSI.sub("", text)
 
 
 class SignInRequired(Exception):

@@ -171,9 +171,13 @@ def test_the_run_page_follows_a_live_run(tab: Tab, admin: str, client: TestClien
     for epoch in range(1, 4):  # the job reports epochs while the page is open
         with state.database.session() as session:
             states.epoch(session=session, run_id=run_id,
-                         metrics={"epoch": epoch, "loss": 1 / epoch, "f1_score": 0.2 * epoch})
+                         metrics={"epoch": epoch, "loss": 1 / epoch, "f1_score": 0.2 * epoch,
+                                  "reported_at": time.time()})
     page.wait_for_selector("svg.chart polyline", timeout=10_000)  # htmx swapped it in
     page.get_by_text("Epochs 3").wait_for(timeout=10_000)
+    # One chart per metric, each on its own scale; the epoch's number and time are not.
+    assert [chart.get_attribute("aria-label") for chart in page.locator("svg.chart").all()
+            ] == ["f1_score per epoch", "loss per epoch"]
     tab.shot("run-live")
     page.get_by_role("button", name="Cancel run").click()
     assert page.locator("#run-status").inner_text() == "cancelled"
