@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pulse_ray.auth import Principal, Scope
-from pulse_ray.errors import ForbiddenError, NotFoundError
+from pulse_ray.errors import ForbiddenError, NotFoundError, RateLimitedError
 from pulse_ray.schemas.device import DeviceCodeCreate, DeviceToken
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.store import Database
@@ -30,13 +30,16 @@ from pulse_ray.store import dashboard as repo
 from pulse_ray.store import keys as key_repo
 from pulse_ray.timeutil import Clock
 
-__all__ = ["DeviceGrant", "PendingDevice", "SignInService", "normalize_user_code"]
+__all__ = ["MAX_PENDING_CODES", "DeviceGrant", "PendingDevice", "SignInService",
+           "normalize_user_code"]
 
 # No vowels (no words), no look-alikes: what GitHub's device flow uses.
 _USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 _USER_CODE_LEN = 8
 # A session's last-seen time is written at most this often (not on every page).
 _TOUCH_EVERY = timedelta(seconds=60)
+MAX_PENDING_CODES = 1000
+"""Device codes that may wait at once (expired ones are deleted as new ones come)."""
 
 
 def _digest(token: str) -> str:
@@ -89,8 +92,9 @@ class SignInService:
         principal = self._authenticate(secret)
         token = secrets.token_urlsafe(32)
         with self._database.session() as session:
+            now = self._clock()
             repo.add_session(session=session, token_hash=_digest(token),
-                             key_id=principal.key_id, now=self._clock())
+                             key_id=principal.key_id, now=now, idle_before=now - self._idle)
         return token, principal
 
     def principal(self, token: str) -> Principal | None:
@@ -124,10 +128,18 @@ class SignInService:
     # --- device codes -----------------------------------------------------------------
 
     def start_device(self, body: DeviceCodeCreate) -> DeviceGrant:
+        """A new code. Asking needs no key, so the codes waiting at once are capped.
+
+        Raises:
+            RateLimitedError: :data:`MAX_PENDING_CODES` are waiting already.
+        """
         now = self._clock()
         device_code = secrets.token_urlsafe(32)
         user_code = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(_USER_CODE_LEN))
         with self._database.session() as session:
+            if repo.count_device_codes(session=session) >= MAX_PENDING_CODES:
+                raise RateLimitedError("Too many sign-in codes are waiting for approval; "
+                                       "retry in a minute", retry_after_s=60)
             repo.add_device_code(session=session, device_code_hash=_digest(device_code),
                                  user_code=user_code, name=body.name, scopes=body.scopes,
                                  now=now, expires_at=now + self._device_ttl)

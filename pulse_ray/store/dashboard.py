@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from pulse_ray.auth import Principal, Scope
 from pulse_ray.store.tables import ApiKey, DashboardSession, DeviceCode
@@ -18,6 +18,7 @@ from pulse_ray.store.tables import ApiKey, DashboardSession, DeviceCode
 __all__ = [
     "add_device_code",
     "add_session",
+    "count_device_codes",
     "delete_session",
     "device_code_by_hash",
     "device_code_by_user_code",
@@ -26,7 +27,12 @@ __all__ = [
 ]
 
 
-def add_session(*, session: Session, token_hash: str, key_id: str, now: datetime) -> None:
+def add_session(*, session: Session, token_hash: str, key_id: str, now: datetime,
+                idle_before: datetime) -> None:
+    """Adds a session; sessions idle since before ``idle_before`` go as new ones come, so
+    the table holds only live sessions even where nobody signs out."""
+    session.execute(delete(DashboardSession)
+                    .where(col(DashboardSession.last_seen_at) < idle_before))
     session.add(DashboardSession(token_hash=token_hash, key_id=key_id, created_at=now,
                                  last_seen_at=now))
     session.flush()
@@ -57,6 +63,10 @@ def touch_session(*, session: Session, token_hash: str, now: datetime) -> None:
 def delete_session(*, session: Session, token_hash: str) -> None:
     session.execute(delete(DashboardSession)
                     .where(col(DashboardSession.token_hash) == token_hash))
+
+
+def count_device_codes(*, session: Session) -> int:
+    return session.exec(select(func.count()).select_from(DeviceCode)).one()
 
 
 def add_device_code(*, session: Session, device_code_hash: str, user_code: str, name: str,

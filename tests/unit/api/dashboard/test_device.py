@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
+from pulse_ray.services import signin
 
 from ..conftest import MakeKey, bearer
 from .test_pages import sign_in
@@ -79,3 +81,11 @@ def test_an_unknown_device_code_and_bad_bodies_are_4xx(client: TestClient) -> No
     assert _poll(client, "nope")[0] == 404
     assert client.post("/auth/device", json={"name": ""}).status_code == 400
     assert client.post("/auth/device", json={"name": "x", "scopes": ["root"]}).status_code == 400
+
+
+def test_waiting_codes_are_capped(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signin, "MAX_PENDING_CODES", 2)
+    _start(client)
+    _start(client)
+    refused = client.post("/auth/device", json={"name": "laptop"})
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "60"

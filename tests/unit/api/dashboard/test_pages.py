@@ -203,3 +203,13 @@ def test_next_never_leaves_the_dashboard(client: TestClient, admin: str) -> None
         "csrf_token": _csrf(page.text), "api_key": admin, "next": "//evil.example/x"},
         follow_redirects=False)
     assert answer.headers["location"] == "/dashboard"
+
+
+def test_idle_sessions_are_deleted_as_new_ones_open(client: TestClient, admin: str,
+                                                    state: AppState) -> None:
+    sign_in(client, admin)
+    later = state.clock() + timedelta(seconds=state.settings.dashboard_idle_timeout_s + 1)
+    state.signin._clock = lambda: later  # type: ignore[attr-defined]
+    sign_in(TestClient(client.app), admin)
+    with state.database.session() as session:
+        assert len(session.execute(text("SELECT token_hash FROM dashboard_sessions")).all()) == 1
