@@ -4,18 +4,20 @@ serves a model."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, insert, literal, select
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
 from pulse_ray.errors import ConflictError, ErrorDetail, NotFoundError
 from pulse_ray.models.inputs import InputSchema
 from pulse_ray.predictions import InferenceEvent, ServedModel
 from pulse_ray.store import models as model_repo
+from pulse_ray.store.engine import UTCDateTime
 from pulse_ray.store.scope import find_owned, owned_by
 from pulse_ray.store.tables import InferenceRecord, Model
 
@@ -106,6 +108,30 @@ def _quantile(histogram: dict[int, int], total: int, q: float) -> float:
     return _LATENCY_BOUNDS[-1]
 
 
+def _minute_of(session: Session, column: Any, since: datetime,
+               minutes: int) -> tuple[Any, Callable[[Any], int]]:
+    """What to group a time by to count per minute from ``since``, and how to read the
+    index of the minute (0 … minutes-1) from its value. PostgreSQL: date_trunc (the
+    clock minute, which it groups by hashing; the first one, begun before ``since``,
+    counts as minute 0). SQLite: nested CASEs over the minutes' bounds (the index
+    itself; faster there than formatting the time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        def index(value: Any) -> int:
+            return min(max(int((value - since).total_seconds() // 60), 0), minutes - 1)
+
+        return func.date_trunc("minute", column, type_=UTCDateTime()), index
+    bounds = [since + timedelta(minutes=m) for m in range(1, minutes)]
+    return _bucket_of(column, bounds), int
+
+
+def _latency_bucket(session: Session, column: Any) -> Any:
+    """The index of ``column``'s bucket in :data:`_LATENCY_BOUNDS`: PostgreSQL's
+    width_bucket, elsewhere nested CASEs (the same numbers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.width_bucket(column, postgresql.array(_LATENCY_BOUNDS))
+    return _bucket_of(column, _LATENCY_BOUNDS)
+
+
 def traffic(*, session: Session, account: str, since: datetime,
             minutes: int = 60) -> list[Traffic]:
     """Requests, cache hits, requests per minute and latency quantiles per model
@@ -115,9 +141,8 @@ def traffic(*, session: Session, account: str, since: datetime,
     (account, created_at, model_id, version, latency_ms, cached) index: the store
     counts, so the 100,000 records of a busy hour come back as a few thousand rows, on
     SQLite as on PostgreSQL (neither's percentile function is needed)."""
-    minute = _bucket_of(col(InferenceRecord.created_at),
-                        [since + timedelta(minutes=m) for m in range(1, minutes)])
-    latency = _bucket_of(col(InferenceRecord.latency_ms), _LATENCY_BOUNDS)
+    minute, minute_index = _minute_of(session, col(InferenceRecord.created_at), since, minutes)
+    latency = _latency_bucket(session, col(InferenceRecord.latency_ms))
     key = (col(InferenceRecord.model_id), col(InferenceRecord.version))
     per_minute: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * minutes)
     histograms: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -127,7 +152,7 @@ def traffic(*, session: Session, account: str, since: datetime,
                    func.sum(case((col(InferenceRecord.cached), 1), else_=0)))
             .where(owned_by(InferenceRecord, account), col(InferenceRecord.created_at) >= since)
             .group_by(*key, minute, latency)).all():
-        per_minute[(model_id, version)][int(at)] += int(count)
+        per_minute[(model_id, version)][minute_index(at)] += int(count)
         histograms[(model_id, version)][int(bucket)] += int(count)
         cached[(model_id, version)] += int(hits or 0)
     names = dict(session.execute(select(col(Model.id), col(Model.name)).where(
