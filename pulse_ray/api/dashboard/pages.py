@@ -52,7 +52,7 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login")
-def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
+def login_page(request: Request, next: str | None = None) -> Response:
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", viewer=None, csrf=token, next=_safe_next(next))
     response.set_cookie(_LOGIN_CSRF, token, **cookie_options(request))
@@ -171,7 +171,7 @@ def cancel_run(request: Request, run_id: str, action: ActionDep, state: AppState
 
 @router.get("/lineage")
 async def lineage_page(request: Request, viewer: ViewerDep, state: AppStateDep,
-                       id: Annotated[str, Query(max_length=200)] = "") -> Response:  # noqa: A002
+                       id: Annotated[str, Query(max_length=200)] = "") -> Response:
     lineage_id, found, error = id.strip(), None, None
     if lineage_id:
         try:
