@@ -15,7 +15,7 @@ from pulse_ray.apikeys import parse_secret
 from pulse_ray.cli import service
 from pulse_ray.cli.output import JsonOption, err_console, out_console, print_json
 from pulse_ray.credentials import Credentials, save_credentials
-from pulse_ray.errors import PulseError, from_envelope
+from pulse_ray.errors import PulseError, UnavailableError, from_envelope
 from pulse_ray.schemas.device import DeviceCodeIssued, DeviceToken
 from pulse_ray.sdk import DEFAULT_BASE_URL, Pulse
 
@@ -83,7 +83,7 @@ def login(
             secret = _device_login(base_url, name or f"pulse CLI on {socket.gethostname()}",
                                    scope or ["read", "write"], web)
         except httpx.TransportError as exc:
-            raise PulseError(f"Cannot reach {base_url}: {exc}") from None
+            raise UnavailableError(f"Cannot reach Pulse at {base_url}: {exc}") from None
     with Pulse(secret, base_url=base_url) as client:
         me = client.whoami()
     path = save_credentials(Credentials(api_key=secret, base_url=base_url))
