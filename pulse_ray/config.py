@@ -322,6 +322,17 @@ class Settings(BaseSettings):
         "revocation takes effect (at most 1 s).",
     )
 
+    # --- dashboard -----------------------------------------------------------------
+    dashboard_idle_timeout_s: float = Field(
+        default=1800, gt=0, le=7 * 86400,
+        description="A dashboard session unused this long is over: the next page asks to "
+        "sign in again.",
+    )
+    device_code_ttl_s: float = Field(
+        default=600, ge=30, le=3600,
+        description="How long a `pulse auth login` code waits for approval.",
+    )
+
     # --- webhooks ----------------------------------------------------------------
     webhook_allow_hosts: list[str] = Field(
         default_factory=list,

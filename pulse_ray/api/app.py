@@ -8,6 +8,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
+from pulse_ray.api.dashboard import install_dashboard
 from pulse_ray.api.errors import install_error_handlers
 from pulse_ray.api.middleware import install_middleware
 from pulse_ray.api.openapi import install_openapi
@@ -69,4 +70,5 @@ def create_app(state: AppState, *, emit_request_id_header: bool = True,
     app.include_router(health.router)
     for router in _V1_ROUTERS:  # straight onto the app: one level of matching, not two
         app.include_router(router, prefix="/v1")
+    install_dashboard(app)
     return app

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pulse_ray.apikeys import parse_secret
 from pulse_ray.auth import Authenticator, Principal
 from pulse_ray.capacity import (
     Cluster,
@@ -28,6 +29,7 @@ from pulse_ray.services.inference import InferenceService
 from pulse_ray.services.lineage import LineageService
 from pulse_ray.services.rollouts import RolloutService
 from pulse_ray.services.shop import ShopService
+from pulse_ray.services.signin import SignInService
 from pulse_ray.services.snapshots import SnapshotService
 from pulse_ray.services.tagging import Tagger, TaggingService, TaggingWorker, worker_name
 from pulse_ray.services.training import RunStates, TrainingBackend, TrainingService
@@ -59,6 +61,7 @@ class AppState:
     tagging: TaggingService
     shop: ShopService
     rollouts: RolloutService
+    signin: SignInService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -125,6 +128,12 @@ def build_state(
     def plan() -> ResourcePlan:
         return plan_resources(settings, cluster.totals())
 
+    authenticator = Authenticator(lookup, ttl_s=settings.auth_cache_ttl_s, clock=clock)
+
+    def authenticate(secret: str) -> Principal:
+        secret = parse_secret(secret)
+        return authenticator.cached(secret) or authenticator.load(secret)
+
     encoder = encoder or LocalEncoder()
     tagger = Tagger(encoder)
     inference = InferenceService(settings=settings, database=database,
@@ -132,7 +141,7 @@ def build_state(
     return AppState(
         settings=settings,
         database=database,
-        authenticator=Authenticator(lookup, ttl_s=settings.auth_cache_ttl_s, clock=clock),
+        authenticator=authenticator,
         plans=load_plans(settings.plans_file),
         rate_limiter=limiter if settings.rate_limits else None,
         cluster=cluster,
@@ -157,6 +166,9 @@ def build_state(
         shop=ShopService(settings=settings, database=database, encoder=encoder, tagger=tagger,
                          inference=inference),
         rollouts=RolloutService(settings=settings),
+        signin=SignInService(database=database, authenticate=authenticate, clock=clock,
+                             idle_timeout_s=settings.dashboard_idle_timeout_s,
+                             device_code_ttl_s=settings.device_code_ttl_s),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )

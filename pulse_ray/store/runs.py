@@ -9,10 +9,10 @@ from sqlmodel import Session, col, select
 
 from pulse_ray.errors import NotFoundError
 from pulse_ray.schemas.training import TERMINAL
-from pulse_ray.store.scope import get_owned
+from pulse_ray.store.scope import get_owned, owned
 from pulse_ray.store.tables import Model, TrainingRun
 
-__all__ = ["get_run", "get_run_with_model", "open_runs_started_before"]
+__all__ = ["get_run", "get_run_with_model", "list_runs", "open_runs_started_before"]
 
 
 def open_runs_started_before(*, session: Session, before: datetime) -> list[TrainingRun]:
@@ -38,3 +38,16 @@ def get_run_with_model(*, session: Session, run_id: str, account: str) -> tuple[
     model = session.get(Model, run.model_id)
     assert model is not None  # foreign key
     return run, model
+
+
+def list_runs(*, session: Session, account: str, limit: int,
+              model_id: str | None = None) -> list[tuple[TrainingRun, str]]:
+    """The account's newest runs (of one model, given ``model_id``) with their model's
+    name."""
+    statement = owned(TrainingRun, account)
+    if model_id is not None:
+        statement = statement.where(TrainingRun.model_id == model_id)
+    runs = list(session.exec(statement.order_by(col(TrainingRun.id).desc()).limit(limit)))
+    names = dict(session.exec(select(Model.id, Model.name).where(
+        col(Model.id).in_({r.model_id for r in runs}))).all()) if runs else {}
+    return [(run, names[run.model_id]) for run in runs]

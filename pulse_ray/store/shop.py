@@ -35,6 +35,7 @@ __all__ = [
     "conversion_counts",
     "get_product",
     "latest_recommending",
+    "list_products",
     "record_conversion",
     "tagged_event",
     "upsert_products",
@@ -68,6 +69,12 @@ def catalog_items(*, session: Session, account: str) -> list[CatalogItem]:
     purchases = conversion_counts(session=session, account=account)
     return [catalog_item(p, purchases.get(p.id, 0))
             for p in session.exec(owned(Product, account).order_by(col(Product.id)))]
+
+
+def list_products(*, session: Session, account: str, limit: int) -> list[Product]:
+    """The account's products, most recently tagged first."""
+    return list(session.exec(owned(Product, account)
+                             .order_by(col(Product.tagged_at).desc()).limit(limit)))
 
 
 def catalog_item(product: Product, purchases: int = 0) -> CatalogItem:

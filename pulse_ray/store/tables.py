@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -44,6 +45,8 @@ from pulse_ray.store.engine import UTCDateTime
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "DashboardSession",
+    "DeviceCode",
     "Datasource",
     "IdempotencyRecord",
     "Conversion",
@@ -289,6 +292,10 @@ class InferenceRecord(SQLModel, table=True):
     """One prediction, for lineage: written in batches off the request path."""
 
     __tablename__ = "inference_records"
+    # The dashboard's traffic per model over the last hour reads this range, and only
+    # this index (it covers every column the query reads).
+    __table_args__ = (Index("ix_inference_records_traffic", "account", "created_at",
+                            "model_id", "version", "latency_ms", "cached"),)
 
     id: str = Field(primary_key=True, max_length=40)
     account: str = Field(max_length=100)
@@ -545,3 +552,35 @@ class AuditEvent(SQLModel, table=True):
 
     def public(self) -> AuditEventPublic:
         return AuditEventPublic.model_validate(self, from_attributes=True)
+
+
+class DashboardSession(SQLModel, table=True):
+    """A dashboard sign-in: it acts as the key it was opened with, so revoking the key
+    ends it. Only a hash of the cookie's token is kept (a leaked table opens nothing)."""
+
+    __tablename__ = "dashboard_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    key_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False, index=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class DeviceCode(SQLModel, table=True):
+    """A `pulse auth login` waiting for a signed-in user to approve it. The CLI holds the
+    device code (only its hash is kept); the user types the short user code. The key is
+    made when the CLI collects it after approval, so its secret is never stored."""
+
+    __tablename__ = "device_codes"
+
+    device_code_hash: str = Field(primary_key=True, max_length=64)
+    user_code: str = Field(max_length=16, unique=True)
+    name: str = Field(max_length=100)
+    scopes: list[Scope] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=16)  # pending | approved | denied | used
+    account: str | None = Field(default=None, max_length=100)
+    approved_by: str | None = Field(default=None, max_length=40)
+    key_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

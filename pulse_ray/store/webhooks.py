@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from pulse_ray.errors import NotFoundError
@@ -41,6 +41,7 @@ __all__ = [
     "create_endpoint",
     "delete_endpoint",
     "emit",
+    "failing_endpoints",
     "get_endpoint",
     "list_attempts",
     "list_endpoints",
@@ -118,6 +119,14 @@ def list_endpoints(*, session: Session, account: str, limit: int,
                 statement=owned(WebhookEndpoint, account),
                 id_column=WebhookEndpoint.id,  # type: ignore[arg-type]
                 prefix=IdPrefix.WEBHOOK, limit=limit, starting_after=starting_after)
+
+
+def failing_endpoints(*, session: Session, account: str) -> list[WebhookEndpoint]:
+    """Endpoints whose deliveries are failing now, or that failing disabled."""
+    return list(session.exec(owned(WebhookEndpoint, account).where(
+        or_(col(WebhookEndpoint.failing_since).is_not(None),
+            col(WebhookEndpoint.enabled).is_(False)))
+        .order_by(col(WebhookEndpoint.id).desc())))
 
 
 def emit(*, session: Session, account: str, type_: EventType, data: dict[str, Any],

@@ -104,7 +104,8 @@ def test_auth_login_checks_and_saves_the_key(
 ) -> None:
     key = make_key(name="cli-user")
     result = CliRunner().invoke(
-        cli_app, ["auth", "login", "--base-url", service.url], input=key["key"] + "\n"
+        cli_app, ["auth", "login", "--with-key", "--base-url", service.url],
+        input=key["key"] + "\n",
     )
     assert result.exit_code == 0, result.output
     assert "cli-user" in result.output

@@ -1,0 +1,166 @@
+"""API keys, `pulse auth login` approval, datasources and snapshots, webhooks, shop.
+
+As on the other pages, every read and every change goes through the API's own route
+functions or services with the session's principal; the scope a route needs is checked
+here the way the API's key dependencies check it (keys need admin).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
+
+from pulse_ray.api.dashboard.web import ActionDep, PageRoute, ViewerDep, redirect, render
+from pulse_ray.api.deps import AppStateDep, NowDep, SessionDep
+from pulse_ray.api.routers import datasources as datasource_routes
+from pulse_ray.api.routers import keys as key_routes
+from pulse_ray.api.routers import snapshots as snapshot_routes
+from pulse_ray.api.routers import webhooks as webhook_routes
+from pulse_ray.auth import Scope
+from pulse_ray.errors import ValidationError
+from pulse_ray.plans import Limits, effective_limits
+from pulse_ray.schemas.keys import ApiKeyCreate, ApiKeyCreated
+from pulse_ray.schemas.snapshots import SnapshotCreate
+from pulse_ray.schemas.webhooks import SecretRotated
+from pulse_ray.store import shop as shop_repo
+
+router = APIRouter(prefix="/dashboard", route_class=PageRoute, include_in_schema=False)
+
+_LIST = 100
+
+
+def _key_create(name: str, plan: str, scopes: list[str]) -> ApiKeyCreate:
+    try:
+        return ApiKeyCreate.model_validate({"name": name, "plan": plan, "scopes": scopes})
+    except ValueError as exc:
+        raise ValidationError(f"The key cannot be made: {exc}") from None
+
+
+@router.get("/keys")
+def keys_page(request: Request, viewer: ViewerDep, session: SessionDep,
+              state: AppStateDep) -> Response:
+    viewer.principal.require(Scope.ADMIN)
+    return _keys(request, viewer, session, state, created=None)
+
+
+def _keys(request: Request, viewer: ViewerDep, session: SessionDep, state: AppStateDep,
+          created: ApiKeyCreated | None) -> Response:
+    principal = viewer.principal
+    page = key_routes.list_keys(principal, session, limit=_LIST)
+    limits = effective_limits(principal.plan, state.plans[principal.plan], principal.limits)
+    return render(request, "keys.html", viewer=viewer, keys=page.data, created=created,
+                  limits=json.dumps(TypeAdapter(Limits).dump_python(limits, mode="json"),
+                                    indent=2), plans=[p.value for p in state.plans],
+                  scopes=[s.value for s in Scope])
+
+
+@router.post("/keys")
+async def create_key(request: Request, action: ActionDep, session: SessionDep, now: NowDep,
+                     state: AppStateDep) -> Response:
+    """The new secret is in this answer only (no redirect that could show it again)."""
+    admin = action.require(Scope.ADMIN)
+    scopes = [s.value for s in Scope if action.form.get(f"scope_{s.value}")]
+    body = _key_create(action.field("name"), action.field("plan") or "free", scopes)
+    created = await run_in_threadpool(key_routes.create_key, body, admin, session, now)
+    return _keys(request, action.viewer, session, state, created=created)
+
+
+@router.post("/keys/{key_id}/revoke")
+def revoke_key(request: Request, key_id: str, action: ActionDep, session: SessionDep,
+               now: NowDep) -> Response:
+    key_routes.revoke_key(key_id, action.require(Scope.ADMIN), session, now)
+    return redirect(request, "/dashboard/keys")
+
+
+@router.get("/device")
+def device_page(request: Request, viewer: ViewerDep, state: AppStateDep,
+                code: Annotated[str, Query(max_length=20)] = "") -> Response:
+    pending = state.signin.pending(code) if code.strip() else None
+    return render(request, "device.html", viewer=viewer, code=code, pending=pending)
+
+
+@router.post("/device")
+def decide_device(request: Request, action: ActionDep, state: AppStateDep) -> Response:
+    code, approve = action.field("code"), action.field("decision") == "approve"
+    state.signin.decide(action.viewer.principal, code, approve=approve)
+    return render(request, "device.html", viewer=action.viewer, code=code, pending=None,
+                  decided="approved" if approve else "denied")
+
+
+@router.get("/datasources")
+def datasources_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    principal = viewer.principal
+    sources = datasource_routes.list_datasources(principal, session, limit=_LIST).data
+    snapshots = snapshot_routes.list_snapshots(principal, session, limit=_LIST).data
+    return render(request, "datasources.html", viewer=viewer, sources=sources,
+                  snapshots=snapshots)
+
+
+@router.post("/datasources/{name}/snapshot")
+async def take_snapshot(request: Request, name: str, action: ActionDep,
+                        state: AppStateDep) -> Response:
+    principal = action.require(Scope.WRITE)
+    await state.snapshots.take(account=principal.account, datasource=name,
+                               options=SnapshotCreate().options)
+    return redirect(request, "/dashboard/datasources")
+
+
+@router.get("/webhooks")
+def webhooks_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    page = webhook_routes.list_webhooks(viewer.principal, session, limit=_LIST)
+    return render(request, "webhooks.html", viewer=viewer, endpoints=page.data)
+
+
+@router.get("/webhooks/{webhook_id}")
+def webhook_page(request: Request, webhook_id: str, viewer: ViewerDep,
+                 session: SessionDep) -> Response:
+    return _webhook(request, webhook_id, viewer, session, rotated=None)
+
+
+def _webhook(request: Request, webhook_id: str, viewer: ViewerDep, session: SessionDep,
+             rotated: SecretRotated | None) -> Response:
+    endpoint = webhook_routes.get_webhook(webhook_id, viewer.principal, session)
+    log = webhook_routes.list_deliveries(webhook_id, viewer.principal, session, limit=50)
+    return render(request, "webhook.html", viewer=viewer, endpoint=endpoint,
+                  deliveries=log.data, rotated=rotated)
+
+
+@router.post("/webhooks/{webhook_id}/rotate")
+def rotate_webhook(request: Request, webhook_id: str, action: ActionDep, session: SessionDep,
+                   now: NowDep, state: AppStateDep) -> Response:
+    """The new signing secret is in this answer only."""
+    rotated = webhook_routes.rotate_secret(webhook_id, action.require(Scope.WRITE), session,
+                                           now, state)
+    return _webhook(request, webhook_id, action.viewer, session, rotated=rotated)
+
+
+@router.post("/webhooks/{webhook_id}/test")
+def test_webhook(request: Request, webhook_id: str, action: ActionDep, session: SessionDep,
+                 now: NowDep) -> Response:
+    webhook_routes.send_test(webhook_id, action.require(Scope.WRITE), session, now)
+    return redirect(request, f"/dashboard/webhooks/{webhook_id}")
+
+
+@router.post("/webhooks/{webhook_id}/deliveries/{message_id}/retry")
+def retry_webhook(request: Request, webhook_id: str, message_id: str, action: ActionDep,
+                  session: SessionDep, now: NowDep) -> Response:
+    webhook_routes.retry_delivery(webhook_id, message_id, action.require(Scope.WRITE), session,
+                                  now)
+    return redirect(request, f"/dashboard/webhooks/{webhook_id}")
+
+
+@router.get("/shop")
+def shop_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    products = shop_repo.list_products(session=session, account=viewer.principal.account,
+                                       limit=_LIST)
+    return render(request, "shop.html", viewer=viewer, products=[p.public() for p in products])
+
+
+@router.get("/{rest:path}")
+def not_found(request: Request, rest: str, viewer: ViewerDep) -> Response:
+    return render(request, "error.html", viewer=viewer, status_code=404, title="Not found",
+                  error=None)
