@@ -2,15 +2,19 @@
 replicas, called by the ingress for search queries and product tagging.
 
 The model loads in the constructor, so a replica counts as ready only once it can
-answer (about 7 s on a CPU), and moves to the GPU when Ray gave the replica one.
+answer, and moves to the GPU when Ray gave the replica one. On a CPU, torch gets as
+many threads as the replica reserves CPUs (at least one): more would only contend with
+the replicas beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 import numpy as np
+import ray
 import torch
 from ray import serve
 
@@ -28,9 +32,13 @@ class TextEncoder:
     def __init__(self, settings: Settings) -> None:
         configure_logging(settings.log_level)
         gpu = settings.encoder_num_gpus > 0 and torch.cuda.is_available()
-        self._model = SentenceEncoder(device="cuda" if gpu else "cpu")
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+        self._model = SentenceEncoder(device="cuda" if gpu else "cpu",
+                                      precision=settings.encoder_precision,
+                                      threads=max(1, math.floor(cpus)))
         self._model.encode_sync(["warm up"])
-        logger.info("text encoder replica ready on %s", "cuda" if gpu else "cpu")
+        logger.info("text encoder replica ready on %s (%s, %d thread(s))",
+                    "cuda" if gpu else "cpu", self._model.dtype, torch.get_num_threads())
 
     async def encode(self, texts: list[str]) -> np.ndarray:
         """(len(texts), 384) normalised float32 embeddings."""

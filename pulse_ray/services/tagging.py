@@ -58,9 +58,11 @@ class Tagger:
         space = await self.persona_space()
         fields = [ProductFields(name=p.name, description=p.description, price=p.price,
                                 category=p.category, rating=p.rating) for p in products]
-        texts = [product_text(f) for f in fields]
+        # Products with the same text (variants of one item) are embedded once.
+        unique, where = np.unique([product_text(f) for f in fields], return_inverse=True)
+        texts = unique.tolist()
         vectors = np.concatenate([await self.encoder.encode(texts[i:i + CHUNK])
-                                  for i in range(0, len(texts), CHUNK)])
+                                  for i in range(0, len(texts), CHUNK)])[where]
         scores = space.scores(vectors)
         return [
             Product(account=account, id=p.id, name=p.name, description=p.description,

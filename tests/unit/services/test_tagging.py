@@ -231,3 +231,20 @@ def test_a_failing_text_model_fails_the_job_saying_why(database: Database) -> No
     job = _state(database, job_id)
     assert (job.status, job.error) == ("failed", "RuntimeError: TextEncoder has no replica")
 
+
+
+def test_products_with_the_same_text_are_embedded_once() -> None:
+    encoder = CountingEncoder()
+    twin = ProductIn(id="prod_b", name="Trail Shoe", description="Grippy", price=90.0,
+                     category="footwear/trail")
+    products = [ProductIn(id="prod_a", name="Trail Shoe", description="Grippy", price=80.0,
+                          category="footwear/trail"), twin,
+                ProductIn(id="prod_c", name="Yoga Mat", price=30.0, category="home")]
+
+    rows = asyncio.run(Tagger(encoder).tag("a", products, utcnow()))
+
+    assert [r.id for r in rows] == ["prod_a", "prod_b", "prod_c"]
+    assert [r.price for r in rows] == [80.0, 90.0, 30.0]
+    assert encoder.seen["Trail Shoe. footwear trail. Grippy"] == 1
+    assert encoder.seen["Yoga Mat. home."] == 1
+    assert rows[0].embedding == rows[1].embedding != rows[2].embedding
