@@ -120,9 +120,10 @@ def model_page(request: Request, model: str, viewer: ViewerDep, session: Session
 
 @router.post("/models/{model}/versions/{version}/deploy")
 def deploy(request: Request, model: str, version: str, action: ActionDep, session: SessionDep,
-           now: NowDep) -> Response:
+           now: NowDep, state: AppStateDep) -> Response:
+    """Deploys at once, as the API does without a body; canaries start from the API."""
     principal = action.require(Scope.WRITE)
-    model_routes.deploy(model, version, principal, session, now)
+    model_routes.deploy(model, version, principal, session, now, state, Response())
     return redirect(request, f"/dashboard/models/{model}")
 
 

@@ -1,8 +1,8 @@
 """dashboard: sign-in sessions (only a hash of each cookie's token) and the device codes
 of `pulse auth login`
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01
 """
 
