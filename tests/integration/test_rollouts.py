@@ -157,7 +157,8 @@ def test_e_a_healthy_candidate_is_promoted_through_every_step(
         started, ended, took = _canary(http, "1.1.0-health", timeout=8 * INTERVAL_S + 10,
                                        max_p99_ratio=5)
         time.sleep(1.5)  # the ingress replicas see the deploy within model_cache_ttl_s
-    print(f"\n(e) promoted {took:.1f} s after the start; {len(clients.results)} requests")
+    print(f"\n(e) {ended['status']} {took:.1f} s after the start ({ended['reason']}); "
+          f"{len(clients.results)} requests")
     assert ended["status"] == "promoted", ended
     assert {r.status for r in clients.results} == {200}
     assert http.get(f"/v1/models/{MODEL}").json()["deployed_version"] == "1.1.0-health"
