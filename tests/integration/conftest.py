@@ -10,16 +10,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import ray
 
 from deployments.service import RunningService, start_service
 from pulse_ray.config import Settings
 from pulse_ray.demo import shop as demo
 from pulse_ray.demo.transactions import load, transactions
+from pulse_ray.runtime.rollouts import start_rollout_controller
 from tests.conftest import running_receiver
 from tests.seed_bodies import FRAUD_CONSTRAINTS
 
@@ -93,6 +96,26 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         yield service
     finally:
         service.stop()
+
+
+@contextmanager
+def stopped(service: RunningService) -> Iterator[None]:
+    """The session's Pulse stopped as `pulse serve` stops on Ctrl-C, and started again
+    against the same store on the way out (back when its /readyz answers).
+
+    The stop is ``RunningService.stop`` with the session's Ray left up (as a `pulse serve`
+    joined to a cluster leaves it): the application deleted gracefully. The rollout
+    controller, a detached actor that a local Ray's shutdown takes with it, is killed
+    too, so the restarted ingress starts a new one that knows only the store.
+    """
+    RunningService(settings=service.settings, started_ray=False).stop()
+    ray.kill(start_rollout_controller(service.settings), no_restart=True)
+    try:
+        yield
+    finally:
+        start_service(service.settings)
+        eventually(lambda: answers(f"{service.url}/readyz"), timeout=120, every=0.2,
+                   what="Pulse started again")
 
 
 @pytest.fixture

@@ -14,18 +14,21 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
 import ray
+from sqlmodel import col, select
 
 from deployments.service import RunningService
 from pulse_ray.runtime.rollouts import start_rollout_controller
+from pulse_ray.store import Database
+from pulse_ray.store.tables import InferenceRecord
 from tests.rollout_candidates import broken, register_copy
 from tests.seed_bodies import FRAUD_INPUT
 
-from .conftest import MakeKey, bearer, demo_snapshot, train, wait_for_run
+from .conftest import MakeKey, bearer, demo_snapshot, eventually, stopped, train, wait_for_run
 
 MODEL = "fraud-canary"
 INTERVAL_S = 2.0
@@ -54,11 +57,24 @@ def canary(service: RunningService, tmp_path_factory: pytest.TempPathFactory,
         yield {"http": http, "stable": stable["version"]}
 
 
+class Answer(NamedTuple):
+    """One client request: its status (0: no HTTP answer at all), the version and
+    inference id of a 200, and when it was sent and answered (monotonic seconds)."""
+
+    status: int
+    version: str | None
+    id: str
+    sent: float
+    answered: float
+
+
 class Clients:
-    """Four clients posting the pool's inputs, each request its own session."""
+    """Four clients posting the pool's inputs, each request its own session. A request
+    that gets no answer, or one that is not Pulse's JSON (the service stopped), is
+    counted and the client goes on a moment later."""
 
     def __init__(self, service: RunningService, headers: dict[str, str]) -> None:
-        self.results: list[tuple[int, str | None, str]] = []
+        self.results: list[Answer] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, args=(service, headers))
                          for _ in range(4)]
@@ -66,10 +82,19 @@ class Clients:
     def _loop(self, service: RunningService, headers: dict[str, str]) -> None:
         with httpx.Client(base_url=service.url, headers=headers, timeout=30) as client:
             while not self._stop.is_set():
-                r = client.post(f"/v1/infer/{MODEL}", json={
-                    "input": random.choice(POOL), "options": {"session_id": str(uuid.uuid4())}})
-                self.results.append((r.status_code, r.json().get("version"),
-                                     r.json().get("id", "")))
+                sent = time.monotonic()
+                try:
+                    r = client.post(f"/v1/infer/{MODEL}", json={
+                        "input": random.choice(POOL),
+                        "options": {"session_id": str(uuid.uuid4())}})
+                    body = r.json() if r.status_code == 200 else {}
+                    answer = Answer(r.status_code, body.get("version"), body.get("id", ""),
+                                    sent, time.monotonic())
+                except (httpx.HTTPError, ValueError):
+                    answer = Answer(0, None, "", sent, time.monotonic())
+                self.results.append(answer)
+                if answer.status != 200:
+                    time.sleep(0.1)  # a stopped service refuses at once: no busy loop
 
     def __enter__(self) -> Clients:
         for t in self._threads:
@@ -104,7 +129,7 @@ def test_d_a_candidate_failing_on_20_percent_is_rolled_back_and_no_client_sees_i
     with Clients(service, dict(http.headers)) as clients:
         time.sleep(0.5)
         _, ended, took = _canary(http, "1.1.0-broken", timeout=6 * INTERVAL_S + 10)
-    failed = [r for r in clients.results if r[0] != 200]
+    failed = [r for r in clients.results if r.status != 200]
     print(f"\n(d) rolled back {took:.1f} s after the start ({INTERVAL_S:g} s steps); "
           f"{len(clients.results)} requests, {len(failed)} failed; candidate "
           f"{ended['arms']['candidate']}")
@@ -117,8 +142,7 @@ def test_d_a_candidate_failing_on_20_percent_is_rolled_back_and_no_client_sees_i
         "rollout_rollback", "1.1.0-broken", canary["stable"])
     assert "error rate" in event["reason"] and event["figures"]["candidate"]["errors"] > 0
     # Failures were answered by the stable version; the version stays deployed.
-    assert {version for _, version, _ in clients.results} <= {canary["stable"],
-                                                               "1.1.0-broken"}
+    assert {r.version for r in clients.results} <= {canary["stable"], "1.1.0-broken"}
     assert http.get(f"/v1/models/{MODEL}").json()["deployed_version"] == canary["stable"]
 
 
@@ -133,18 +157,19 @@ def test_e_a_healthy_candidate_is_promoted_through_every_step(
         started, ended, took = _canary(http, "1.1.0-health", timeout=8 * INTERVAL_S + 10,
                                        max_p99_ratio=5)
         time.sleep(1.5)  # the ingress replicas see the deploy within model_cache_ttl_s
-    print(f"\n(e) promoted {took:.1f} s after the start; {len(clients.results)} requests")
+    print(f"\n(e) {ended['status']} {took:.1f} s after the start ({ended['reason']}); "
+          f"{len(clients.results)} requests")
     assert ended["status"] == "promoted", ended
-    assert {status for status, _, _ in clients.results} == {200}
+    assert {r.status for r in clients.results} == {200}
     assert http.get(f"/v1/models/{MODEL}").json()["deployed_version"] == "1.1.0-health"
     event = http.get(f"/v1/models/{MODEL}/history").json()["events"][0]
     assert event["action"] == "deploy" and event["to_version"] == "1.1.0-health"
     assert "every step (50, 100%)" in event["reason"]
     # Each record keeps its arm, and lineage shows it.
     arms = set()
-    for _, version, inference in clients.results[::max(1, len(clients.results) // 60)]:
-        lineage = http.get(f"/v1/lineage/{inference}").json()["inference"]
-        arms.add((version, lineage.get("arm"), lineage.get("rollout") == started["id"]))
+    for r in clients.results[::max(1, len(clients.results) // 60)]:
+        lineage = http.get(f"/v1/lineage/{r.id}").json()["inference"]
+        arms.add((r.version, lineage.get("arm"), lineage.get("rollout") == started["id"]))
     assert ("1.1.0-health", "candidate", True) in arms
     assert ("1.1.0-health", None, False) in arms  # after the promotion: no rollout
 
@@ -165,7 +190,7 @@ def test_f_a_shadow_is_compared_off_the_response_path_and_aborted(
     aborted = http.post(f"/v1/models/{MODEL}/rollout/abort").json()
     print(f"\n(f) shadow over {len(clients.results)} requests: {shadow}")
     assert aborted["status"] == "aborted"
-    assert {(status, version) for status, version, _ in clients.results} == {(200, deployed)}
+    assert {(r.status, r.version) for r in clients.results} == {(200, deployed)}
     copies = shadow["compared"] + shadow["errors"]
     assert copies > 50 and 0.1 < shadow["errors"] / copies < 0.5, shadow
     assert shadow["agreement_rate"] is not None and shadow["p99_ms"] is not None
@@ -193,6 +218,72 @@ def test_c_a_canary_resumes_after_its_controller_is_killed(
             assert time.monotonic() < deadline, ended
             time.sleep(0.2)
     assert ended["status"] == "promoted", ended
-    assert {status for status, _, _ in clients.results} == {200}
+    assert {r.status for r in clients.results} == {200}
     assert http.get(f"/v1/models/{MODEL}").json()["deployed_version"] == target
+    assert ray.get(start_rollout_controller(service.settings).alive.remote(), timeout=30)
+
+
+def _recorded(service: RunningService, ids: list[str]) -> set[str]:
+    """Which of ``ids`` have an inference record in the store."""
+    database = Database.from_settings(service.settings)
+    try:
+        with database.session() as session:
+            return {found for start in range(0, len(ids), 500) for found in session.exec(
+                select(InferenceRecord.id).where(col(InferenceRecord.id).in_(
+                    ids[start:start + 500])))}
+    finally:
+        database.dispose()
+
+
+def test_c_a_canary_resumes_after_the_service_is_stopped_and_started_again(
+        service: RunningService, canary: dict[str, Any]) -> None:
+    """The whole service stopped as `pulse serve` stops (replicas drained, the controller
+    gone) at the canary's second step, started again 3 s later on the same store: the
+    rollout goes on from that step to its promotion, clients fail only while the service
+    is down, and every answer they got has its inference record."""
+    http = canary["http"]
+    deployed = http.get(f"/v1/models/{MODEL}").json()["deployed_version"]
+    target = "1.1.0-health" if deployed == canary["stable"] else canary["stable"]
+    http.post(f"/v1/infer/{MODEL}", json={"input": POOL[0], "options": {"version": target}})
+    steps: list[int] = []
+
+    def rollout() -> dict[str, Any]:
+        state: dict[str, Any] = http.get(f"/v1/models/{MODEL}/rollout").json()
+        steps.append(state["step"])
+        return state
+
+    with Clients(service, dict(http.headers)) as clients:
+        response = http.post(f"/v1/models/{MODEL}/versions/{target}/deploy", json={
+            **CANARY, "steps": [25, 50, 100], "interval_s": 3,
+            # The restarted ModelServer loads both versions again: latency is not judged.
+            "max_p99_ratio": 100})
+        assert response.status_code == 202, response.text
+        eventually(lambda: rollout()["step"] == 50, timeout=20, every=0.2,
+                   what="the canary's second step")
+        down = time.monotonic()
+        with stopped(service):
+            time.sleep(3)
+        up = time.monotonic()
+        after = rollout()
+        deadline = time.monotonic() + 30
+        while (ended := rollout())["status"] == "running":
+            assert time.monotonic() < deadline, ended
+            time.sleep(0.2)
+        time.sleep(1)  # answers from the promoted version too
+    failed = [r for r in clients.results if r.status != 200]
+    answered = [r.id for r in clients.results if r.status == 200]
+    print(f"\n(c) down {up - down:.1f} s (stop, 3 s, start); {len(clients.results)} "
+          f"requests, {len(failed)} failed, all sent while down: "
+          f"{sorted({r.status for r in failed})}; steps seen {sorted(set(steps))}")
+    assert after["id"] == response.json()["id"] and after["step"] >= 50, after
+    assert steps == sorted(steps)  # never back to the first step
+    assert ended["status"] == "promoted", ended
+    assert "every step (25, 50, 100%)" in ended["reason"]
+    assert http.get(f"/v1/models/{MODEL}").json()["deployed_version"] == target
+    assert all(down <= r.answered and r.sent <= up for r in failed), failed
+    assert sum(r.sent > up for r in clients.results) > 20  # clients were served again
+    # Each replica writes its records within its log's flush interval (and on its way
+    # out): a lost one never appears.
+    eventually(lambda: _recorded(service, answered) == set(answered), timeout=10,
+               every=0.5, what="a record for each answer")
     assert ray.get(start_rollout_controller(service.settings).alive.remote(), timeout=30)
