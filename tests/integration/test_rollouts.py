@@ -155,7 +155,7 @@ def test_e_a_healthy_candidate_is_promoted_through_every_step(
                                           "options": {"version": "1.1.0-health"}})
     with Clients(service, dict(http.headers)) as clients:
         started, ended, took = _canary(http, "1.1.0-health", timeout=8 * INTERVAL_S + 10,
-                                       max_p99_ratio=5)
+                                       max_p99_ratio=20)
         time.sleep(1.5)  # the ingress replicas see the deploy within model_cache_ttl_s
     print(f"\n(e) {ended['status']} {took:.1f} s after the start ({ended['reason']}); "
           f"{len(clients.results)} requests")
@@ -210,7 +210,7 @@ def test_c_a_canary_resumes_after_its_controller_is_killed(
         http.post(f"/v1/infer/{MODEL}", json={"input": POOL[0],
                                               "options": {"version": target}})  # loaded
         response = http.post(f"/v1/models/{MODEL}/versions/{target}/deploy",
-                             json={**CANARY, "max_p99_ratio": 5})
+                             json={**CANARY, "max_p99_ratio": 20})
         assert response.status_code == 202, response.text
         ray.kill(controller, no_restart=False)
         deadline = time.monotonic() + 8 * INTERVAL_S + 20
