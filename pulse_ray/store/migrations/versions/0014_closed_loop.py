@@ -1,0 +1,81 @@
+"""closed loop: the input each inference record read (for drift); each version's
+training snapshot binned per feature; the drift windows judged; feedback (the true
+outcome of an inference)
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from pulse_ray.store.engine import UTCDateTime
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("inference_records") as batch:
+        batch.add_column(sa.Column("inputs", sa.JSON(), nullable=True))
+    op.create_index("ix_inference_records_drift", "inference_records",
+                    ["model_id", "version", "created_at"])
+    op.create_table(
+        "drift_references",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("model_id", sa.String(40), sa.ForeignKey("models.id", ondelete="RESTRICT"),
+                  nullable=False),
+        sa.Column("version", sa.String(64), nullable=False),
+        sa.Column("snapshot_id", sa.String(40), nullable=False),
+        sa.Column("features", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.UniqueConstraint("model_id", "version"),
+    )
+    op.create_table(
+        "drift_windows",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("account", sa.String(100), nullable=False),
+        sa.Column("model_id", sa.String(40), sa.ForeignKey("models.id", ondelete="RESTRICT"),
+                  nullable=False),
+        sa.Column("version", sa.String(64), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("judged", sa.Boolean(), nullable=False),
+        sa.Column("level", sa.String(16), nullable=True),
+        sa.Column("features", sa.JSON(), nullable=True),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("ended_at", UTCDateTime(), nullable=False),
+        sa.Column("last_inference_id", sa.String(40), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_drift_windows_account", "drift_windows", ["account"])
+    op.create_index("ix_drift_windows_model_id", "drift_windows", ["model_id"])
+    op.create_table(
+        "feedback",
+        sa.Column("inference_id", sa.String(40), primary_key=True),
+        sa.Column("account", sa.String(100), nullable=False),
+        sa.Column("model_id", sa.String(40), sa.ForeignKey("models.id", ondelete="RESTRICT"),
+                  nullable=False),
+        sa.Column("version", sa.String(64), nullable=False),
+        sa.Column("label", sa.JSON(), nullable=False),
+        sa.Column("key_id", sa.String(40), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_feedback_account", "feedback", ["account"])
+    op.create_index("ix_feedback_model_id", "feedback", ["model_id"])
+
+
+def downgrade() -> None:
+    for column in ("model_id", "account"):
+        op.drop_index(f"ix_feedback_{column}", table_name="feedback")
+        op.drop_index(f"ix_drift_windows_{column}", table_name="drift_windows")
+    op.drop_table("feedback")
+    op.drop_table("drift_windows")
+    op.drop_table("drift_references")
+    op.drop_index("ix_inference_records_drift", table_name="inference_records")
+    with op.batch_alter_table("inference_records") as batch:
+        batch.drop_column("inputs")
