@@ -95,7 +95,9 @@ def numeric_reference(values: Iterable[Any], *, bins: int = 10) -> FeatureRefere
     present = np.array([float(v) for v in raw if not _missing(v)], dtype=np.float64)
     edges: tuple[float, ...] = ()
     if present.size:
-        inner = np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])
+        # Edges are values the snapshot holds ("lower"), not points between them, so a
+        # column of a few whole numbers gets a bin per value rather than empty slivers.
+        inner = np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1], method="lower")
         edges = tuple(float(e) for e in np.unique(inner))
     counts = _numeric_counts(edges, present)
     return FeatureReference(kind="numeric", edges=edges,

@@ -15,6 +15,7 @@ from pulse_ray.api.routers import (
     audit,
     auth,
     datasources,
+    feedback,
     health,
     inference,
     keys,
@@ -34,6 +35,7 @@ __all__ = ["create_app"]
 _V1_ROUTERS = (
     inference.router, shop.router, lineage.router, auth.router, keys.router, datasources.router,
     snapshots.router, models.router, training.router, webhooks.router, audit.router,
+    feedback.router,
 )
 
 

@@ -24,6 +24,8 @@ from pulse_ray.plans import Limits, Plan, load_plans
 from pulse_ray.predictions import LocalPredictor, Predictor
 from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
 from pulse_ray.services.datasources import DatasourceService
+from pulse_ray.services.drift import DriftService
+from pulse_ray.services.feedback import FeedbackService
 from pulse_ray.services.inference import InferenceService
 from pulse_ray.services.lineage import LineageService
 from pulse_ray.services.rollouts import RolloutService
@@ -59,6 +61,8 @@ class AppState:
     tagging: TaggingService
     shop: ShopService
     rollouts: RolloutService
+    drift: DriftService
+    feedback: FeedbackService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -157,6 +161,8 @@ def build_state(
         shop=ShopService(settings=settings, database=database, encoder=encoder, tagger=tagger,
                          inference=inference),
         rollouts=RolloutService(settings=settings),
+        drift=DriftService(settings=settings),
+        feedback=FeedbackService(database=database, inference=inference),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )

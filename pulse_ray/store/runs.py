@@ -10,9 +10,9 @@ from sqlmodel import Session, col, select
 from pulse_ray.errors import NotFoundError
 from pulse_ray.schemas.training import TERMINAL
 from pulse_ray.store.scope import get_owned
-from pulse_ray.store.tables import Model, TrainingRun
+from pulse_ray.store.tables import Model, ModelVersion, Snapshot, TrainingRun
 
-__all__ = ["get_run", "get_run_with_model", "open_runs_started_before"]
+__all__ = ["get_run", "get_run_with_model", "open_runs_started_before", "snapshot_of"]
 
 
 def open_runs_started_before(*, session: Session, before: datetime) -> list[TrainingRun]:
@@ -38,3 +38,12 @@ def get_run_with_model(*, session: Session, run_id: str, account: str) -> tuple[
     model = session.get(Model, run.model_id)
     assert model is not None  # foreign key
     return run, model
+
+
+def snapshot_of(*, session: Session, version: ModelVersion) -> Snapshot:
+    """The snapshot ``version`` was trained on."""
+    run = session.get(TrainingRun, version.run_id)
+    assert run is not None  # foreign key
+    snapshot = session.get(Snapshot, run.snapshot_id)
+    assert snapshot is not None  # foreign key
+    return snapshot

@@ -315,7 +315,8 @@ class InferenceRecord(SQLModel, table=True):
     arm: str | None = Field(default=None, max_length=16)
     # What the version read (validated, by field), for the drift watch; the controller
     # clears it after PULSE_INFERENCE_INPUTS_RETENTION_H.
-    inputs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    inputs: dict[str, Any] | None = Field(default=None, sa_column=Column(
+        JSON(none_as_null=True), nullable=True))  # None is SQL NULL, not JSON null
 
 
 class DriftReference(SQLModel, table=True):
