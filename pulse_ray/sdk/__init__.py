@@ -49,6 +49,8 @@ from pulse_ray.errors import (
 from pulse_ray.schemas.audit import AuditAction, AuditEventPublic
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.datasources import DatasourcePublic, DatasourceType
+from pulse_ray.schemas.drift import DriftReport
+from pulse_ray.schemas.feedback import FeedbackPublic
 from pulse_ray.schemas.inference import InferResponse
 from pulse_ray.schemas.keys import ApiKeyCreated, ApiKeyPublic, WhoAmI
 from pulse_ray.schemas.lineage import Lineage
@@ -111,6 +113,8 @@ __all__ = [
     "ConversionPublic",
     "DatasourcePublic",
     "DeliveryLog",
+    "DriftReport",
+    "FeedbackPublic",
     "InferResponse",
     "Lineage",
     "ModelHistory",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pulse_ray.schemas.common import Page
+from pulse_ray.schemas.drift import DriftReport
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
 from pulse_ray.schemas.rollouts import RolloutPublic
 from pulse_ray.sdk._core import Call, body, endpoint
@@ -96,6 +97,12 @@ class ModelEndpoints:
     def get_rollout(self, model: str) -> Call[RolloutPublic]:
         """The running rollout (else the last): its step and each arm's figures."""
         return Call.get(f"/v1/models/{model}/rollout", RolloutPublic.model_validate)
+
+    @endpoint
+    def get_drift(self, model: str, *, limit: int | None = None) -> Call[DriftReport]:
+        """Per-feature PSI of the deployed versions' live inputs against their training
+        snapshots, window by window, newest first."""
+        return Call.get(f"/v1/models/{model}/drift", DriftReport.model_validate, limit=limit)
 
     @endpoint
     def promote_rollout(

@@ -13,7 +13,7 @@ router = APIRouter(tags=["feedback"], route_class=JsonBodyRoute)
 
 
 @router.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic,
-             responses=error_responses(409),
+             responses=error_responses(404, 409),
              summary="Record the true outcome of a prediction (once per inference)")
 async def feedback(body: FeedbackCreate, principal: WriteKey,
                    state: AppStateDep) -> FeedbackPublic:
