@@ -28,6 +28,7 @@ from pulse_ray.services.drift import DriftService
 from pulse_ray.services.feedback import FeedbackService
 from pulse_ray.services.inference import InferenceService
 from pulse_ray.services.lineage import LineageService
+from pulse_ray.services.retrain import RetrainService
 from pulse_ray.services.rollouts import RolloutService
 from pulse_ray.services.shop import ShopService
 from pulse_ray.services.snapshots import SnapshotService
@@ -63,6 +64,7 @@ class AppState:
     rollouts: RolloutService
     drift: DriftService
     feedback: FeedbackService
+    retrain: RetrainService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -163,6 +165,7 @@ def build_state(
         rollouts=RolloutService(settings=settings),
         drift=DriftService(settings=settings),
         feedback=FeedbackService(database=database, inference=inference),
+        retrain=RetrainService(),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )

@@ -55,6 +55,7 @@ from pulse_ray.schemas.inference import InferResponse
 from pulse_ray.schemas.keys import ApiKeyCreated, ApiKeyPublic, WhoAmI
 from pulse_ray.schemas.lineage import Lineage
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
+from pulse_ray.schemas.retrain import RetrainPolicyPublic
 from pulse_ray.schemas.rollouts import RolloutPublic
 from pulse_ray.schemas.shop import (
     ConversionPublic,
@@ -122,6 +123,7 @@ __all__ = [
     "ModelVersions",
     "Page",
     "ProductPublic",
+    "RetrainPolicyPublic",
     "RunDetail",
     "RunPublic",
     "SecretRotated",

@@ -56,6 +56,7 @@ __all__ = [
     "ModelVersion",
     "Product",
     "Promotion",
+    "RetrainPolicy",
     "Rollout",
     "RolloutError",
     "ShadowResult",
@@ -373,6 +374,26 @@ class Feedback(SQLModel, table=True):
     label: Any = Field(sa_column=Column(JSON, nullable=False))
     key_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RetrainPolicy(SQLModel, table=True):
+    """When a model is retrained and what a retrained version must beat to be deployed
+    (PUT /v1/models/{model}/retrain-policy); one per model."""
+
+    __tablename__ = "retrain_policies"
+
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), primary_key=True))
+    account: str = Field(max_length=100, index=True)
+    schedule: str = Field(max_length=100)
+    min_new_labels: int
+    on_drift: bool
+    promotion_margin: float
+    metric: str = Field(max_length=32)
+    last_retrain_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                            nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Rollout(SQLModel, table=True):

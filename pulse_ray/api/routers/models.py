@@ -26,6 +26,7 @@ from pulse_ray.schemas.models import (
     ModelVersions,
     VersionPublic,
 )
+from pulse_ray.schemas.retrain import RetrainPolicyBody, RetrainPolicyPublic
 from pulse_ray.schemas.rollouts import DeployBody, RolloutPublic
 from pulse_ray.store import models as repo
 
@@ -135,3 +136,21 @@ def drift(model: str, principal: ReadKey, session: SessionDep, state: AppStateDe
     deployed = repo.deployed_version(session=session, model_id=found.id)
     return state.drift.report(session=session, model=found,
                               deployed=deployed.version if deployed else None, limit=limit)
+
+
+@router.put("/{model}/retrain-policy", response_model=RetrainPolicyPublic,
+            summary="Set when the model is retrained and what a retrain must beat")
+def put_retrain_policy(model: str, body: RetrainPolicyBody, principal: WriteKey,
+                       session: SessionDep, now: NowDep,
+                       state: AppStateDep) -> RetrainPolicyPublic:
+    """Stored with the model; the answer says whether a retrain is due now and why."""
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    return state.retrain.put(session=session, model=found, body=body, now=now)
+
+
+@router.get("/{model}/retrain-policy", response_model=RetrainPolicyPublic,
+            summary="The model's retrain policy and whether a retrain is due")
+def get_retrain_policy(model: str, principal: ReadKey, session: SessionDep, now: NowDep,
+                       state: AppStateDep) -> RetrainPolicyPublic:
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    return state.retrain.get(session=session, model=found, now=now)

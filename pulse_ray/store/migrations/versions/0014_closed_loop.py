@@ -1,6 +1,6 @@
 """closed loop: the input each inference record read (for drift); each version's
 training snapshot binned per feature; the drift windows judged; feedback (the true
-outcome of an inference)
+outcome of an inference); retrain policies
 
 Revision ID: 0014
 Revises: 0013
@@ -67,9 +67,26 @@ def upgrade() -> None:
     )
     op.create_index("ix_feedback_account", "feedback", ["account"])
     op.create_index("ix_feedback_model_id", "feedback", ["model_id"])
+    op.create_table(
+        "retrain_policies",
+        sa.Column("model_id", sa.String(40), sa.ForeignKey("models.id", ondelete="RESTRICT"),
+                  primary_key=True),
+        sa.Column("account", sa.String(100), nullable=False),
+        sa.Column("schedule", sa.String(100), nullable=False),
+        sa.Column("min_new_labels", sa.Integer(), nullable=False),
+        sa.Column("on_drift", sa.Boolean(), nullable=False),
+        sa.Column("promotion_margin", sa.Float(), nullable=False),
+        sa.Column("metric", sa.String(32), nullable=False),
+        sa.Column("last_retrain_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_retrain_policies_account", "retrain_policies", ["account"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_retrain_policies_account", table_name="retrain_policies")
+    op.drop_table("retrain_policies")
     for column in ("model_id", "account"):
         op.drop_index(f"ix_feedback_{column}", table_name="feedback")
         op.drop_index(f"ix_drift_windows_{column}", table_name="drift_windows")
