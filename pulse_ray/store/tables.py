@@ -295,8 +295,14 @@ class InferenceRecord(SQLModel, table=True):
 
     __tablename__ = "inference_records"
     # The drift watch reads one version's records in time order.
-    __table_args__ = (Index("ix_inference_records_drift", "model_id", "version",
-                            "created_at"),)
+    __table_args__ = (
+        Index("ix_inference_records_drift", "model_id", "version", "created_at"),
+        # Only the records still keeping their input: the controller's pruning reads
+        # these, not the whole (ever-growing) table.
+        Index("ix_inference_records_inputs_kept", "created_at",
+              sqlite_where=text("inputs IS NOT NULL"),
+              postgresql_where=text("inputs IS NOT NULL")),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     account: str = Field(max_length=100)

@@ -39,7 +39,7 @@ def test_shifted_inputs_drift_in_the_first_full_window_after_the_shift(
             return http.get(f"/v1/models/{MODEL}/drift").json()  # type: ignore[no-any-return]
 
         eventually(lambda: len(report()["windows"]) >= 2, timeout=60, what="two windows")
-    newest, oldest = report()["windows"][:2]
+        newest, oldest = report()["windows"][:2]
     assert oldest["judged"] and oldest["level"] != "drift", oldest
     assert newest["judged"] and newest["level"] == "drift", newest
     assert newest["features"]["transaction_amount"]["level"] == "drift"

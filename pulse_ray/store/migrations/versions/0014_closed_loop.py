@@ -25,6 +25,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("inputs", sa.JSON(), nullable=True))
     op.create_index("ix_inference_records_drift", "inference_records",
                     ["model_id", "version", "created_at"])
+    op.create_index("ix_inference_records_inputs_kept", "inference_records", ["created_at"],
+                    sqlite_where=sa.text("inputs IS NOT NULL"),
+                    postgresql_where=sa.text("inputs IS NOT NULL"))
     op.create_table(
         "drift_references",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -93,6 +96,7 @@ def downgrade() -> None:
     op.drop_table("feedback")
     op.drop_table("drift_windows")
     op.drop_table("drift_references")
+    op.drop_index("ix_inference_records_inputs_kept", table_name="inference_records")
     op.drop_index("ix_inference_records_drift", table_name="inference_records")
     with op.batch_alter_table("inference_records") as batch:
         batch.drop_column("inputs")
