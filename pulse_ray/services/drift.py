@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 # are as good as the whole for a PSI, and a large snapshot costs the controller no more.
 REFERENCE_ROWS = 200_000
 _LEVELS: tuple[Level, ...] = ("ok", "watch", "drift")
+# A backlog (the controller was away) is worked off this many windows a version a pass,
+# so one pass's transaction stays short.
+_WINDOWS_PER_PASS = 50
 SnapshotReader = Callable[[str, list[str]], dict[str, list[Any]]]
 
 
@@ -128,7 +131,10 @@ class DriftWatch:
                     logger.exception("cannot bin the snapshot of %s %s", model.name,
                                      version.version)
                     continue
-                while (window := self._close(session, model, version, references, now)):
+                for _ in range(_WINDOWS_PER_PASS):
+                    window = self._close(session, model, version, references, now)
+                    if window is None:
+                        break
                     closed.append(window)
         return closed
 
