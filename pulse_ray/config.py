@@ -221,6 +221,28 @@ class Settings(BaseSettings):
         description="How often the rollout controller looks at the running rollouts.",
     )
 
+    # --- the closed loop: inputs kept, drift watch ---------------------------------
+    inference_inputs_retention_h: float = Field(
+        default=168, ge=0,
+        description="How long each inference record keeps the input the model read (for "
+        "the drift watch); the controller clears older ones. 0 keeps none.",
+    )
+    drift_window_requests: int = Field(
+        default=1000, ge=1, description="A drift window ends after this many inferences...")
+    drift_window_s: float = Field(
+        default=3600, gt=0, description="... or this long after its first, whichever first.")
+    drift_min_rows: int = Field(
+        default=200, ge=1, description="A window with fewer inferences is never judged.")
+    drift_watch_psi: float = Field(
+        default=0.1, gt=0, description="A feature's PSI from which it is watched.")
+    drift_alert_psi: float = Field(
+        default=0.25, gt=0, description="A feature's PSI from which it has drifted (and "
+        "model.drift is sent when it crosses it).")
+    drift_interval_s: float = Field(
+        default=30, gt=0, le=3600,
+        description="How often the controller closes drift windows and prunes inputs.",
+    )
+
     # --- e-commerce (seed 002) ----------------------------------------------------
     shop_persona_model: str = Field(
         default="shopper-persona",
@@ -444,6 +466,8 @@ class Settings(BaseSettings):
             )
         if self.model_min_replicas > self.model_max_replicas:
             raise ValueError("model_min_replicas must not exceed model_max_replicas")
+        if self.drift_watch_psi > self.drift_alert_psi:
+            raise ValueError("drift_watch_psi must not exceed drift_alert_psi")
         return self
 
     def ensure_dirs(self) -> None:

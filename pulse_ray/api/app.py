@@ -16,6 +16,7 @@ from pulse_ray.api.routers import (
     audit,
     auth,
     datasources,
+    feedback,
     health,
     inference,
     keys,
@@ -35,6 +36,7 @@ __all__ = ["create_app"]
 _V1_ROUTERS = (
     inference.router, shop.router, lineage.router, auth.router, keys.router, datasources.router,
     snapshots.router, models.router, training.router, webhooks.router, audit.router,
+    feedback.router,
 )
 
 

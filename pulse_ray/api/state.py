@@ -25,8 +25,11 @@ from pulse_ray.plans import Limits, Plan, load_plans
 from pulse_ray.predictions import LocalPredictor, Predictor
 from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
 from pulse_ray.services.datasources import DatasourceService
+from pulse_ray.services.drift import DriftService
+from pulse_ray.services.feedback import FeedbackService
 from pulse_ray.services.inference import InferenceService
 from pulse_ray.services.lineage import LineageService
+from pulse_ray.services.retrain import RetrainService
 from pulse_ray.services.rollouts import RolloutService
 from pulse_ray.services.shop import ShopService
 from pulse_ray.services.signin import SignInService
@@ -62,6 +65,9 @@ class AppState:
     shop: ShopService
     rollouts: RolloutService
     signin: SignInService
+    drift: DriftService
+    feedback: FeedbackService
+    retrain: RetrainService
     clock: Clock = utcnow
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -169,6 +175,9 @@ def build_state(
         signin=SignInService(database=database, authenticate=authenticate, clock=clock,
                              idle_timeout_s=settings.dashboard_idle_timeout_s,
                              device_code_ttl_s=settings.device_code_ttl_s),
+        drift=DriftService(settings=settings),
+        feedback=FeedbackService(database=database, inference=inference),
+        retrain=RetrainService(),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},
     )

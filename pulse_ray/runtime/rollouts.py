@@ -1,5 +1,7 @@
-"""The cluster's rollout controller: a detached Ray actor running
-:class:`~pulse_ray.services.rollouts.RolloutController` in a thread of its own.
+"""The cluster's controller: a detached Ray actor running
+:class:`~pulse_ray.services.rollouts.RolloutController` and the drift watch
+(:class:`~pulse_ray.services.drift.DriftWatch`, which also prunes the inputs kept) in a
+thread of its own, each pass on its own cadence.
 
 One per store, named after it, like the webhook dispatcher: every ingress replica asks
 for it by name when it starts, the first creates it. It reserves no CPU (it sleeps
@@ -21,6 +23,7 @@ import ray
 
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.services.drift import DriftConfig, DriftWatch
 from pulse_ray.services.rollouts import RolloutController
 from pulse_ray.store import Database
 from pulse_ray.timeutil import utcnow
@@ -34,10 +37,18 @@ logger = logging.getLogger(__name__)
 class _ControllerActor:
     def __init__(self, settings: Settings) -> None:
         configure_logging(settings.log_level)
-        controller = RolloutController(database=Database.from_settings(settings),
-                                       clock=utcnow, tick_s=settings.rollout_tick_s)
-        self._thread = threading.Thread(target=lambda: asyncio.run(
-            controller.run(asyncio.Event())), name="rollouts", daemon=True)
+        database = Database.from_settings(settings)
+        controller = RolloutController(database=database, clock=utcnow,
+                                       tick_s=settings.rollout_tick_s)
+        drift = DriftWatch(database=database, clock=utcnow, config=DriftConfig.of(settings),
+                           interval_s=settings.drift_interval_s)
+
+        async def loops() -> None:
+            stopping = asyncio.Event()
+            await asyncio.gather(controller.run(stopping), drift.run(stopping))
+
+        self._thread = threading.Thread(target=lambda: asyncio.run(loops()),
+                                        name="controller", daemon=True)
         self._thread.start()
         logger.info("rollout controller running")
 

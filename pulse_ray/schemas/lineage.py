@@ -37,6 +37,19 @@ class LineageDatasource(BaseModel):
     rows: int
 
 
+class LineageFeedback(BaseModel):
+    label: bool | int | float | str
+    created_at: Timestamp
+
+
+class LineageConversion(BaseModel):
+    id: str
+    product_id: str
+    value: float
+    currency: str
+    created_at: Timestamp
+
+
 class LineageInference(BaseModel):
     created_at: Timestamp
     latency_ms: float
@@ -47,6 +60,10 @@ class LineageInference(BaseModel):
     arm: Literal["stable", "candidate", "fallback"] | None = Field(
         default=None, description="Which side of that rollout answered; fallback: the "
         "candidate failed and the stable version answered.")
+    feedback: LineageFeedback | None = Field(default=None, description="Its true outcome "
+                                             "(POST /v1/feedback), once recorded.")
+    conversions: list[LineageConversion] | None = Field(
+        default=None, description="E-commerce: the purchases credited to it (its outcomes).")
 
 
 class Lineage(BaseModel):

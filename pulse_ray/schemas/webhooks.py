@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 Event = Literal["training.completed", "training.failed", "model.updated", "snapshot.created",
-                "products.tagged", "session.converted"]
+                "products.tagged", "session.converted", "model.drift", "model.rollout"]
 Url = str  # checked by pulse_ray.webhooks.guard (scheme, host, where it resolves)
 
 

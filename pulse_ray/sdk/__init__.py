@@ -49,10 +49,13 @@ from pulse_ray.errors import (
 from pulse_ray.schemas.audit import AuditAction, AuditEventPublic
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.datasources import DatasourcePublic, DatasourceType
+from pulse_ray.schemas.drift import DriftReport
+from pulse_ray.schemas.feedback import FeedbackPublic
 from pulse_ray.schemas.inference import InferResponse
 from pulse_ray.schemas.keys import ApiKeyCreated, ApiKeyPublic, WhoAmI
 from pulse_ray.schemas.lineage import Lineage
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
+from pulse_ray.schemas.retrain import RetrainPolicyPublic
 from pulse_ray.schemas.rollouts import RolloutPublic
 from pulse_ray.schemas.shop import (
     ConversionPublic,
@@ -111,6 +114,8 @@ __all__ = [
     "ConversionPublic",
     "DatasourcePublic",
     "DeliveryLog",
+    "DriftReport",
+    "FeedbackPublic",
     "InferResponse",
     "Lineage",
     "ModelHistory",
@@ -118,6 +123,7 @@ __all__ = [
     "ModelVersions",
     "Page",
     "ProductPublic",
+    "RetrainPolicyPublic",
     "RunDetail",
     "RunPublic",
     "SecretRotated",

@@ -110,6 +110,11 @@ class Call(Generic[T]):
         """A PATCH: idempotent here, as Pulse's PATCHes set fields to given values."""
         return cls("PATCH", path, parse, json=body)
 
+    @classmethod
+    def put(cls, path: str, parse: Callable[[Any], T], body: Any) -> Call[T]:
+        """A PUT: it replaces the resource with ``body``, so it is safe to repeat."""
+        return cls("PUT", path, parse, json=body)
+
     def headers(self, api_key: str) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {api_key}", "User-Agent": _user_agent()}
         if self.idempotency_key is not None:

@@ -1,10 +1,12 @@
-"""Predictions (``/v1/infer/{model}``) and where they came from (``/v1/lineage``)."""
+"""Predictions (``/v1/infer/{model}``), where they came from (``/v1/lineage``) and what
+came of them (``/v1/feedback``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from pulse_ray.schemas.feedback import FeedbackPublic, Label
 from pulse_ray.schemas.inference import InferResponse
 from pulse_ray.schemas.lineage import Lineage
 from pulse_ray.sdk._core import Call, body, endpoint
@@ -37,3 +39,12 @@ class InferenceEndpoints:
         """What produced an inference (``inf_``), run (``run_``), snapshot (``snap_``)
         or ``model:version``: back to the datasource."""
         return Call.get(f"/v1/lineage/{lineage_id}", Lineage.model_validate)
+
+    @endpoint
+    def record_feedback(self, inference_id: str, label: Label, *,
+                        idempotency_key: str | None = None) -> Call[FeedbackPublic]:
+        """The true outcome of a prediction (a chargeback: ``label=True`` for a
+        fraud-detector's inference), once per inference; a second is a ConflictError."""
+        return Call.post("/v1/feedback", FeedbackPublic.model_validate,
+                         {"inference_id": inference_id, "label": label},
+                         idempotency_key=idempotency_key)

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pulse_ray.schemas.common import Page
+from pulse_ray.schemas.drift import DriftReport
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
+from pulse_ray.schemas.retrain import RetrainPolicyPublic
 from pulse_ray.schemas.rollouts import RolloutPublic
 from pulse_ray.sdk._core import Call, body, endpoint
 
@@ -96,6 +98,31 @@ class ModelEndpoints:
     def get_rollout(self, model: str) -> Call[RolloutPublic]:
         """The running rollout (else the last): its step and each arm's figures."""
         return Call.get(f"/v1/models/{model}/rollout", RolloutPublic.model_validate)
+
+    @endpoint
+    def get_drift(self, model: str, *, limit: int | None = None) -> Call[DriftReport]:
+        """Per-feature PSI of the deployed versions' live inputs against their training
+        snapshots, window by window, newest first."""
+        return Call.get(f"/v1/models/{model}/drift", DriftReport.model_validate, limit=limit)
+
+    @endpoint
+    def set_retrain_policy(
+        self, model: str, *, schedule: str = "daily", min_new_labels: int = 500,
+        on_drift: bool = True, promotion_margin: float = 0.005, metric: str | None = None,
+    ) -> Call[RetrainPolicyPublic]:
+        """When ``model`` is retrained (``daily`` or a cron string, UTC; sooner on drift)
+        and what a retrained version must beat by ``promotion_margin`` on ``metric``."""
+        return Call.put(f"/v1/models/{model}/retrain-policy",
+                        RetrainPolicyPublic.model_validate, body(
+                            schedule=schedule, min_new_labels=min_new_labels,
+                            on_drift=on_drift, promotion_margin=promotion_margin,
+                            metric=metric))
+
+    @endpoint
+    def get_retrain_policy(self, model: str) -> Call[RetrainPolicyPublic]:
+        """The model's retrain policy and whether a retrain is due now."""
+        return Call.get(f"/v1/models/{model}/retrain-policy",
+                        RetrainPolicyPublic.model_validate)
 
     @endpoint
     def promote_rollout(

@@ -255,13 +255,16 @@ class InferenceCall:
         cache.put(key, output)
         return output, False
 
-    def record(self, *, cached: bool, session_id: str | None = None,
+    def record(self, *, cached: bool, inputs: dict[str, Any] | None = None,
+               session_id: str | None = None,
                recommended: list[str] | None = None) -> InferenceEvent:
-        """Logs the answered inference (written within the log's interval)."""
+        """Logs the answered inference (written within the log's interval) with the
+        validated ``inputs`` it read, which the controller's drift watch compares with
+        the version's training snapshot."""
         event = InferenceEvent.of(self.principal, self.served, started=self.started,
                                   cached=cached, now=self.service.clock(),
                                   session_id=session_id, recommended=recommended,
-                                  rollout_id=self.rollout_id, arm=self.arm)
+                                  rollout_id=self.rollout_id, arm=self.arm, inputs=inputs)
         self.service.log.record(event)
         return event
 
@@ -269,7 +272,7 @@ class InferenceCall:
         """Validate → predict → record, for a request that sends the input itself."""
         inputs = self.validate(raw)
         output, cached = await self.predict(inputs)
-        return Inference(event=self.record(cached=cached), output=output,
+        return Inference(event=self.record(cached=cached, inputs=inputs), output=output,
                          imputed=[name for name, value in inputs.items() if value is None])
 
 

@@ -9,7 +9,9 @@ from pulse_ray.errors import NotFoundError
 from pulse_ray.ids import IdPrefix, created_at, has_prefix
 from pulse_ray.schemas.lineage import (
     Lineage,
+    LineageConversion,
     LineageDatasource,
+    LineageFeedback,
     LineageInference,
     LineageModel,
     LineageSnapshot,
@@ -17,11 +19,20 @@ from pulse_ray.schemas.lineage import (
 )
 from pulse_ray.services.inference import InferenceService
 from pulse_ray.store import Database
+from pulse_ray.store import feedback as feedback_repo
 from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
+from pulse_ray.store import shop as shop_repo
 from pulse_ray.store import snapshots as snapshot_repo
-from pulse_ray.store.tables import Datasource, Model, ModelVersion, Snapshot, TrainingRun
+from pulse_ray.store.tables import (
+    Datasource,
+    InferenceRecord,
+    Model,
+    ModelVersion,
+    Snapshot,
+    TrainingRun,
+)
 
 __all__ = ["LineageService", "trace"]
 
@@ -53,6 +64,21 @@ def _version_part(session: Session, model: Model, version: ModelVersion) -> dict
             **_run_part(session, run)}
 
 
+def _outcomes(session: Session, record: InferenceRecord) -> dict[str, object]:
+    """What happened after the prediction: its feedback and, for a recommendation, the
+    purchases credited to it (the conversions themselves, not copies as feedback)."""
+    feedback = feedback_repo.get_feedback(session=session, inference_id=record.id,
+                                          account=record.account)
+    conversions = shop_repo.credited_to(session=session, inference_id=record.id,
+                                        account=record.account)
+    return {"feedback": LineageFeedback(label=feedback.label, created_at=feedback.created_at)
+            if feedback else None,
+            "conversions": [LineageConversion(id=c.id, product_id=c.product_id,
+                                              value=c.value, currency=c.currency,
+                                              created_at=c.created_at)
+                            for c in conversions] or None}
+
+
 def trace(*, session: Session, lineage_id: str, account: str) -> Lineage | None:
     """The lineage of ``inf_…``, ``run_…``, ``snap_…`` or ``model:version``; None for an
     inference not (yet) in the store.
@@ -71,7 +97,8 @@ def trace(*, session: Session, lineage_id: str, account: str) -> Lineage | None:
         return Lineage(id=lineage_id, type="inference", inference=LineageInference(
             created_at=record.created_at, latency_ms=record.latency_ms, cached=record.cached,
             key=record.key_id, rollout=record.rollout_id,
-            arm=record.arm), **_version_part(session, model, version))  # type: ignore[arg-type]
+            arm=record.arm, **_outcomes(session, record)),  # type: ignore[arg-type]
+            **_version_part(session, model, version))  # type: ignore[arg-type]
     if has_prefix(lineage_id, IdPrefix.RUN):
         run, model = run_repo.get_run_with_model(session=session, run_id=lineage_id,
                                                  account=account)

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from datetime import datetime
 
-from anyio import to_thread
 from sqlmodel import Session
 
 from pulse_ray.auth import Principal
@@ -23,6 +22,7 @@ from pulse_ray.errors import ErrorDetail, ValidationError
 from pulse_ray.rollouts import Decision, Policy, decide, step_over
 from pulse_ray.schemas.models import VersionPublic
 from pulse_ray.schemas.rollouts import DeployBody, RolloutPublic
+from pulse_ray.services.loops import every
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import rollouts as repo
@@ -170,14 +170,5 @@ class RolloutController:
         return decision
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Ticks every ``tick_s`` until ``stopping`` is set; a failed tick (the store
-        away) is logged and the next one tries again."""
-        while not stopping.is_set():
-            try:
-                await to_thread.run_sync(self.tick)
-            except Exception:
-                logger.exception("rollout controller tick failed; trying again")
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self._tick_s)
-            except TimeoutError:
-                pass
+        """Ticks every ``tick_s`` until ``stopping`` is set."""
+        await every(self._tick_s, self.tick, stopping, name="rollout controller")

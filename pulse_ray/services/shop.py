@@ -124,7 +124,7 @@ class ShopService:
         primary = max(probabilities, key=lambda k: probabilities[k]) if probabilities else ""
         weights = np.array([probabilities.get(n, 0.0) for n in PERSONA_NAMES], dtype=np.float32)
         picked = catalog.rank(shortlist, persona=weights, k=body.options.limit)
-        event = call.record(cached=cached, session_id=body.session_id,
+        event = call.record(cached=cached, inputs=inputs, session_id=body.session_id,
                             recommended=picked.product_ids)
         return SessionInferResponse(
             id=event.id, session_id=body.session_id,

@@ -10,9 +10,10 @@ from sqlmodel import Session, col, select
 from pulse_ray.errors import NotFoundError
 from pulse_ray.schemas.training import TERMINAL
 from pulse_ray.store.scope import get_owned, owned
-from pulse_ray.store.tables import Model, TrainingRun
+from pulse_ray.store.tables import Model, ModelVersion, Snapshot, TrainingRun
 
-__all__ = ["get_run", "get_run_with_model", "list_runs", "open_runs_started_before"]
+__all__ = ["get_run", "get_run_with_model", "list_runs", "open_runs_started_before",
+           "snapshot_of"]
 
 
 def open_runs_started_before(*, session: Session, before: datetime) -> list[TrainingRun]:
@@ -51,3 +52,12 @@ def list_runs(*, session: Session, account: str, limit: int,
     names = dict(session.exec(select(Model.id, Model.name).where(
         col(Model.id).in_({r.model_id for r in runs}))).all()) if runs else {}
     return [(run, names[run.model_id]) for run in runs]
+
+
+def snapshot_of(*, session: Session, version: ModelVersion) -> Snapshot:
+    """The snapshot ``version`` was trained on."""
+    run = session.get(TrainingRun, version.run_id)
+    assert run is not None  # foreign key
+    snapshot = session.get(Snapshot, run.snapshot_id)
+    assert snapshot is not None  # foreign key
+    return snapshot

@@ -33,6 +33,7 @@ __all__ = [
     "catalog_items",
     "catalog_signature",
     "conversion_counts",
+    "credited_to",
     "get_product",
     "latest_recommending",
     "list_products",
@@ -161,3 +162,11 @@ def conversion_counts(*, session: Session, account: str) -> dict[str, int]:
         select(Conversion.product_id, func.count())
         .where(owned_by(Conversion, account)).group_by(Conversion.product_id))
     return {product_id: int(count) for product_id, count in rows}
+
+
+def credited_to(*, session: Session, inference_id: str, account: str) -> list[Conversion]:
+    """The conversions credited to an inference (its recommendation's outcomes), oldest
+    first."""
+    return list(session.exec(owned(Conversion, account).where(
+        Conversion.inference_id == inference_id, col(Conversion.model_id).is_not(None))
+        .order_by(col(Conversion.created_at))))

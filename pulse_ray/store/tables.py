@@ -50,11 +50,15 @@ __all__ = [
     "Datasource",
     "IdempotencyRecord",
     "Conversion",
+    "DriftReference",
+    "DriftWindow",
+    "Feedback",
     "InferenceRecord",
     "Model",
     "ModelVersion",
     "Product",
     "Promotion",
+    "RetrainPolicy",
     "Rollout",
     "RolloutError",
     "ShadowResult",
@@ -292,10 +296,19 @@ class InferenceRecord(SQLModel, table=True):
     """One prediction, for lineage: written in batches off the request path."""
 
     __tablename__ = "inference_records"
-    # The dashboard's traffic per model over the last hour reads this range, and only
-    # this index (it covers every column the query reads).
-    __table_args__ = (Index("ix_inference_records_traffic", "account", "created_at",
-                            "model_id", "version", "latency_ms", "cached"),)
+    __table_args__ = (
+        # The dashboard's traffic per model over the last hour reads this range, and only
+        # this index (it covers every column the query reads).
+        Index("ix_inference_records_traffic", "account", "created_at",
+              "model_id", "version", "latency_ms", "cached"),
+        # The drift watch reads one version's records in time order.
+        Index("ix_inference_records_drift", "model_id", "version", "created_at"),
+        # Only the records still keeping their input: the controller's pruning reads
+        # these, not the whole (ever-growing) table.
+        Index("ix_inference_records_inputs_kept", "created_at",
+              sqlite_where=text("inputs IS NOT NULL"),
+              postgresql_where=text("inputs IS NOT NULL")),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     account: str = Field(max_length=100)
@@ -313,6 +326,86 @@ class InferenceRecord(SQLModel, table=True):
     # During a rollout: which one, and the arm that answered (pulse_ray.rollouts.Arm).
     rollout_id: str | None = Field(default=None, max_length=40, index=True)
     arm: str | None = Field(default=None, max_length=16)
+    # What the version read (validated, by field), for the drift watch; the controller
+    # clears it after PULSE_INFERENCE_INPUTS_RETENTION_H.
+    inputs: dict[str, Any] | None = Field(default=None, sa_column=Column(
+        JSON(none_as_null=True), nullable=True))  # None is SQL NULL, not JSON null
+
+
+class DriftReference(SQLModel, table=True):
+    """A version's training snapshot, binned per feature (pulse_ray.drift's
+    FeatureReference JSON): computed once, on the drift watch's first look at it."""
+
+    __tablename__ = "drift_references"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True,
+                                                          autoincrement=True))
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False))
+    version: str = Field(max_length=64)
+    snapshot_id: str = Field(max_length=40)
+    features: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class DriftWindow(SQLModel, table=True):
+    """One ended window of a version's live inputs and, when it held enough rows to be
+    judged, each feature's PSI (pulse_ray.drift's FeatureDrift JSON, by feature)."""
+
+    __tablename__ = "drift_windows"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True,
+                                                          autoincrement=True))
+    account: str = Field(max_length=100, index=True)
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False, index=True))
+    version: str = Field(max_length=64)
+    rows: int
+    judged: bool
+    level: str | None = Field(default=None, max_length=16)
+    features: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON,
+                                                                           nullable=True))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The last inference the window holds: the next window starts after it.
+    ended_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_inference_id: str = Field(max_length=40)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Feedback(SQLModel, table=True):
+    """The true outcome of one inference (POST /v1/feedback): one per inference."""
+
+    __tablename__ = "feedback"
+
+    inference_id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100, index=True)
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False, index=True))
+    version: str = Field(max_length=64)
+    label: Any = Field(sa_column=Column(JSON, nullable=False))
+    key_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RetrainPolicy(SQLModel, table=True):
+    """When a model is retrained and what a retrained version must beat to be deployed
+    (PUT /v1/models/{model}/retrain-policy); one per model."""
+
+    __tablename__ = "retrain_policies"
+
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), primary_key=True))
+    account: str = Field(max_length=100, index=True)
+    schedule: str = Field(max_length=100)
+    min_new_labels: int
+    on_drift: bool
+    promotion_margin: float
+    metric: str = Field(max_length=32)
+    last_retrain_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                            nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Rollout(SQLModel, table=True):

@@ -15,6 +15,7 @@ class EventType(StrEnum):
     TRAINING_COMPLETED = "training.completed"
     TRAINING_FAILED = "training.failed"
     MODEL_UPDATED = "model.updated"
+    MODEL_DRIFT = "model.drift"  # a feature's live inputs crossed the drift threshold
     MODEL_ROLLOUT = "model.rollout"  # a canary started, stepped, was promoted or stopped
     SNAPSHOT_CREATED = "snapshot.created"
     PRODUCTS_TAGGED = "products.tagged"

@@ -90,6 +90,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         # A tagging job whose replica is killed is taken over 3 s after its checkpoint.
         tag_lease_s=3,
         tag_poll_interval_s=0.5,
+        # Drift: windows of 200 inferences (the fewest judged), looked at every second.
+        drift_window_requests=200,
+        drift_interval_s=1,
     )
     service = start_service(settings)
     try:

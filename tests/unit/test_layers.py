@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "pulse_ray.contenthash": 0, "pulse_ray.cache": 0, "pulse_ray.capacity": 0,
     "pulse_ray.metrics": 0, "pulse_ray.secretbox": 0,
     "pulse_ray.rollouts": 0,  # the canary rules: settings check their steps with them
+    "pulse_ray.drift": 1, "pulse_ray.feedback": 1, "pulse_ray.retrain": 1,
     # domain: pure rules and algorithms (no store, no Ray, no web framework)
     "pulse_ray.auth": 1, "pulse_ray.ratelimit": 1, "pulse_ray.registry": 1,
     "pulse_ray.idempotency": 1, "pulse_ray.snapshots": 1, "pulse_ray.predictions": 1,

@@ -18,6 +18,7 @@ from pulse_ray.api.deps import (
 from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.common import Page
+from pulse_ray.schemas.drift import DriftReport
 from pulse_ray.schemas.models import (
     ModelCreate,
     ModelHistory,
@@ -25,6 +26,7 @@ from pulse_ray.schemas.models import (
     ModelVersions,
     VersionPublic,
 )
+from pulse_ray.schemas.retrain import RetrainPolicyBody, RetrainPolicyPublic
 from pulse_ray.schemas.rollouts import DeployBody, RolloutPublic
 from pulse_ray.store import models as repo
 
@@ -122,3 +124,33 @@ def history(model: str, principal: ReadKey, session: SessionDep) -> ModelHistory
     found = repo.get_model(session=session, name=model, account=principal.account)
     return ModelHistory(model=found.name, events=[
         e.public() for e in repo.history(session=session, model_id=found.id)])
+
+
+@router.get("/{model}/drift", response_model=DriftReport,
+            summary="Drift: each window of live inputs against the training snapshot")
+def drift(model: str, principal: ReadKey, session: SessionDep, state: AppStateDep,
+          limit: Limit = 20) -> DriftReport:
+    """Per-feature PSI of each window of the deployed versions' live inputs (newest
+    first), judged by the controller off the request path."""
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    deployed = repo.deployed_version(session=session, model_id=found.id)
+    return state.drift.report(session=session, model=found,
+                              deployed=deployed.version if deployed else None, limit=limit)
+
+
+@router.put("/{model}/retrain-policy", response_model=RetrainPolicyPublic,
+            summary="Set when the model is retrained and what a retrain must beat")
+def put_retrain_policy(model: str, body: RetrainPolicyBody, principal: WriteKey,
+                       session: SessionDep, now: NowDep,
+                       state: AppStateDep) -> RetrainPolicyPublic:
+    """Stored with the model; the answer says whether a retrain is due now and why."""
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    return state.retrain.put(session=session, model=found, body=body, now=now)
+
+
+@router.get("/{model}/retrain-policy", response_model=RetrainPolicyPublic,
+            summary="The model's retrain policy and whether a retrain is due")
+def get_retrain_policy(model: str, principal: ReadKey, session: SessionDep, now: NowDep,
+                       state: AppStateDep) -> RetrainPolicyPublic:
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    return state.retrain.get(session=session, model=found, now=now)

@@ -231,6 +231,10 @@ def test_conversions_are_attributed_to_the_recommendation_behind_them(
         "session_id": "sess_abc123", "product_id": "prod_00090", "value": 10,
         "currency": "USD"})
     assert not_shown.status_code == 201 and not_shown.json()["attributed"] is False
+    # The credited purchases are the recommendation's outcomes, in its lineage.
+    outcomes = client.get(f"/v1/lineage/{inferred['id']}", headers=headers).json()
+    assert [c["id"] for c in outcomes["inference"]["conversions"]] == [
+        named.json()["id"], found.json()["id"]]
 
 
 def test_malformed_conversions_get_field_errors_and_store_nothing(

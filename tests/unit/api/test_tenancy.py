@@ -62,6 +62,8 @@ def world(client: TestClient, owner: dict[str, str], snapshot_id: str, state: Ap
                                    table=demo_table, version="1.1.0-000002")
     assert client.post(f"/v1/models/{MODEL}/versions/{candidate}/deploy", headers=owner,
                        json={"strategy": "canary"}).status_code == 202
+    assert client.put(f"/v1/models/{MODEL}/retrain-policy", headers=owner,
+                      json={}).status_code == 200
     webhook = client.post("/v1/webhooks", headers=owner, json={
         "url": "http://127.0.0.1:9/hook", "events": ["model.updated"]}).json()["id"]
     message = client.post(f"/v1/webhooks/{webhook}/test", headers=owner).json()["message_id"]

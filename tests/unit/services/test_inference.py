@@ -147,6 +147,8 @@ def test_one_call_validates_predicts_and_records_and_the_cache_answers_repeats(
         record = inference_repo.get_record(session=session, inference_id=first.event.id,
                                            account="acme")
     assert record is not None and (record.version, record.key_id) == ("1.0.0-aaaaaa", "key_1")
+    # The input as the version read it (imputed fields as null), for the drift watch.
+    assert record.inputs == {"amount": 150.0, "country": None}
 
 
 def test_a_young_record_is_waited_for_and_an_old_one_is_not(settings: Settings,
