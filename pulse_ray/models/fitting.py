@@ -200,7 +200,7 @@ def _closure(net: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Modul
         for parameter in net.parameters():
             if parameter.grad is not None:
                 parameter.grad = all_reduce(parameter.grad)
-        regulariser = penalty * sum((w**2).sum() for w in weights)
+        regulariser = penalty * torch.stack([(w**2).sum() for w in weights]).sum()
         regulariser.backward()
         return all_reduce(total) / rows + regulariser.detach()
 
