@@ -179,13 +179,13 @@ def predict(net: nn.Module, preprocessor: TabularPreprocessor, numeric: torch.Te
 
 
 def _closure(net: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
-             data: Tensors, *, penalty: float,
+             data: Tensors, *, rows: float, penalty: float,
              all_reduce: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], torch.Tensor]:
     """The L-BFGS closure of a full-batch fit: the mean loss over every worker's rows
-    plus ``penalty`` × the squared weights (not the biases), with its gradient. Rows go
-    through in chunks, so memory does not grow with the table; gradients and losses are
-    summed across workers by ``all_reduce``, so every worker takes the same step."""
-    rows = float(all_reduce(torch.tensor(float(len(data)), device=data.labels.device)))
+    (``rows`` in all) plus ``penalty`` × the squared weights (not the biases), with its
+    gradient. Rows go through in chunks, so memory does not grow with the table;
+    gradients and losses are summed across workers by ``all_reduce``, so every worker
+    takes the same step."""
     weights = [p for name, p in net.named_parameters() if not name.endswith("bias")]
 
     def closure() -> torch.Tensor:
@@ -216,8 +216,8 @@ def fit_full_batch(net: nn.Module, optimizer: torch.optim.LBFGS, loss_fn: nn.Mod
     features. Whether it converged (stopped before its iteration budget)."""
     net.train()
     rows = float(all_reduce(torch.tensor(float(len(data)), device=data.labels.device)))
-    closure = _closure(net, optimizer, loss_fn, data, penalty=1.0 / (2 * LINEAR_C * rows),
-                       all_reduce=all_reduce)
+    closure = _closure(net, optimizer, loss_fn, data, rows=rows,
+                       penalty=1.0 / (2 * LINEAR_C * rows), all_reduce=all_reduce)
     state = optimizer.state[next(iter(net.parameters()))]
     before = int(state.get("n_iter", 0))
     optimizer.step(closure)  # type: ignore[no-untyped-call]
