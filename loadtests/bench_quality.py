@@ -212,8 +212,10 @@ def main() -> None:
                 kept = next((k.removesuffix("_chosen") for k, v in metrics.items()
                              if k.endswith("_chosen") and v == 1), "?")
                 calibration = (f"r2(val) {metrics['r2']:.3f}" if dataset.regression
-                               else f"brier {metrics['brier_score']:.3f} "
-                                    f"ece {metrics['ece']:.3f}")
+                               else f"T {metrics['temperature']:.2f} brier "
+                                    f"{metrics['brier_score_uncalibrated']:.3f}->"
+                                    f"{metrics['brier_score']:.3f} ece "
+                                    f"{metrics['ece_uncalibrated']:.3f}->{metrics['ece']:.3f}")
                 line = (f"{dataset.name:9s} {'R2' if dataset.regression else 'F1':3s} "
                         f"pulse {ours['score']:.4f}  logistic/linear {theirs['linear']:.4f}  "
                         f"hgb {theirs['hgb']:.4f}  diff {ours['score'] - best:+.4f}  "

@@ -152,6 +152,16 @@ class InputSchema(BaseModel):
 
 
 def _problem(value: Any, spec: FieldSpec, *, present: bool) -> str | None:
+    """What is wrong with one input value, or None.
+
+    An ``integer`` field (the training column's type was an integer, whatever its
+    values) takes any JSON number with a whole value: ``2`` and ``2.0`` alike, since
+    JSON does not tell them apart and many clients write every number as a float. A
+    fractional value (``2.5``) is refused, "must be a whole number": no row of an
+    integer column can hold it, so it is the wrong type for the field — most likely a
+    unit or column mix-up the caller should hear about — although the network could
+    read it. Bounds are the contract's alone (:class:`ColumnConstraint`); the values
+    training happened to see are not limits."""
     if value is None:
         if spec.nullable:
             return None

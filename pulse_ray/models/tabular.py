@@ -11,8 +11,9 @@ table, not only the demo):
   missing values become the mean plus a missing flag (:meth:`TabularPreprocessor.missing_numeric`);
 * text and boolean columns get a vocabulary of their most frequent values (at most
   1,000); index 0 is the bucket for unknown and missing values; each has an embedding;
-* classes come from the label column; the loss does not weigh them, so ``confidence``
-  stays a probability (the Brier score and ECE measure how well); class imbalance is
+* classes come from the label column; the loss does not weigh them, and the logits are
+  divided by a temperature fitted on the validation split, so ``confidence`` is a
+  probability (the Brier score and ECE, before and after, measure how well); class imbalance is
   handled where the decision is made: a binary model says yes from the threshold with the
   best F1 on the validation split, a multiclass one picks the class with the highest
   probability times the square root of its inverse frequency;
@@ -100,6 +101,9 @@ class TabularPreprocessor:
     # A multiclass decision is the arg-max of probability × weight (none: artifacts
     # from before, whose loss weighed the classes instead).
     decision_weights: list[float] = field(default_factory=list)
+    # A classifier's probabilities are softmax(logits / temperature), the temperature
+    # fitted on the validation split (pulse_ray.models.selection.fit_temperature).
+    temperature: float = 1.0
 
     @property
     def regression(self) -> bool:
@@ -231,6 +235,7 @@ class TabularPreprocessor:
             target_mean=float(data.get("target_mean", 0.0)),
             target_std=float(data.get("target_std", 1.0)),
             decision_weights=list(data.get("decision_weights", [])),
+            temperature=float(data.get("temperature", 1.0)),
         )
 
     def label_value(self, index: int) -> bool | int | str:
@@ -248,7 +253,7 @@ class TabularPreprocessor:
         if self.regression:
             values = outputs[:, 0].double() * self.target_std + self.target_mean
             return values.cpu().numpy()
-        return torch.softmax(outputs, dim=1).cpu().numpy()
+        return torch.softmax(outputs / self.temperature, dim=1).cpu().numpy()
 
     def decided(self, probabilities: np.ndarray) -> np.ndarray:
         """A multiclass model's class index for each row of ``probabilities``: the most

@@ -43,6 +43,14 @@ def _gather(local: np.ndarray) -> np.ndarray:
     return np.concatenate([p for p in parts if len(p)])
 
 
+def _all_reduce(local: torch.Tensor) -> torch.Tensor:
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return local
+    total = local.clone()
+    dist.all_reduce(total)
+    return total
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     preprocessor = TabularPreprocessor.from_dict(config["preprocessor"])
     options = config["options"]
@@ -53,7 +61,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     fitting = Fitting(preprocessor, learning_rate=options["learning_rate"],
                       seed=options["seed"], patience=options["patience"],
                       batch_size=options["batch_size"], device=device,
-                      prepare=ray.train.torch.prepare_model, gather=_gather)
+                      prepare=ray.train.torch.prepare_model, gather=_gather,
+                      all_reduce=_all_reduce)
     start = 0
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:

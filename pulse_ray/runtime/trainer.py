@@ -130,6 +130,7 @@ def fit(spec: RunSpec, settings: Settings) -> tuple[TrainedModel, dict[str, floa
     fitting.load_state_dict(state["fitting"])
     outcome = fitting.outcome()
     preprocessor.threshold = outcome.evaluation.threshold
+    preprocessor.temperature = outcome.temperature
     net = TabularNet.for_preprocessor(preprocessor, outcome.architecture)
     net.load_state_dict(outcome.weights)
     return TrainedModel(net=net, preprocessor=preprocessor, architecture=outcome.architecture,

@@ -55,9 +55,11 @@ def test_train_register_deploy_and_roll_back(service: RunningService,
         assert [e["epoch"] for e in first["epochs"]] == [0, 1]
         assert set(first["metrics"]) == {
             "accuracy", "f1_score", "precision", "recall", "roc_auc", "brier_score", "ece",
+            "temperature", "brier_score_uncalibrated", "ece_uncalibrated",
             "linear_validation_loss", "mlp_validation_loss", "linear_chosen", "mlp_chosen",
             "best_epoch"}
         assert first["metrics"]["linear_chosen"] + first["metrics"]["mlp_chosen"] == 1
+        assert first["metrics"]["temperature"] > 0
         assert first["version"].startswith("1.0.0-") and first["ray_job_id"]
         assert first["running_at"] and first["completed_at"]
         second = wait_for_run(http, train(http, FRAUD, trained_setup["snapshot"],

@@ -132,6 +132,9 @@ def test_unbounded_values_pass_and_the_rest_of_the_body_keeps_dotted_paths(
     # The contract bounds neither: values training never saw are still read.
     unseen = {**GOOD, "merchant_category": "space-travel", "country": "AQ"}
     assert _infer(client, headers, input=unseen).status_code == 200
+    # An integer input written as a float (2.0) is a whole number: accepted.
+    assert _infer(client, headers, input={**GOOD, "hour": 2.0, "txn_count_24h": 1e3}
+                  ).status_code == 200
     empty = client.post("/v1/infer/fraud-detector", headers=headers,
                         json={"input": {}, "options": {"include_metadata": True}})
     assert empty.status_code == 200

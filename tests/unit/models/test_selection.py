@@ -12,7 +12,14 @@ import torch
 
 from pulse_ray.models.fitting import Fitting, to_tensors
 from pulse_ray.models.metrics import calibration_metrics, regression_metrics
-from pulse_ray.models.selection import EarlyStopping, batch_size_for, choose, evaluate
+from pulse_ray.models.selection import (
+    EarlyStopping,
+    batch_size_for,
+    calibrate,
+    choose,
+    evaluate,
+    fit_temperature,
+)
 from pulse_ray.models.stats import split_rows, table_stats
 from pulse_ray.models.tabular import TabularPreprocessor, fit_preprocessor
 
@@ -40,12 +47,46 @@ def test_a_non_finite_loss_never_counts_as_best() -> None:
     assert stopping.stopped and stopping.best_epoch == -1
 
 
-def test_the_lower_validation_loss_wins_and_a_tie_goes_to_the_simpler() -> None:
-    assert choose({"linear": 0.30, "mlp": 0.21}) == "mlp"
-    assert choose({"linear": 0.21, "mlp": 0.21}) == "linear"
-    assert choose({"linear": math.inf, "mlp": 0.5}) == "mlp"
+def test_the_simpler_is_kept_unless_the_other_is_better_beyond_one_standard_error() -> None:
+    rng = np.random.default_rng(0)
+    mlp = rng.exponential(0.2, 400)
+    # Worse on every row by about 0.1: far beyond the noise of 400 paired rows.
+    assert choose({"linear": mlp + rng.uniform(0.05, 0.15, 400), "mlp": mlp}) == "mlp"
+    assert choose({"linear": mlp, "mlp": mlp}) == "linear"  # a tie
+    # Worse on average, but by less than the noise: one row of twenty makes the gap.
+    few = np.full(20, 0.05)
+    unlucky = few.copy()
+    unlucky[:2] = [1.0, 0.0]
+    assert unlucky.mean() > few.mean() and choose({"linear": unlucky, "mlp": few}) == "linear"
+    assert choose({"linear": np.array([math.inf, 0.1]), "mlp": np.array([0.5, 0.5])}) == "mlp"
     with pytest.raises(ValueError, match="finite"):
-        choose({"linear": math.inf, "mlp": math.inf})
+        choose({"linear": np.array([math.inf]), "mlp": np.array([])})
+
+
+def test_the_temperature_undoes_over_and_under_confidence() -> None:
+    rng = np.random.default_rng(1)
+    rows = 5000
+    logits = rng.normal(0, 2, (rows, 3))
+    truth = softmax(logits)
+    labels = np.array([rng.choice(3, p=p) for p in truth])
+    for factor in (0.3, 3.0):  # too unsure, too sure
+        said = softmax(logits * factor)
+        temperature = fit_temperature(said, labels)
+        assert temperature == pytest.approx(factor, rel=0.1)
+        fixed = calibrate(said, temperature)
+        assert calibration_metrics(labels, fixed)["ece"] < 0.02
+        assert calibration_metrics(labels, said)["ece"] > 0.05
+        assert np.array_equal(fixed.argmax(axis=1), said.argmax(axis=1))  # same ranking
+    # Twenty perfectly separated rows would send T to 0 and every confidence to 1:
+    # the prior on log T keeps it a probability.
+    separated = np.tile([[0.9, 0.05, 0.05]], (20, 1))
+    assert 0.1 < fit_temperature(separated, np.zeros(20, dtype=np.int64)) < 1.0
+    assert fit_temperature(separated[:0], np.zeros(0, dtype=np.int64)) == 1.0
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
 def test_calibration_and_regression_metrics_agree_with_scikit_learn() -> None:

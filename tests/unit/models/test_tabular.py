@@ -134,6 +134,11 @@ def test_the_input_schema_refuses_only_what_the_model_cannot_read(demo_table: pa
     clean = schema.validate_input({"transaction_amount": -5, "hour": 99, "country": None})
     assert clean["transaction_amount"] == -5 and clean["device"] is None
     assert set(clean) == set(features)
+    # An integer column takes a whole number however JSON writes it.
+    assert schema.fields["hour"].type == "integer"
+    assert schema.validate_input({"hour": 2.0, "txn_count_24h": 1e6})["hour"] == 2.0
+    # Beyond anything training saw, either way: not a limit.
+    assert schema.validate_input({"hour": -3, "account_age_days": 10**9})["hour"] == -3
     with pytest.raises(ValidationError) as caught:
         schema.validate_input({"transaction_amount": float("inf"), "hour": 2.5,
                                "merchant_category": 7, "colour": "red",
