@@ -13,6 +13,11 @@ healthy one (the same weights) and a broken one that raises on 20% of the inputs
    starts (default steps 5/25/50/100, 5 s windows, 50 requests each), and the run
    reports the time from its first error (in the store) to its rollback, and how many
    client responses were not 200 (target: none).
+3. A lost replica: four clients post ``/v1/infer`` at a steady rate (every input new)
+   while one ModelServer replica is SIGKILLed (tests/chaos.py, as the chaos tests do);
+   the run reports the client responses that were not 200 (target: none) and the
+   seconds until a second's 200s are back to 0.8x the rate before the kill (target:
+   within 30 s), with the per-second counts.
 
     python loadtests/bench_rollout.py [--duration 6] [--rounds 2] [--connections 16]
 
@@ -44,6 +49,7 @@ from pulse_ray.store import Database
 from pulse_ray.store.tables import Rollout, RolloutError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.chaos import Kill, kill_one_under_load  # noqa: E402
 from tests.rollout_candidates import broken, register_copy  # noqa: E402
 
 # Every request a different transaction and a different session.
@@ -146,6 +152,15 @@ def bad_candidate(url: str, http: httpx.Client, settings: Settings) -> dict[str,
             "not_200": sum(s != 200 for s in statuses)}
 
 
+def lost_replica(url: str, http: httpx.Client, settings: Settings) -> Kill:
+    """One ModelServer replica SIGKILLed under four steady clients."""
+    def body() -> dict[str, Any]:  # a new input each time: the cache never answers
+        return {"input": {**SAMPLE, "transaction_amount": round(random.uniform(1, 10_000), 4)}}
+
+    return kill_one_under_load(f"{url}/v1/infer/{MODEL}", dict(http.headers), body,
+                               settings.serve_app_name, "ModelServer")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=6)
@@ -171,6 +186,7 @@ def main() -> None:
             register_copy(settings, MODEL, stable, "1.1.0-broken", broken(scores[40]))
             speed = throughput(args, service.url, http, f.name)
             bad = bad_candidate(service.url, http, settings)
+            kill = lost_replica(service.url, http, settings)
     finally:
         service.stop()
 
@@ -187,9 +203,13 @@ def main() -> None:
     print(f"  first error → rollback {bad['first_error_to_rollback_s']:.1f} s "
           f"(start → rollback {bad['start_to_rollback_s']:.1f} s, 5 s windows)")
     print(f"  client responses not 200: {bad['not_200']} of {bad['requests']}")
+    print(f"\n{kill.summary('ModelServer')}")
+    print(f"  200s per second from 3 s before the kill: {kill.per_second()}")
     targets = {"50/50 canary >= 0.95x one version": canary.rps >= 0.95 * single.rps,
                "bad candidate rolled back": bad["status"] == "rolled_back",
-               "no client error from the bad candidate": bad["not_200"] == 0}
+               "no client error from the bad candidate": bad["not_200"] == 0,
+               "no client error from a killed ModelServer replica": kill.failed == [],
+               "throughput back within 30 s of the kill": kill.recovered is not None}
     print("\n" + "\n".join(f"{'met ' if ok else 'MISSED'} {name}" for name, ok in targets.items()))
 
 

@@ -3,23 +3,20 @@ ModelServer deployment through its handle; versions come from real training runs
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from ray import serve
-from ray.util.state import list_actors
 
 from deployments.app import application
 from deployments.service import RunningService
 from pulse_ray.config import Settings
+from tests.chaos import Kill, kill_one_under_load
 from tests.seed_bodies import FRAUD_INPUT, SEED_000_ERROR, SEED_000_INFER
 
 from .conftest import MakeKey, answers, bearer, demo_snapshot, eventually, train, wait_for_run
@@ -246,95 +243,22 @@ def test_lineage_survives_a_restart(service: RunningService, fraud: dict[str, An
 
 # --- Lost processes: SIGKILL a replica under steady load (issue 19, item 5) -------------
 
-@dataclass
-class _Answer:
-    sent: float  # monotonic seconds
-    done: float
-    status: int  # 0: no HTTP answer at all (the connection broke)
-    body: str
-    retry_after: str | None
-
-
-class _SteadyLoad:
-    """``clients`` threads, each posting ``/v1/infer`` every ``every_s`` (or as soon as
-    its last answer came, when slower), recording every outcome."""
-
-    def __init__(self, url: str, headers: dict[str, str], *, clients: int = 4,
-                 every_s: float = 0.05) -> None:
-        self.answers: list[_Answer] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._loop, args=(url, headers, every_s))
-                         for _ in range(clients)]
-
-    def _loop(self, url: str, headers: dict[str, str], every_s: float) -> None:
-        with httpx.Client(headers=headers, timeout=60) as client:
-            while not self._stop.is_set():
-                sent = time.monotonic()
-                try:
-                    r = client.post(f"{url}/v1/infer/{MODEL}", json={"input": _varied()})
-                    answer = _Answer(sent, time.monotonic(), r.status_code, r.text,
-                                     r.headers.get("Retry-After"))
-                except httpx.TransportError as exc:
-                    answer = _Answer(sent, time.monotonic(), 0, repr(exc), None)
-                self.answers.append(answer)
-                time.sleep(max(0.0, every_s - (time.monotonic() - sent)))
-
-    def __enter__(self) -> _SteadyLoad:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join()
-
-    def completed_between(self, start: float, end: float) -> int:
-        return sum(1 for a in self.answers if a.status == 200 and start <= a.done < end)
-
-
-def _replica_pids(app: str, deployment: str) -> list[int]:
-    actors = list_actors(filters=[("class_name", "=", f"ServeReplica:{app}:{deployment}"),
-                                  ("state", "=", "ALIVE")])
-    return [a.pid for a in actors]
-
-
 def _kill_one_under_load(service: RunningService, fraud: dict[str, Any], name: str,
-                         deployment: str, **overrides: Any) -> tuple[list[_Answer], float]:
-    """The Pulse application again under ``/{name}`` (``overrides`` to its settings):
-    steady load for 3 s, SIGKILL of one ``deployment`` replica, then load until
-    throughput is back to its level before (at most 30 s). Prints the figures; returns
-    the answers that were not 200 and the kill's time."""
+                         deployment: str, **overrides: Any) -> Kill:
+    """The Pulse application again under ``/{name}`` (``overrides`` to its settings),
+    one ``deployment`` replica SIGKILLed under steady load (tests/chaos.py). Prints the
+    figures; fails unless throughput came back within 30 s."""
     settings, url = _side_app(service, name, **overrides)
     try:
         _ready(url)
-        with _SteadyLoad(url, fraud["headers"]) as load:
-            time.sleep(3)
-            before = load.completed_between(time.monotonic() - 2, time.monotonic()) / 2
-            pids = _replica_pids(settings.serve_app_name, deployment)
-            assert pids, f"no {deployment} replica of {name} alive"
-            killed = time.monotonic()
-            os.kill(pids[0], signal.SIGKILL)
-            recovered = None
-            while time.monotonic() - killed < 30:
-                time.sleep(0.5)
-                now = time.monotonic()
-                if now - killed >= 2 and load.completed_between(now - 1, now) >= 0.8 * before:
-                    recovered = now - killed
-                    break
-            time.sleep(1)
+        kill = kill_one_under_load(f"{url}/v1/infer/{MODEL}", fraud["headers"],
+                                   lambda: {"input": _varied()}, settings.serve_app_name,
+                                   deployment)
     finally:
         serve.delete(settings.serve_app_name, _blocking=False)
-    failed = [a for a in load.answers if a.status != 200]
-    slowest = max(a.done - a.sent for a in load.answers if a.done > killed)
-    last_sent = max((a.sent - killed for a in failed), default=float("nan"))
-    print(f"{name}: {deployment} SIGKILL: sent {len(load.answers)}, failed {len(failed)} "
-          f"{sorted({(a.status, a.body[:120]) for a in failed})}, the last one sent "
-          f"{last_sent:+.2f} s after the kill, throughput back after "
-          f"{'never' if recovered is None else f'{recovered:.1f} s'}, slowest answer "
-          f"after the kill {slowest:.1f} s")
-    assert recovered is not None, f"throughput not back to {before:.0f}/s within 30 s"
-    return failed, killed
+    print(kill.summary(f"{name} {deployment}"))
+    assert kill.recovered is not None, f"throughput not back to {kill.before:.0f}/s within 30 s"
+    return kill
 
 
 @pytest.mark.parametrize("model_replicas", [1, 2])
@@ -345,10 +269,10 @@ def test_a_killed_model_server_replica_costs_no_request(
     or to the replacement Serve starts (before that, each was a 500)."""
     # Batches wait 0.2 s for company, so requests are always in flight on the replica
     # the kill hits.
-    failed, _ = _kill_one_under_load(service, fraud, f"chaos{model_replicas}", "ModelServer",
-                                     model_min_replicas=model_replicas,
-                                     model_max_replicas=model_replicas,
-                                     model_batch_size=64, model_batch_wait_s=0.2)
+    failed = _kill_one_under_load(service, fraud, f"chaos{model_replicas}", "ModelServer",
+                                  model_min_replicas=model_replicas,
+                                  model_max_replicas=model_replicas,
+                                  model_batch_size=64, model_batch_wait_s=0.2).failed
     if model_replicas > 1:
         assert failed == []
     else:  # the replacement came later than the resends' budget: 503s, no 500
@@ -361,8 +285,8 @@ def test_a_killed_ingress_replica_fails_only_its_requests_in_flight(
 ) -> None:
     """HTTP cannot move a half-answered POST to another process; every request sent
     after the kill goes to the live replica."""
-    failed, killed = _kill_one_under_load(service, fraud, "chaosin", "PulseIngress",
-                                          ingress_replicas=2)
+    kill = _kill_one_under_load(service, fraud, "chaosin", "PulseIngress", ingress_replicas=2)
+    failed, killed = kill.failed, kill.killed
     # Lost: the requests in flight, and those sent while the dead process's sockets
     # were still being torn down (a run: within 0.1 s of the kill). None later.
     assert [a for a in failed if a.sent > killed + 0.5] == [], failed
