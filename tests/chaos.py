@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from ray.util.state import list_actors
@@ -32,18 +32,21 @@ class Answer:
 
 class SteadyLoad:
     """``clients`` threads, each posting ``body()`` to ``url`` every ``every_s`` (or as
-    soon as its last answer came, when slower), recording every outcome."""
+    soon as its last answer came, when slower; at least ``after_failure_s`` after a
+    failure), recording every outcome."""
 
     def __init__(self, url: str, headers: dict[str, str], body: Callable[[], dict[str, Any]],
-                 *, clients: int = 4, every_s: float = 0.05) -> None:
+                 *, clients: int = 4, every_s: float = 0.05, after_failure_s: float = 0.0,
+                 timeout_s: float = 60) -> None:
         self.answers: list[Answer] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._loop, args=(url, headers, body, every_s))
-                         for _ in range(clients)]
+        self._threads = [threading.Thread(
+            target=self._loop, args=(url, headers, body, every_s, after_failure_s, timeout_s))
+            for _ in range(clients)]
 
     def _loop(self, url: str, headers: dict[str, str], body: Callable[[], dict[str, Any]],
-              every_s: float) -> None:
-        with httpx.Client(headers=headers, timeout=60) as client:
+              every_s: float, after_failure_s: float, timeout_s: float) -> None:
+        with httpx.Client(headers=headers, timeout=timeout_s) as client:
             while not self._stop.is_set():
                 sent = time.monotonic()
                 try:
@@ -53,9 +56,11 @@ class SteadyLoad:
                 except httpx.TransportError as exc:
                     answer = Answer(sent, time.monotonic(), 0, repr(exc), None)
                 self.answers.append(answer)
-                time.sleep(max(0.0, every_s - (time.monotonic() - sent)))
+                # A stopped service refuses at once: pause after a failure, no busy loop.
+                pace = every_s if answer.status == 200 else max(every_s, after_failure_s)
+                time.sleep(max(0.0, pace - (time.monotonic() - sent)))
 
-    def __enter__(self) -> SteadyLoad:
+    def __enter__(self) -> Self:
         for t in self._threads:
             t.start()
         return self

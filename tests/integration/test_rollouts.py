@@ -9,8 +9,8 @@ own), and a broken one that fails on the inputs the stable version scores in its
 
 from __future__ import annotations
 
+import json
 import random
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +25,7 @@ from deployments.service import RunningService
 from pulse_ray.runtime.rollouts import start_rollout_controller
 from pulse_ray.store import Database
 from pulse_ray.store.tables import InferenceRecord
+from tests.chaos import Answer, SteadyLoad
 from tests.rollout_candidates import broken, register_copy
 from tests.seed_bodies import FRAUD_INPUT
 
@@ -57,9 +58,10 @@ def canary(service: RunningService, tmp_path_factory: pytest.TempPathFactory,
         yield {"http": http, "stable": stable["version"]}
 
 
-class Answer(NamedTuple):
-    """One client request: its status (0: no HTTP answer at all), the version and
-    inference id of a 200, and when it was sent and answered (monotonic seconds)."""
+class Served(NamedTuple):
+    """One client request: its status (0: no answer, or not Pulse's JSON — the service
+    stopped), the version and inference id of a 200, and when it was sent and answered
+    (monotonic seconds)."""
 
     status: int
     version: str | None
@@ -68,43 +70,28 @@ class Answer(NamedTuple):
     answered: float
 
 
-class Clients:
-    """Four clients posting the pool's inputs, each request its own session. A request
-    that gets no answer, or one that is not Pulse's JSON (the service stopped), is
-    counted and the client goes on a moment later."""
+def _served(answer: Answer) -> Served:
+    if answer.status != 200:
+        return Served(answer.status, None, "", answer.sent, answer.done)
+    try:
+        body = json.loads(answer.body)
+    except ValueError:
+        return Served(0, None, "", answer.sent, answer.done)
+    return Served(200, body.get("version"), body.get("id", ""), answer.sent, answer.done)
+
+
+class Clients(SteadyLoad):
+    """Four clients posting the pool's inputs as fast as answers come, each request its
+    own session."""
 
     def __init__(self, service: RunningService, headers: dict[str, str]) -> None:
-        self.results: list[Answer] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._loop, args=(service, headers))
-                         for _ in range(4)]
+        super().__init__(f"{service.url}/v1/infer/{MODEL}", headers, lambda: {
+            "input": random.choice(POOL), "options": {"session_id": str(uuid.uuid4())}},
+            every_s=0.0, after_failure_s=0.1, timeout_s=30)
 
-    def _loop(self, service: RunningService, headers: dict[str, str]) -> None:
-        with httpx.Client(base_url=service.url, headers=headers, timeout=30) as client:
-            while not self._stop.is_set():
-                sent = time.monotonic()
-                try:
-                    r = client.post(f"/v1/infer/{MODEL}", json={
-                        "input": random.choice(POOL),
-                        "options": {"session_id": str(uuid.uuid4())}})
-                    body = r.json() if r.status_code == 200 else {}
-                    answer = Answer(r.status_code, body.get("version"), body.get("id", ""),
-                                    sent, time.monotonic())
-                except (httpx.HTTPError, ValueError):
-                    answer = Answer(0, None, "", sent, time.monotonic())
-                self.results.append(answer)
-                if answer.status != 200:
-                    time.sleep(0.1)  # a stopped service refuses at once: no busy loop
-
-    def __enter__(self) -> Clients:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join()
+    @property
+    def results(self) -> list[Served]:
+        return [_served(answer) for answer in self.answers]
 
 
 def _canary(http: httpx.Client, version: str, timeout: float,
