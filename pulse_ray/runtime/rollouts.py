@@ -3,26 +3,23 @@
 (:class:`~pulse_ray.services.drift.DriftWatch`, which also prunes the inputs kept) in a
 thread of its own, each pass on its own cadence.
 
-One per store, named after it, like the webhook dispatcher: every ingress replica asks
-for it by name when it starts, the first creates it. It reserves no CPU (it sleeps
-between ticks that read a few rows), so the resource plan's serving share is
-untouched. Ray restarts it after a crash, and its loop starts in ``__init__``; the
+One per store (:mod:`pulse_ray.runtime.background`), like the webhook dispatcher. It
+reserves no CPU (it sleeps between ticks that read a few rows), so the resource plan's
+serving share is untouched. Ray restarts it after a crash, and its loop starts in ``__init__``; the
 rollouts' state is in the store, so a restarted controller — or one started by a
 restarted service — carries on where the last tick left them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-import threading
 from typing import Any
 
 import ray
 
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.runtime.background import per_store, run_loops
 from pulse_ray.services.drift import DriftConfig, DriftWatch
 from pulse_ray.services.rollouts import RolloutController
 from pulse_ray.store import Database
@@ -42,14 +39,7 @@ class _ControllerActor:
                                        tick_s=settings.rollout_tick_s)
         drift = DriftWatch(database=database, clock=utcnow, config=DriftConfig.of(settings),
                            interval_s=settings.drift_interval_s)
-
-        async def loops() -> None:
-            stopping = asyncio.Event()
-            await asyncio.gather(controller.run(stopping), drift.run(stopping))
-
-        self._thread = threading.Thread(target=lambda: asyncio.run(loops()),
-                                        name="controller", daemon=True)
-        self._thread.start()
+        self._thread = run_loops("controller", controller.run, drift.run)
         logger.info("rollout controller running")
 
     def alive(self) -> bool:
@@ -58,7 +48,4 @@ class _ControllerActor:
 
 def start_rollout_controller(settings: Settings) -> Any:
     """The controller actor for this store (created on first call)."""
-    store = hashlib.sha256(settings.store_url.encode()).hexdigest()[:12]
-    return _ControllerActor.options(  # type: ignore[attr-defined]
-        name=f"pulse-rollouts-{store}", get_if_exists=True, lifetime="detached",
-    ).remote(settings)
+    return per_store(_ControllerActor, "pulse-rollouts", settings)
