@@ -334,6 +334,9 @@ class InferenceRecord(SQLModel, table=True):
     # clears it after PULSE_INFERENCE_INPUTS_RETENTION_H.
     inputs: dict[str, Any] | None = Field(default=None, sa_column=Column(
         JSON(none_as_null=True), nullable=True))  # None is SQL NULL, not JSON null
+    # What it answered (the label's value, a persona): feedback is scored against it.
+    prediction: Any = Field(default=None, sa_column=Column(JSON(none_as_null=True),
+                                                           nullable=True))
 
 
 class DriftReference(SQLModel, table=True):

@@ -27,6 +27,7 @@ from pulse_ray.schemas.training import TrainOptions
 from pulse_ray.services.retrain import RetrainService
 from pulse_ray.services.retraining import RetrainLoop
 from pulse_ray.services.snapshots import SnapshotService
+from pulse_ray.services.timeline import timeline
 from pulse_ray.services.training import JobState, RunStates
 from pulse_ray.snapshots import LocalSnapshotRunner
 from pulse_ray.store import Database
@@ -35,7 +36,15 @@ from pulse_ray.store import feedback as feedback_repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import rollouts as rollout_repo
 from pulse_ray.store import runs as run_repo
-from pulse_ray.store.tables import InferenceRecord, RetrainAttempt, RetrainPolicy, Snapshot
+from pulse_ray.store.tables import (
+    InferenceRecord,
+    RetrainAttempt,
+    RetrainPolicy,
+    Rollout,
+    Snapshot,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 
 from .conftest import PLAN, T0
 
@@ -142,7 +151,7 @@ def _setup(world: World, *, min_new_labels: int = 20, margin: float = 0.01) -> N
             record = InferenceRecord(
                 id=new_id(IdPrefix.INFERENCE, now=made), account="acme", model_id=model.id,
                 version="1.0.0-aaaaaa", latency_ms=1.0, cached=False, created_at=made,
-                inputs={"amount": 1000.0 + i, "merchant": "crypto"})
+                inputs={"amount": 1000.0 + i, "merchant": "crypto"}, prediction=True)
             session.add(record)
             session.flush()
             feedback_repo.add_feedback(session=session, record=record, label=i % 2 == 0,
@@ -203,6 +212,27 @@ def test_a_better_retrain_is_trained_on_feedback_and_deployed_through_a_canary(
     assert [(a.status, a.run, a.rollout) for a in policy.attempts] == [
         ("promoted", attempt.run_id, attempt.rollout_id)]
     assert policy.status.new_labels == 0  # spent by this retrain
+
+    # The canary ends promoted: model.updated says by how much it was better, and the
+    # timeline says why each version was live and how its predictions fared.
+    with database.session() as session:
+        session.add(WebhookEndpoint(id="wh_1", account="acme", url="http://h", secret="s",
+                                    events=["model.updated"], created_at=T0))
+        rollout = session.get(Rollout, attempt.rollout_id)
+        assert rollout is not None
+        rollout_repo.finish(session=session, rollout=rollout, ending="promoted",
+                            reason="healthy at 100%", figures={}, by_key=None,
+                            now=world.clock())
+        updated = session.exec(select(WebhookMessage)).one()
+        model = model_repo.get_model(session=session, name="fraud-detector", account="acme")
+        line = timeline(session=session, model=model)
+    assert updated.payload["data"]["evaluation"]["champion"] == 0.70
+    assert updated.payload["data"]["evaluation"]["candidate"] == 0.80
+    assert [(p.version, p.reason, p.ended_at is None) for p in line.periods] == [
+        ("1.1.0-bbbbbb", "retrain_promoted", True), ("1.0.0-aaaaaa", "training", False)]
+    assert line.periods[0].evaluation == version.public().evaluation
+    champion = line.periods[1].outcomes  # it said fraud each time; half were
+    assert (champion.labelled, champion.scored, champion.accuracy) == (50, 50, 0.5)
 
 
 def test_a_challenger_not_better_by_the_margin_is_kept_not_promoted(

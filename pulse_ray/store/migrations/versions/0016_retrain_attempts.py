@@ -1,6 +1,7 @@
 """retrain attempts: each retrain the controller made of a due policy (why, its run,
 the holdout figures of the new version and the champion, the decision); a version's
-evaluation against the champion
+evaluation against the champion; what each inference answered (feedback is scored
+against it)
 
 Revision ID: 0016
 Revises: 0015
@@ -23,6 +24,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("model_versions") as batch:
         batch.add_column(sa.Column("evaluation", sa.JSON(), nullable=True))
+    with op.batch_alter_table("inference_records") as batch:
+        batch.add_column(sa.Column("prediction", sa.JSON(), nullable=True))
     op.create_table(
         "retrain_attempts",
         sa.Column("id", sa.String(40), primary_key=True),
@@ -57,5 +60,7 @@ def downgrade() -> None:
     op.drop_index("ix_retrain_attempts_model_id", table_name="retrain_attempts")
     op.drop_index("ix_retrain_attempts_account", table_name="retrain_attempts")
     op.drop_table("retrain_attempts")
+    with op.batch_alter_table("inference_records") as batch:
+        batch.drop_column("prediction")
     with op.batch_alter_table("model_versions") as batch:
         batch.drop_column("evaluation")
