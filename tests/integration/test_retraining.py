@@ -23,6 +23,10 @@ from tests.seed_bodies import FRAUD_INPUT
 
 from .conftest import MakeKey, bearer, demo_snapshot, train, wait_for_run
 
+# The first test pays for the session's start, two champions' runs and two retrains' on a
+# 2-core machine (~4 min there; the retrains themselves ~1 min each, side by side).
+pytestmark = pytest.mark.timeout(600)
+
 POLICIES = {
     # f1_score: the champion never learned "crypto"; the retrained version has
     "fraud-loop-better": {"metric": "f1_score", "promotion_margin": 0.005},
