@@ -96,9 +96,14 @@ class World:
             self.evaluated.append(holdout.num_rows)
             return {"f1_score": figures[uri.rsplit("/", 1)[1].split("-")[0]]}
 
-        self.loop = RetrainLoop(database=database, clock=self.clock, settings=settings,
-                                snapshots=self.snapshots, backend=self.jobs,
-                                states=self.states, plan=lambda: PLAN, evaluate=evaluate)
+        self.evaluate = evaluate
+        self.restart()
+
+    def restart(self) -> None:
+        self.loop = RetrainLoop(database=self.database, clock=self.clock,
+                                settings=self.settings, snapshots=self.snapshots,
+                                backend=self.jobs, states=self.states, plan=lambda: PLAN,
+                                evaluate=self.evaluate)
 
     def tick(self, after_s: float = 60) -> None:
         self.clock.now += timedelta(seconds=after_s)
@@ -241,6 +246,7 @@ def test_a_challenger_not_better_by_the_margin_is_kept_not_promoted(
     _setup(world, margin=0.01)
     world.tick()
     world.train(world.attempt().run_id or "", "bbbbbb")
+    world.restart()  # a new controller knows only the store: it carries the attempt on
     world.tick()
     attempt = world.attempt()
     assert (attempt.status, attempt.candidate_metric, attempt.champion_metric) == (
