@@ -31,7 +31,7 @@ class Change:
 def reason(change: Change) -> Reason:
     """Why the deployed version changed: a rollback; a retrain's version judged better
     (through its canary, or at once); a canary's promotion (its end gives a reason); a
-    person's deploy; a run's ``deploy`` option."""
+    run's ``deploy`` option; else a person's deploy."""
     if change.action == "rollback":
         return "rolled_back"
     if change.evaluation is not None and change.evaluation.get("promoted") \
@@ -39,7 +39,8 @@ def reason(change: Change) -> Reason:
         return "retrain_promoted"  # its canary's end, or deployed at once by the loop
     if change.detail is not None:
         return "canary_promoted"
-    return "manual" if change.by_key is not None else "training"
+    # a run's deploy carries the key that started the run too
+    return "training" if change.by_run is not None else "manual"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ def _change(minutes: int, version: str, **kwargs: object) -> Change:
 
 
 def test_each_change_starts_a_period_that_the_next_one_ends() -> None:
-    changes = [_change(0, "1.0.0", by_run="run_a"),
+    changes = [_change(0, "1.0.0", by_run="run_a", by_key="key_a"),  # the run's key
                _change(10, "1.1.0", by_key="key_a"),
                _change(20, "1.0.0", action="rollback", by_key="key_a")]
     spans = periods(changes)
