@@ -242,6 +242,21 @@ class Settings(BaseSettings):
         default=30, gt=0, le=3600,
         description="How often the controller closes drift windows and prunes inputs.",
     )
+    retrain_interval_s: float = Field(
+        default=60, gt=0, le=3600,
+        description="How often the controller looks for due retrain policies and moves "
+        "the retrains in progress on.",
+    )
+    retrain_holdout_fraction: float = Field(
+        default=0.2, gt=0, lt=1,
+        description="The share of a retrain's labelled feedback, the latest by inference "
+        "time, held out (never trained on) to compare the new version with the champion.",
+    )
+    retrain_min_holdout_rows: int = Field(
+        default=50, ge=1,
+        description="A retrain with fewer held-out labelled rows fails saying so: a "
+        "comparison on fewer decides nothing.",
+    )
 
     # --- e-commerce (seed 002) ----------------------------------------------------
     shop_persona_model: str = Field(

@@ -33,6 +33,7 @@ class IdPrefix(StrEnum):
     CONVERSION = "conv"
     AUDIT = "aud"
     ROLLOUT = "rol"
+    RETRAIN = "rtr"
     # Internal: never part of a URL (models are addressed by name, versions by number).
     MODEL = "mdl"
     VERSION = "ver"

@@ -75,12 +75,15 @@ class InferenceEvent:
     # The validated input the version read (a reference, not a copy: building the record
     # costs the request nothing), kept for drift until PULSE_INFERENCE_INPUTS_RETENTION_H.
     inputs: dict[str, Any] | None = None
+    # What it answered (the label's value, the persona): feedback is scored against it.
+    prediction: Any = None
 
     @classmethod
     def of(cls, principal: Principal, served: ServedModel, *, started: float,
            cached: bool, now: datetime, session_id: str | None = None,
            recommended: list[str] | None = None, rollout_id: str | None = None,
-           arm: str | None = None, inputs: dict[str, Any] | None = None) -> InferenceEvent:
+           arm: str | None = None, inputs: dict[str, Any] | None = None,
+           prediction: Any = None) -> InferenceEvent:
         """The record of one answered inference: a new id, and the latency since
         ``started`` (``time.perf_counter()`` when the request began)."""
         return cls(id=new_id(IdPrefix.INFERENCE, now=now), account=principal.account,
@@ -88,7 +91,7 @@ class InferenceEvent:
                    version=served.version, cached=cached, created_at=now,
                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
                    session_id=session_id, recommended=recommended, rollout_id=rollout_id,
-                   arm=arm, inputs=inputs)
+                   arm=arm, inputs=inputs, prediction=prediction)
 
 
 @dataclass(frozen=True, slots=True)

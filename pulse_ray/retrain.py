@@ -3,18 +3,22 @@ due — a scheduled time (or, with ``on_drift``, a drift alert) since the last o
 enough new labels to learn from. Pure: the clock and the counts are arguments.
 
 A schedule is ``daily`` (00:00 UTC) or a five-field cron string (minute hour
-day-of-month month day-of-week, UTC; ``*``, lists, ranges and ``/`` steps; day of week
-0-6 from Sunday, 7 also Sunday). As in cron, when both day fields are restricted a day
-matching either fires.
+day-of-month month day-of-week, UTC), read by croniter: ``*``, lists, ranges, ``/``
+steps and names (``mon``, ``jan``) as in cron, where a day matching either restricted
+day field fires.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Literal
+import math
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-__all__ = ["HIGHER_IS_BETTER", "Due", "Schedule", "due", "parse_schedule"]
+from croniter import CroniterBadDateError, croniter
+
+__all__ = ["HIGHER_IS_BETTER", "Due", "Evaluation", "Schedule", "due", "holdout_size",
+           "judge", "parse_schedule"]
 
 # The metrics a promotion margin can be measured on, by family: each one higher-better,
 # so "better by the margin" means one thing.
@@ -23,85 +27,39 @@ HIGHER_IS_BETTER: dict[str, frozenset[str]] = {
                                      "roc_auc"}),
     "tabular-regressor": frozenset({"r2"}),
 }
-_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
-           ("day of week", 0, 7))
-_HORIZON_DAYS = 366 * 5  # a cron that cannot fire within it (Feb 30) is refused
+_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Sunday
-    any_day: bool  # day of month was *
-    any_weekday: bool  # day of week was *
-
-    def _day_fires(self, day: datetime) -> bool:
-        if day.month not in self.months:
-            return False
-        by_date = day.day in self.days
-        by_weekday = (day.isoweekday() % 7) in self.weekdays
-        if self.any_day or self.any_weekday:
-            return by_date and by_weekday
-        return by_date or by_weekday
+    cron: str  # five fields
 
     def next_after(self, when: datetime) -> datetime:
-        """The first time strictly after ``when`` that the schedule fires."""
-        start = (when + timedelta(minutes=1)).replace(second=0, microsecond=0)
-        day = start.replace(hour=0, minute=0)
-        for _ in range(_HORIZON_DAYS):
-            if self._day_fires(day):
-                for hour in sorted(self.hours):
-                    for minute in sorted(self.minutes):
-                        fire = day.replace(hour=hour, minute=minute)
-                        if fire >= start:
-                            return fire
-            day += timedelta(days=1)
-        raise ValueError("the schedule never fires")
-
-
-def _field(text: str, name: str, low: int, high: int) -> frozenset[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        body, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if body == "*":
-            start, end = low, high
-        elif "-" in body:
-            first, _, last = body.partition("-")
-            start, end = int(first), int(last)
-        else:
-            start = end = int(body)
-            if step_text:
-                end = high
-        if step < 1 or not low <= start <= end <= high:
-            raise ValueError(f"{name} '{part}' is out of {low}-{high}")
-        values.update(range(start, end + 1, step))
-    return frozenset(values)
+        """The first time strictly after ``when`` that the schedule fires (UTC)."""
+        fire: datetime = croniter(self.cron, when.astimezone(UTC)).get_next(datetime)
+        return fire.astimezone(UTC)
 
 
 def parse_schedule(text: str) -> Schedule:
-    """Raises ValueError saying what is wrong with ``text``."""
-    fields = "0 0 * * *" if text.strip() == "daily" else text
-    parts = fields.split()
+    """Raises ValueError saying what is wrong with ``text``, naming the cron field."""
+    cron = "0 0 * * *" if text.strip() == "daily" else text.strip()
+    parts = cron.split()
     if len(parts) != 5:
         raise ValueError('must be "daily" or a cron string of five fields '
                          "(minute hour day-of-month month day-of-week)")
-    try:
-        sets = [_field(p, name, low, high)
-                for p, (name, low, high) in zip(parts, _FIELDS, strict=True)]
-    except ValueError as exc:
-        if "invalid literal" in str(exc):
-            raise ValueError(f"'{text}' is not a cron string of numbers, *, -, / and ,"
-                             ) from None
-        raise
-    weekdays = frozenset(d % 7 for d in sets[4])
-    schedule = Schedule(minutes=sets[0], hours=sets[1], days=sets[2], months=sets[3],
-                        weekdays=weekdays, any_day=parts[2].startswith("*"),
-                        any_weekday=parts[4].startswith("*"))
-    schedule.next_after(datetime(2000, 1, 1))  # one that never fires is refused here
+    for index, (part, name) in enumerate(zip(parts, _FIELDS, strict=True)):
+        # Each field alone among stars: croniter's own error does not say which it is.
+        probe = ["*"] * 5
+        probe[index] = part
+        if not croniter.is_valid(" ".join(probe)):
+            raise ValueError(f"{name} '{part}' is not a valid cron field")
+    if not croniter.is_valid(cron):
+        raise ValueError(f"'{text}' is not a valid cron string")
+    schedule = Schedule(cron=" ".join(parts))
+    try:  # one that never fires (Feb 30) is refused here
+        schedule.next_after(datetime(2000, 1, 1, tzinfo=UTC))
+    except CroniterBadDateError:
+        raise ValueError(f"'{text}' never fires") from None
     return schedule
 
 
@@ -131,3 +89,44 @@ def due(*, schedule: Schedule, since: datetime, now: datetime, new_labels: int,
     if new_labels < min_new_labels:
         return Due(False, "labels", next_at)
     return Due(True, "schedule" if fired <= now else "drift", next_at)
+
+
+def holdout_size(labelled: int, *, fraction: float) -> int:
+    """How many of ``labelled`` feedback rows, the latest, are held out: ``fraction`` of
+    them, at least one while there are two (so something is left to train on)."""
+    if labelled < 2:
+        return 0
+    return min(labelled - 1, max(1, round(labelled * fraction)))
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A retrained version against the champion on the same holdout, and the verdict."""
+
+    metric: str
+    candidate: float
+    champion: float | None  # None: nothing was deployed
+    champion_version: str | None
+    margin: float
+    holdout_rows: int
+    promoted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge(*, metric: str, candidate: float, champion: float | None,
+          champion_version: str | None, margin: float, holdout_rows: int) -> Evaluation:
+    """Promoted when nothing is deployed, or the candidate beats the champion by
+    ``margin`` (strictly better when the margin is 0). A figure that is not a number (an
+    AUC on a one-class holdout) proves nothing: not promoted."""
+    if champion is None:
+        promoted = math.isfinite(candidate)
+    elif not (math.isfinite(candidate) and math.isfinite(champion)):
+        promoted = False
+    else:
+        gain = candidate - champion
+        promoted = gain >= margin - 1e-12 if margin > 0 else gain > 0
+    return Evaluation(metric=metric, candidate=candidate, champion=champion,
+                      champion_version=champion_version, margin=margin,
+                      holdout_rows=holdout_rows, promoted=promoted)

@@ -194,6 +194,23 @@ def rollback(model: ModelArgument, json_output: JsonOption = False) -> None:
 
 
 @app.command()
+def timeline(model: ModelArgument, json_output: JsonOption = False) -> None:
+    """What was live when: each deployed version, why, its drift and feedback accuracy."""
+    with service.client() as client:
+        found = client.get_model_timeline(model)
+    if json_output:
+        print_json(found)
+        return
+    table(f"{found.model} timeline", ["from", "to", "version", "reason", "drift windows",
+                                      "max PSI", "labelled", "accuracy"], [
+        (format_timestamp(p.started_at),
+         format_timestamp(p.ended_at) if p.ended_at else "live", p.version, p.reason,
+         f"{p.drift.drift}/{p.drift.judged}", p.drift.max_psi, p.outcomes.labelled,
+         p.outcomes.accuracy if p.outcomes.accuracy is not None else p.outcomes.mae)
+        for p in found.periods])
+
+
+@app.command()
 def history(model: ModelArgument, json_output: JsonOption = False) -> None:
     """Every deploy and rollback, newest first."""
     with service.client() as client:

@@ -1,7 +1,8 @@
 """The cluster's controller: a detached Ray actor running
-:class:`~pulse_ray.services.rollouts.RolloutController` and the drift watch
-(:class:`~pulse_ray.services.drift.DriftWatch`, which also prunes the inputs kept) in a
-thread of its own, each pass on its own cadence.
+:class:`~pulse_ray.services.rollouts.RolloutController`, the drift watch
+(:class:`~pulse_ray.services.drift.DriftWatch`, which also prunes the inputs kept) and
+the retrain loop (:class:`~pulse_ray.services.retraining.RetrainLoop`: snapshots on Ray
+Data, runs on Ray Jobs) in a thread of its own, each pass on its own cadence.
 
 One per store (:mod:`pulse_ray.runtime.background`), like the webhook dispatcher. It
 reserves no CPU (it sleeps between ticks that read a few rows), so the resource plan's
@@ -17,11 +18,18 @@ from typing import Any
 
 import ray
 
+from pulse_ray.capacity import ResourcePlan, plan_resources
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.background import per_store, run_loops
+from pulse_ray.runtime.cluster import RayCluster
+from pulse_ray.runtime.jobs import RayJobsBackend
+from pulse_ray.runtime.snapshots import RaySnapshotRunner
 from pulse_ray.services.drift import DriftConfig, DriftWatch
+from pulse_ray.services.retraining import RetrainLoop
 from pulse_ray.services.rollouts import RolloutController
+from pulse_ray.services.snapshots import SnapshotService
+from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.timeutil import utcnow
 
@@ -39,7 +47,19 @@ class _ControllerActor:
                                        tick_s=settings.rollout_tick_s)
         drift = DriftWatch(database=database, clock=utcnow, config=DriftConfig.of(settings),
                            interval_s=settings.drift_interval_s)
-        self._thread = run_loops("controller", controller.run, drift.run)
+        cluster = RayCluster()
+
+        def plan() -> ResourcePlan:
+            return plan_resources(settings, cluster.totals())
+
+        retrain = RetrainLoop(
+            database=database, clock=utcnow, settings=settings, plan=plan,
+            snapshots=SnapshotService(database=database, runner=RaySnapshotRunner(),
+                                      storage_uri=settings.snapshot_uri, plan=plan,
+                                      clock=utcnow, deadline_s=settings.snapshot_deadline_s),
+            backend=RayJobsBackend(settings),
+            states=RunStates(clock=utcnow, artifact_uri=settings.artifact_uri))
+        self._thread = run_loops("controller", controller.run, drift.run, retrain.run)
         logger.info("rollout controller running")
 
     def alive(self) -> bool:

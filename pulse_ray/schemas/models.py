@@ -80,6 +80,10 @@ class VersionPublic(BaseModel):
     run: str = Field(description="The training run (run_…) that made it.")
     input_schema: dict[str, object] = Field(description="What inference accepts.")
     artifact_uri: str
+    evaluation: dict[str, object] | None = Field(
+        default=None, description="A retrained version against the champion on the "
+        "retrain's holdout: metric, candidate, champion, champion_version, margin, "
+        "holdout_rows and promoted (false: kept as a candidate, not promoted).")
 
 
 class ModelVersions(BaseModel):

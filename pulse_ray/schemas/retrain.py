@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pulse_ray.timeutil import Timestamp
 
-__all__ = ["RetrainPolicyBody", "RetrainPolicyPublic", "RetrainStatus"]
+__all__ = ["RetrainAttemptPublic", "RetrainPolicyBody", "RetrainPolicyPublic",
+           "RetrainStatus"]
 
 
 class RetrainPolicyBody(BaseModel):
@@ -38,6 +39,34 @@ class RetrainStatus(BaseModel):
     drifted: bool = Field(description="A feature crossed the drift threshold since then.")
 
 
+class RetrainAttemptPublic(BaseModel):
+    """One retrain the controller made, and what came of it."""
+
+    id: str = Field(examples=["rtr_2NxQ8aZ5bT3k9mW1pL4r7sV6y0"])
+    reason: Literal["schedule", "drift"] = Field(description="Why it was due.")
+    status: Literal["preparing", "training", "promoted", "not_promoted", "failed"] = Field(
+        description="promoted: better by the margin, deployed through a canary (rollout) "
+        "or at once when nothing was deployed; not_promoted: kept as a candidate.")
+    metric: str
+    promotion_margin: float
+    run: str | None = Field(description="The training run (run_…): its lineage.")
+    snapshot: str | None = Field(description="What it trained on: the fresh snapshot "
+                                 "(base_snapshot) with the feedback rows appended.")
+    base_snapshot: str | None
+    feedback_rows: int | None = Field(description="Labelled feedback rows trained on.")
+    holdout_rows: int | None = Field(description="The latest labelled rows, held out.")
+    version: str | None = Field(description="The version it trained.")
+    candidate_metric: float | None = Field(description="The new version's metric on the "
+                                           "holdout.")
+    champion_version: str | None
+    champion_metric: float | None = Field(description="The deployed version's, on the "
+                                          "same holdout.")
+    rollout: str | None = Field(description="The canary that deploys it (rol_…).")
+    error: str | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
+
+
 class RetrainPolicyPublic(BaseModel):
     model: str
     schedule: str
@@ -49,3 +78,5 @@ class RetrainPolicyPublic(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     status: RetrainStatus
+    attempts: list[RetrainAttemptPublic] = Field(
+        description="The latest retrains (at most 10), newest first.")

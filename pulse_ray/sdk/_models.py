@@ -11,6 +11,7 @@ from pulse_ray.schemas.drift import DriftReport
 from pulse_ray.schemas.models import ModelHistory, ModelPublic, ModelVersions, VersionPublic
 from pulse_ray.schemas.retrain import RetrainPolicyPublic
 from pulse_ray.schemas.rollouts import RolloutPublic
+from pulse_ray.schemas.timeline import Timeline
 from pulse_ray.sdk._core import Call, body, endpoint
 
 __all__ = ["ModelEndpoints"]
@@ -73,6 +74,12 @@ class ModelEndpoints:
     def get_model_history(self, model: str) -> Call[ModelHistory]:
         """Every deploy and rollback, newest first: who, when, from, to."""
         return Call.get(f"/v1/models/{model}/history", ModelHistory.model_validate)
+
+    @endpoint
+    def get_model_timeline(self, model: str) -> Call[Timeline]:
+        """What was live when: each deployed version's period, why it began, and its
+        drift and feedback figures, newest first."""
+        return Call.get(f"/v1/models/{model}/timeline", Timeline.model_validate)
 
     @endpoint
     def start_rollout(

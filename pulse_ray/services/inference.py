@@ -256,15 +256,17 @@ class InferenceCall:
         return output, False
 
     def record(self, *, cached: bool, inputs: dict[str, Any] | None = None,
-               session_id: str | None = None,
-               recommended: list[str] | None = None) -> InferenceEvent:
+               session_id: str | None = None, recommended: list[str] | None = None,
+               prediction: Any = None) -> InferenceEvent:
         """Logs the answered inference (written within the log's interval) with the
         validated ``inputs`` it read, which the controller's drift watch compares with
-        the version's training snapshot."""
+        the version's training snapshot, and the ``prediction`` a later outcome
+        (feedback) is scored against."""
         event = InferenceEvent.of(self.principal, self.served, started=self.started,
                                   cached=cached, now=self.service.clock(),
                                   session_id=session_id, recommended=recommended,
-                                  rollout_id=self.rollout_id, arm=self.arm, inputs=inputs)
+                                  rollout_id=self.rollout_id, arm=self.arm, inputs=inputs,
+                                  prediction=prediction)
         self.service.log.record(event)
         return event
 
@@ -272,7 +274,10 @@ class InferenceCall:
         """Validate → predict → record, for a request that sends the input itself."""
         inputs = self.validate(raw)
         output, cached = await self.predict(inputs)
-        return Inference(event=self.record(cached=cached, inputs=inputs), output=output,
+        # A model's output leads with its label column's value (TabularPreprocessor.decide).
+        prediction = next(iter(output.values()), None)
+        return Inference(event=self.record(cached=cached, inputs=inputs,
+                                           prediction=prediction), output=output,
                          imputed=[name for name, value in inputs.items() if value is None])
 
 

@@ -1,9 +1,10 @@
-"""The controller's loops: one blocking ``tick`` every so often, each in a thread so the
-actor's event loop stays free for the others."""
+"""The controller's loops: one ``tick`` every so often — a blocking one in a thread so
+the actor's event loop stays free for the others, a coroutine awaited on it."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,10 @@ async def every(interval_s: float, tick: Callable[[], Any], stopping: asyncio.Ev
     store away) is logged and the next one tries again."""
     while not stopping.is_set():
         try:
-            await to_thread.run_sync(tick)
+            if inspect.iscoroutinefunction(tick):
+                await tick()
+            else:
+                await to_thread.run_sync(tick)
         except Exception:
             logger.exception("%s tick failed; trying again", name)
         try:

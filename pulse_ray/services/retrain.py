@@ -10,9 +10,14 @@ from sqlmodel import Session
 from pulse_ray.errors import NotFoundError, ValidationError
 from pulse_ray.models.families import primary_metric
 from pulse_ray.retrain import HIGHER_IS_BETTER, due, parse_schedule
-from pulse_ray.schemas.retrain import RetrainPolicyBody, RetrainPolicyPublic, RetrainStatus
+from pulse_ray.schemas.retrain import (
+    RetrainAttemptPublic,
+    RetrainPolicyBody,
+    RetrainPolicyPublic,
+    RetrainStatus,
+)
 from pulse_ray.store import retrain as repo
-from pulse_ray.store.tables import Model, RetrainPolicy
+from pulse_ray.store.tables import Model, RetrainAttempt, RetrainPolicy
 
 __all__ = ["RetrainService"]
 
@@ -58,4 +63,11 @@ class RetrainService:
             updated_at=row.updated_at, status=RetrainStatus(
                 due=verdict.due, reason=verdict.reason,
                 next_scheduled_at=verdict.next_scheduled_at, new_labels=labels,
-                drifted=drifted))
+                drifted=drifted),
+            attempts=[_attempt(a) for a in repo.attempts(session=session, model=model)])
+
+
+def _attempt(row: RetrainAttempt) -> RetrainAttemptPublic:
+    return RetrainAttemptPublic.model_validate({
+        **row.model_dump(), "run": row.run_id, "snapshot": row.snapshot_id,
+        "base_snapshot": row.base_snapshot_id, "rollout": row.rollout_id})

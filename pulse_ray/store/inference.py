@@ -109,7 +109,8 @@ def insert_events(*, session: Session,
         {"id": e.id, "account": e.account, "key_id": e.key_id, "model_id": e.model_row_id,
          "version": e.version, "latency_ms": e.latency_ms, "cached": e.cached,
          "created_at": e.created_at, "session_id": e.session_id, "recommended": e.recommended,
-         "rollout_id": e.rollout_id, "arm": e.arm, "inputs": e.inputs}
+         "rollout_id": e.rollout_id, "arm": e.arm, "inputs": e.inputs,
+         "prediction": e.prediction}
         for e in events if isinstance(e, InferenceEvent)]
     failures = [{"rollout_id": e.rollout_id, "arm": e.arm, "created_at": e.created_at}
                 for e in events if isinstance(e, ArmFailure)]

@@ -142,7 +142,9 @@ def _promote(*, session: Session, model: Model, target: ModelVersion,
                       type_=EventType.MODEL_UPDATED, data={
                           "model": model.name, "version": target.version, "action": action,
                           "from_version": current.version if current else None,
-                          "metrics": target.metrics, "run": target.run_id})
+                          "metrics": target.metrics, "run": target.run_id,
+                          # a retrained version's: the champion's figure and its own
+                          "evaluation": target.evaluation})
     return target
 
 

@@ -262,6 +262,10 @@ class ModelVersion(SQLModel, table=True):
     input_schema: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     artifact_uri: str = Field(max_length=2048)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # A retrained version's judgement against the champion on the holdout
+    # (pulse_ray.retrain.Evaluation's JSON): figures, margin, promoted or not.
+    evaluation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON,
+                                                                             nullable=True))
 
     def public(self) -> VersionPublic:
         return VersionPublic.model_validate({**self.model_dump(), "run": self.run_id})
@@ -330,6 +334,9 @@ class InferenceRecord(SQLModel, table=True):
     # clears it after PULSE_INFERENCE_INPUTS_RETENTION_H.
     inputs: dict[str, Any] | None = Field(default=None, sa_column=Column(
         JSON(none_as_null=True), nullable=True))  # None is SQL NULL, not JSON null
+    # What it answered (the label's value, a persona): feedback is scored against it.
+    prediction: Any = Field(default=None, sa_column=Column(JSON(none_as_null=True),
+                                                           nullable=True))
 
 
 class DriftReference(SQLModel, table=True):
@@ -406,6 +413,41 @@ class RetrainPolicy(SQLModel, table=True):
                                                                             nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RetrainAttempt(SQLModel, table=True):
+    """One retrain the controller made of a due policy, step by step: ``preparing``
+    (snapshot, joined with feedback; holdout set aside), ``training`` (its run), then
+    ended ``promoted`` (a canary started, or deployed when nothing was), ``not_promoted``
+    or ``failed``. ``active_model_id`` is the model's id until it ends, so the unique
+    constraint keeps one attempt in progress per model whatever races."""
+
+    __tablename__ = "retrain_attempts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account: str = Field(max_length=100, index=True)
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), nullable=False, index=True))
+    active_model_id: str | None = Field(default=None, max_length=40, unique=True)
+    reason: str = Field(max_length=16)  # schedule | drift
+    status: str = Field(max_length=16)
+    metric: str = Field(max_length=32)
+    promotion_margin: float
+    base_snapshot_id: str | None = Field(default=None, max_length=40)
+    snapshot_id: str | None = Field(default=None, max_length=40)
+    holdout_uri: str | None = Field(default=None, max_length=2048)
+    feedback_rows: int | None = None  # feedback rows trained on
+    holdout_rows: int | None = None
+    run_id: str | None = Field(default=None, max_length=40)
+    version: str | None = Field(default=None, max_length=64)
+    champion_version: str | None = Field(default=None, max_length=64)
+    candidate_metric: float | None = None
+    champion_metric: float | None = None
+    rollout_id: str | None = Field(default=None, max_length=40)
+    error: str | None = Field(default=None, max_length=4000)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(),
+                                                                         nullable=True))
 
 
 class Rollout(SQLModel, table=True):

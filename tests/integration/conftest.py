@@ -93,6 +93,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         # Drift: windows of 200 inferences (the fewest judged), looked at every second.
         drift_window_requests=200,
         drift_interval_s=1,
+        # Retraining: due policies looked for every second; holdouts of 20 rows decide.
+        retrain_interval_s=1,
+        retrain_min_holdout_rows=20,
     )
     service = start_service(settings)
     try:

@@ -28,6 +28,8 @@ from pulse_ray.schemas.models import (
 )
 from pulse_ray.schemas.retrain import RetrainPolicyBody, RetrainPolicyPublic
 from pulse_ray.schemas.rollouts import DeployBody, RolloutPublic
+from pulse_ray.schemas.timeline import Timeline
+from pulse_ray.services.timeline import timeline as model_timeline
 from pulse_ray.store import models as repo
 
 router = APIRouter(prefix="/models", tags=["models"], route_class=JsonBodyRoute)
@@ -124,6 +126,16 @@ def history(model: str, principal: ReadKey, session: SessionDep) -> ModelHistory
     found = repo.get_model(session=session, name=model, account=principal.account)
     return ModelHistory(model=found.name, events=[
         e.public() for e in repo.history(session=session, model_id=found.id)])
+
+
+@router.get("/{model}/timeline", response_model=Timeline,
+            summary="What was live when: each deployed version, why, and how it did")
+def timeline(model: str, principal: ReadKey, session: SessionDep) -> Timeline:
+    """Each period a version was deployed (newest first) with the reason it began
+    (manual, training, canary_promoted, retrain_promoted, rolled_back), the drift
+    windows of its live inputs and the feedback on its predictions in that period."""
+    found = repo.get_model(session=session, name=model, account=principal.account)
+    return model_timeline(session=session, model=found)
 
 
 @router.get("/{model}/drift", response_model=DriftReport,

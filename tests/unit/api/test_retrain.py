@@ -29,6 +29,8 @@ def test_a_policy_is_stored_validated_and_scoped(
                        ({"cadence": "daily"}, "cadence")):
         response = client.put(URL, headers=headers, json=bad)
         assert response.status_code == 400 and _fields(response) == {field}, response.text
+    hour = client.put(URL, headers=headers, json={"schedule": "0 24 * * *"}).json()
+    assert "hour '24'" in hour["error"]["details"][0]["message"]  # the cron field named
     put = client.put(URL, headers=headers, json={"schedule": "0 3 * * *", "min_new_labels": 1,
                                                  "promotion_margin": 0.01})
     assert put.status_code == 200, put.text

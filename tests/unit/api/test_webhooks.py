@@ -135,4 +135,5 @@ def test_finished_runs_and_deploys_write_their_events(
     assert updated.type == "model.updated"
     assert updated.payload["data"] == {"model": "fraud-detector", "version": "1.1.0-bbbbbb",
                                        "action": "deploy", "from_version": None,
-                                       "metrics": {"f1_score": 0.5}, "run": loud}
+                                       "metrics": {"f1_score": 0.5}, "run": loud,
+                                       "evaluation": None}  # not a retrain's

@@ -81,6 +81,16 @@ def test_versions_deploy_rollback_history(api: FakeApi) -> None:
     assert "deploy" in runner.invoke(app, ["models", "history", "fraud-detector"]).stdout
 
 
+def test_the_timeline_shows_what_was_live_when(api: FakeApi) -> None:
+    api.on(f"GET {M}/timeline", PAYLOADS["timeline"])
+    shown = runner.invoke(app, ["models", "timeline", "fraud-detector"])
+    assert shown.exit_code == 0, shown.output
+    assert "1.0.0-def456" in shown.stdout and "manual" in shown.stdout
+    assert "live" in shown.stdout and "0.95" in shown.stdout
+    raw = runner.invoke(app, ["models", "timeline", "fraud-detector", "--json"])
+    assert json.loads(raw.stdout)["periods"][0]["outcomes"]["labelled"] == 40
+
+
 def test_a_canary_from_start_to_abort(api: FakeApi) -> None:
     api.on(f"POST {M}/versions/1.1.0-abc123/deploy", PAYLOADS["rollout"], status=202)
     api.on(f"GET {M}/rollout", PAYLOADS["rollout"])

@@ -77,6 +77,8 @@ ENDPOINTS: list[tuple[Callable[[Any], Any], str, str, dict[str, str], Any, Any]]
      {}, None, P["version"]),
     (lambda c: c.get_model_history("fraud-detector"), "GET",
      "/v1/models/fraud-detector/history", {}, None, P["history"]),
+    (lambda c: c.get_model_timeline("fraud-detector"), "GET",
+     "/v1/models/fraud-detector/timeline", {}, None, P["timeline"]),
     (lambda c: c.start_rollout("fraud-detector", "1.1.0-abc123", steps=(25, 100),
                                interval_s=30), "POST",
      "/v1/models/fraud-detector/versions/1.1.0-abc123/deploy", {},
