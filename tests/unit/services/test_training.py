@@ -62,6 +62,29 @@ def test_a_run_is_created_queued_with_its_spec_fixed(database: Database,
     assert RunSpec.from_json(spec.to_json()) == spec
 
 
+@pytest.mark.parametrize(("rows", "options", "single"), [
+    (1, {}, True),
+    (20_000, {}, True),
+    (20_001, {}, False),  # over PULSE_TRAIN_DIRECT_MAX_ROWS: Ray Train
+    (1, {"num_workers": 2}, False),
+    (1, {"gpu": True}, False),
+    (0, {}, False),  # a run created before specs carried rows
+])
+def test_only_small_one_worker_cpu_runs_train_in_one_process(
+        database: Database, states: RunStates, rows: int, options: dict[str, object],
+        single: bool) -> None:
+    with database.session() as session:
+        model, snapshot = model_and_snapshot(session)
+        snapshot.rows = rows
+        run = states.create(session=session, model=model, snapshot=snapshot,
+                            options=TrainOptions.model_validate(options), key_id=None,
+                            plan=PLAN)
+        spec = RunSpec.from_json(run.spec or {})
+    assert spec.rows == rows
+    assert spec.single_process(max_rows=20_000) is single
+    assert not spec.single_process(max_rows=0)  # 0: every run as a Ray Job
+
+
 def test_a_snapshot_that_does_not_fit_the_model_makes_no_run(database: Database,
                                                              states: RunStates) -> None:
     with database.session() as session:
