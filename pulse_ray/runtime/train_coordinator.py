@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ import torch
 from ray.util.placement_group import placement_group, remove_placement_group
 
 from pulse_ray.config import Settings
+from pulse_ray.errors import ConflictError
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.background import per_store
 from pulse_ray.runtime.jobs import RayJobsBackend
@@ -51,6 +53,7 @@ logger = logging.getLogger(__name__)
 COORDINATOR_JOB_PREFIX = "pulse-direct-"
 """Job ids of runs the coordinator trains (Ray Jobs' are ``pulse-run_…``)."""
 _LOG_LINES = 200  # kept per run, for GET /v1/train/{run}
+_SUBMITTED_WAIT_S = 10.0
 
 
 @dataclass
@@ -117,15 +120,27 @@ class _CoordinatorActor:
         if run is not None:
             run.stop.set()
 
+    def _submitted(self, run_id: str) -> None:
+        """Waits (briefly) until the API has recorded the run's job: its answer to the
+        submission says ``queued``, as for a Ray Job, and a restarted coordinator finds
+        the run by that job id."""
+        deadline = time.monotonic() + _SUBMITTED_WAIT_S
+        while time.monotonic() < deadline:
+            with self._database.session() as session:
+                if run_repo.get_run(session=session, run_id=run_id).ray_job_id:
+                    return
+            time.sleep(0.02)
+
     def _train(self, run_id: str) -> None:
         run = self._runs[run_id]
         try:
+            self._submitted(run_id)
             with self._database.session() as session:
                 spec = self._states.started(session=session, run_id=run_id)
             logger.info("training %s on %s as %s in the coordinator", spec.model,
                         spec.snapshot_id, run_id)
             registered = self._fit(spec, run)
-        except Cancelled:
+        except (Cancelled, ConflictError):  # stopped between epochs, or while registering
             run.phase = "stopped"
             logger.info("run %s stopped", run_id)
         except Exception as exc:

@@ -255,8 +255,14 @@ class RunStates:
 
         The version is ``MAJOR.MINOR.PATCH-<digest>``: minor up each time, major up when
         the input schema changes (:func:`~pulse_ray.registry.next_version`).
+
+        Raises:
+            ConflictError: the run ended meanwhile (cancelled, past its deadline): a
+                version it registered would come from a run that says it stopped.
         """
         run = run_repo.get_run(session=session, run_id=spec.run_id)
+        if run.status in TERMINAL:
+            raise ConflictError(f"Run {run.id} already ended ({run.status}): not registered")
         model = session.get(Model, run.model_id)
         assert model is not None  # foreign key
         latest = model_repo.latest_version(session=session, model_id=model.id)

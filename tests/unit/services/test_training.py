@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from pulse_ray.errors import ValidationError
+from pulse_ray.errors import ConflictError, ValidationError
 from pulse_ray.schemas.training import TrainOptions
 from pulse_ray.services.training import JobState, RunSpec, RunStates
 from pulse_ray.store import Database
@@ -122,6 +122,21 @@ def test_a_run_moves_queued_running_succeeded_and_ends_once(
     assert run.epochs == [{"epoch": 0, "loss": 0.5}]
     assert Path(states.artifact_uri, "a", "fraud-detector", "1.0.0-abc123", "model.pt").exists()
     assert sorted(events) == ["model.updated", "training.completed"]
+
+
+def test_a_run_cancelled_while_it_trains_registers_no_version(
+        database: Database, states: RunStates, saved: Path) -> None:
+    with database.session() as session:
+        model, snapshot = model_and_snapshot(session)
+        run = states.create(session=session, model=model, snapshot=snapshot,
+                            options=TrainOptions(), key_id=None, plan=PLAN)
+        spec = states.started(session=session, run_id=run.id)
+        states.cancelled(session=session, run_id=run.id, reason="cancelled on request")
+        with pytest.raises(ConflictError, match="already ended"):
+            states.register(session=session, spec=spec, saved=saved, digest="abc123",
+                            metrics={"f1_score": 0.4}, input_schema={"fields": {}})
+        assert model_repo.latest_version(session=session, model_id=model.id) is None
+        assert run_repo.get_run(session=session, run_id=run.id).status == "cancelled"
 
 
 def test_versions_count_up_and_deploy_only_when_asked_or_better(
