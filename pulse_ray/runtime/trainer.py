@@ -6,7 +6,6 @@ that."""
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,13 +48,11 @@ class _EpochRecorder(UserCallback):
 
     def after_report(self, run_context: Any, metrics: list[dict[str, Any]],
                      checkpoint: Any) -> None:
-        leader = metrics[0] if metrics else {}
-        entry = {k: float(v) for k, v in leader.items()} | {"reported_at": time.time()}
         database = Database(self.store_url)
         try:
             with database.session() as session:
                 RunStates(clock=utcnow).epoch(session=session, run_id=self.run_id,
-                                              metrics=entry)
+                                              metrics=metrics[0] if metrics else {})
         finally:
             database.dispose()
 

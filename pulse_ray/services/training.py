@@ -235,8 +235,12 @@ class RunStates:
         return RunSpec.from_json(run.spec)
 
     def epoch(self, *, session: Session, run_id: str, metrics: dict[str, float]) -> None:
+        """Appends an epoch's metrics, stamped ``reported_at`` (Unix seconds: progress and
+        the benchmarks' epoch times read it)."""
         run = run_repo.get_run(session=session, run_id=run_id)
-        run.epochs = [*run.epochs, metrics]  # a new list, so the JSON column is rewritten
+        entry = {k: float(v) for k, v in metrics.items()} | {
+            "reported_at": self.clock().timestamp()}
+        run.epochs = [*run.epochs, entry]  # a new list, so the JSON column is rewritten
         session.add(run)
         session.flush()
 

@@ -119,7 +119,8 @@ def test_a_run_moves_queued_running_succeeded_and_ends_once(
     assert (run.status, run.ray_job_id, run.version, run.error) == (
         "succeeded", "pulse-job", "1.0.0-abc123", None)
     assert run.running_at is not None and run.completed_at is not None
-    assert run.epochs == [{"epoch": 0, "loss": 0.5}]
+    assert run.epochs == [{"epoch": 0, "loss": 0.5, "reported_at": run.epochs[0]["reported_at"]}]
+    assert T0.timestamp() < run.epochs[0]["reported_at"] < run.completed_at.timestamp()
     assert Path(states.artifact_uri, "a", "fraud-detector", "1.0.0-abc123", "model.pt").exists()
     assert sorted(events) == ["model.updated", "training.completed"]
 
