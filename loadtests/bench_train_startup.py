@@ -1,13 +1,15 @@
 """Training start-up: where the time from ``POST /v1/train`` to a registered version
-goes for a small run, against the run's own epochs (the baseline: what a user waits
+goes for a small run, on each path, against the run's own epochs (what a user waits
 for anyway).
 
-Starts Pulse, snapshots a demo table of ``--rows`` rows, then trains ``fraud-detector``
-``--rounds`` times (``--epochs`` each, never deployed) and prints, as medians over the
-rounds, each phase from the run's own timestamps:
+Starts Pulse with ``PULSE_TRAIN_DIRECT_MAX_ROWS`` = ``--rows`` and snapshots two demo
+tables: ``--rows`` rows (trained in the training coordinator) and one row more (too
+many: trained as a Ray Job with Ray Train, as every run was before the coordinator).
+It trains ``fraud-detector`` on each in alternating rounds (``--epochs`` each, never
+deployed) and prints, per path, the medians of each phase from the run's timestamps:
 
-* submit → running: the API queues the run and its job starts (a Ray Job's driver
-  process; the training coordinator's thread for a small run);
+* submit → running: the API queues the run and it starts (the job driver's process
+  start, imports and ``ray.init``; the coordinator's thread);
 * running → first epoch: the snapshot read, the workers started, the first epoch;
 * epochs: the run's epochs (first to last report, scaled to all of them);
 * last epoch → registered: the fit's end, the version saved and registered;
@@ -76,35 +78,47 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-start-"))
     settings = Settings(_env_file=None, data_dir=work, http_port=args.port,  # type: ignore[call-arg]
-                        ray_dashboard_port=args.port + 2000, rate_limits=False)
+                        ray_dashboard_port=args.port + 2000, rate_limits=False,
+                        train_direct_max_rows=args.rows)
     service = start_service(settings)
     database = Database(settings.store_url)
-    rounds: list[dict[str, float]] = []
+    paths = {"coordinator": args.rows, "Ray Job": args.rows + 1}  # rows of each snapshot
+    rounds: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
     try:
         http = httpx.Client(base_url=service.url, timeout=600, headers={
             "Authorization": f"Bearer {enterprise_key(settings.store_url)}"})
-        load(transactions(args.rows), str(work / "tx.db"))
-        http.post("/v1/datasources", json={"name": "tx", "type": "sqlite",
-                                           "path": str(work / "tx.db"),
-                                           "table": "transactions"}).raise_for_status()
-        snapshot = http.post("/v1/snapshot/tx").json()["id"]
+        snapshots = {}
+        for path, rows in paths.items():
+            name = f"tx-{rows}"
+            load(transactions(rows), str(work / f"{name}.db"))
+            http.post("/v1/datasources", json={"name": name, "type": "sqlite",
+                                               "path": str(work / f"{name}.db"),
+                                               "table": "transactions"}).raise_for_status()
+            snapshots[path] = http.post(f"/v1/snapshot/{name}").json()["id"]
         http.post("/v1/models", json={"name": "fraud-detector", "label_column": "is_fraud"})
         for _ in range(args.rounds):
-            rounds.append(timed_run(http, database, snapshot, options))
+            for path in paths:
+                rounds[path].append(timed_run(http, database, snapshots[path], options))
     finally:
         service.stop()
 
-    print(f"rows {args.rows:,}, epochs {args.epochs}, rounds {args.rounds} "
-          f"(direct path up to {settings.train_direct_max_rows:,} rows)")
-    medians = {phase: statistics.median(r[phase] for r in rounds) for phase in rounds[0]}
-    for phase, seconds in medians.items():
-        print(f"  {phase:<26} {seconds:6.1f} s   "
-              f"(rounds: {', '.join(f'{r[phase]:.1f}' for r in rounds)})")
-    total, epochs = medians["total (client)"], medians["epochs"]
-    print(f"submit -> registered {total:.1f} s   epochs {epochs:.1f} s   overhead "
-          f"{total - epochs:.1f} s   (target: total <= epochs + {TARGET_SLACK_S:g} s = "
-          f"{epochs + TARGET_SLACK_S:.1f} s)")
-
+    print(f"rows {args.rows:,} (Ray Job: {args.rows + 1:,}), epochs {args.epochs}, "
+          f"rounds {args.rounds}, medians (each round in brackets)")
+    medians = {path: {phase: statistics.median(r[phase] for r in runs) for phase in runs[0]}
+               for path, runs in rounds.items()}
+    coordinator, job = medians["coordinator"], medians["Ray Job"]
+    print(f"  {'phase':<26} {'coordinator':>12} {'Ray Job':>10}")
+    for phase in coordinator:
+        each = " | ".join(", ".join(f"{r[phase]:.1f}" for r in rounds[path]) for path in paths)
+        print(f"  {phase:<26} {coordinator[phase]:10.1f} s {job[phase]:8.1f} s   ({each})")
+    for path, phases in medians.items():
+        total, epochs = phases["total (client)"], phases["epochs"]
+        print(f"{path}: submit -> registered {total:.1f} s, epochs {epochs:.1f} s, overhead "
+              f"{total - epochs:.1f} s   (target: total <= epochs + {TARGET_SLACK_S:g} s = "
+              f"{epochs + TARGET_SLACK_S:.1f} s)")
+    print(f"coordinator / Ray Job: total "
+          f"{coordinator['total (client)'] / job['total (client)']:.2f}x, epochs "
+          f"{coordinator['epochs'] / job['epochs']:.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,9 @@
 """The training job's entrypoint: ``python -m pulse_ray.runtime.train_job``.
 
-Run by the API through Ray Job submission (``--run run_…``, a run it created), or by
-hand on any Ray cluster with the store's settings in the environment::
+Run by the API through Ray Job submission (``--run run_…``, a run it created) for runs
+too large for the training coordinator (:mod:`pulse_ray.runtime.train_coordinator`:
+more workers, a GPU, more than ``PULSE_TRAIN_DIRECT_MAX_ROWS`` rows), or by hand on any
+Ray cluster with the store's settings in the environment, whatever the run's size::
 
     ray job submit --runtime-env-json '{"env_vars": {"PULSE_STORE_URL": "..."}}' \\
         -- python -m pulse_ray.runtime.train_job --model fraud-detector --snapshot snap_…
