@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 COORDINATOR_JOB_PREFIX = "pulse-direct-"
 """Job ids of runs the coordinator trains (Ray Jobs' are ``pulse-run_…``)."""
 _LOG_LINES = 200  # kept per run, for GET /v1/train/{run}
+_RUNS_KEPT = 500  # ended runs whose phase and log the coordinator still answers for
 _SUBMITTED_WAIT_S = 10.0
 
 
@@ -100,6 +101,9 @@ class _CoordinatorActor:
 
     def start(self, run_id: str) -> None:
         if run_id not in self._runs:
+            ended = [r for r, run in self._runs.items() if run.phase != "running"]
+            for old in ended[:max(0, len(self._runs) - _RUNS_KEPT)]:  # oldest first
+                del self._runs[old]
             self._runs[run_id] = _Run()
             threading.Thread(target=self._train, args=(run_id,), name=run_id,
                              daemon=True).start()
@@ -107,8 +111,8 @@ class _CoordinatorActor:
     def state(self, run_id: str) -> JobState:
         run = self._runs.get(run_id)
         if run is None:
-            return JobState("failed", "the training coordinator restarted and no longer "
-                            "had this run")
+            return JobState("failed", "the training coordinator has no record of this run "
+                            "(it restarted without it, or the run ended long ago)")
         return JobState(run.phase, run.message)
 
     def logs(self, run_id: str, lines: int) -> str:
