@@ -32,7 +32,12 @@ from typing import Any
 
 import ray
 import torch
-from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.placement_group import (
+    PlacementGroup,
+    get_placement_group,
+    placement_group,
+    remove_placement_group,
+)
 
 from pulse_ray.config import Settings
 from pulse_ray.errors import ConflictError
@@ -160,7 +165,7 @@ class _CoordinatorActor:
     def _fit(self, spec: RunSpec, run: _Run) -> Any:
         """Fits and registers the run holding its worker's CPUs (a placement group)."""
         settings = self._settings
-        reserved = placement_group([{"CPU": spec.worker_cpus}])
+        reserved = _reserve(spec)
         torch.set_num_threads(max(1, int(spec.worker_cpus)))  # as a Train worker's
         try:
             ready, _ = ray.wait([reserved.ready()], timeout=settings.train_start_timeout_s)
@@ -180,6 +185,17 @@ class _CoordinatorActor:
     def _epoch(self, run_id: str, metrics: dict[str, float]) -> None:
         with self._database.session() as session:
             self._states.epoch(session=session, run_id=run_id, metrics=metrics)
+
+
+def _reserve(spec: RunSpec) -> PlacementGroup:
+    """The run's worker CPUs, as a placement group named after the run: one that a
+    coordinator killed mid-run left behind is removed first, not leaked."""
+    name = f"pulse-train-{spec.run_id}"
+    try:
+        remove_placement_group(get_placement_group(name))
+    except ValueError:  # none: the usual case
+        pass
+    return placement_group([{"CPU": spec.worker_cpus}], name=name)
 
 
 def start_training_coordinator(settings: Settings) -> Any:
