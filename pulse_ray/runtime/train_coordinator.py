@@ -32,6 +32,7 @@ from typing import Any
 
 import ray
 import torch
+from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util.placement_group import (
     PlacementGroup,
     get_placement_group,
@@ -40,7 +41,7 @@ from ray.util.placement_group import (
 )
 
 from pulse_ray.config import Settings
-from pulse_ray.errors import ConflictError
+from pulse_ray.errors import ConflictError, UnavailableError
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.background import per_store
 from pulse_ray.runtime.jobs import RayJobsBackend
@@ -60,6 +61,7 @@ COORDINATOR_JOB_PREFIX = "pulse-direct-"
 _LOG_LINES = 200  # kept per run, for GET /v1/train/{run}
 _RUNS_KEPT = 500  # ended runs whose phase and log the coordinator still answers for
 _SUBMITTED_WAIT_S = 10.0
+_ANSWER_TIMEOUT_S = 30.0  # a restarted coordinator imports torch first
 
 
 @dataclass
@@ -87,7 +89,10 @@ class _RunLogs(logging.Handler):
             run.log.append(self.format(record))
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=16)  # type: ignore[call-overload]
+# max_task_retries: a call made while Ray restarts the actor waits for the new one (every
+# method is safe to repeat) instead of failing.
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1,  # type: ignore[call-overload]
+            max_concurrency=16)
 class _CoordinatorActor:
     def __init__(self, settings: Settings) -> None:
         configure_logging(settings.log_level)
@@ -214,26 +219,40 @@ class RoutedTrainingBackend:
         # Started with the ingress, so the first small run finds torch imported.
         self.coordinator = start_training_coordinator(settings)
 
+    def _ask(self, method: str, *args: Any) -> Any:
+        """A coordinator call, waiting through a restart (its imports take seconds).
+
+        Raises:
+            UnavailableError: the coordinator did not answer within
+                :data:`_ANSWER_TIMEOUT_S`.
+        """
+        try:
+            return ray.get(getattr(self.coordinator, method).remote(*args),
+                           timeout=_ANSWER_TIMEOUT_S)
+        except (GetTimeoutError, RayActorError) as exc:
+            raise UnavailableError("The training coordinator is restarting; retry shortly",
+                                   retry_after_s=5) from exc
+
     def submit(self, spec: RunSpec) -> str:
         if not spec.single_process(self._settings.train_direct_max_rows):
             return self._jobs.submit(spec)
-        ray.get(self.coordinator.start.remote(spec.run_id))
+        self._ask("start", spec.run_id)
         return f"{COORDINATOR_JOB_PREFIX}{spec.run_id}"
 
     def state(self, job_id: str) -> JobState:
         if job_id.startswith(COORDINATOR_JOB_PREFIX):
-            state: JobState = ray.get(self.coordinator.state.remote(_run_of(job_id)))
+            state: JobState = self._ask("state", _run_of(job_id))
             return state
         return self._jobs.state(job_id)
 
     def logs(self, job_id: str, lines: int = 40) -> str:
         if job_id.startswith(COORDINATOR_JOB_PREFIX):
-            return str(ray.get(self.coordinator.logs.remote(_run_of(job_id), lines)))
+            return str(self._ask("logs", _run_of(job_id), lines))
         return self._jobs.logs(job_id, lines)
 
     def stop(self, job_id: str) -> None:
         if job_id.startswith(COORDINATOR_JOB_PREFIX):
-            ray.get(self.coordinator.stop.remote(_run_of(job_id)))
+            self._ask("stop", _run_of(job_id))
         else:
             self._jobs.stop(job_id)
 
