@@ -19,11 +19,11 @@ from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.buckets import RayBucketBackend
-from pulse_ray.runtime.jobs import RayJobsBackend
 from pulse_ray.runtime.metrics import RayRequestRecorder
 from pulse_ray.runtime.rollouts import start_rollout_controller
 from pulse_ray.runtime.serving import ServeEncoder, ServePredictor
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
+from pulse_ray.runtime.train_coordinator import RoutedTrainingBackend
 from pulse_ray.runtime.webhooks import start_dispatcher
 from pulse_ray.store.migrate import current_revision, head_revision
 
@@ -62,7 +62,7 @@ class PulseIngress:
             # One set of buckets for every replica, so limits hold service-wide.
             bucket_backend=RayBucketBackend(f"{app_name}-ratelimit"),
             snapshot_runner=RaySnapshotRunner(),
-            training_backend=RayJobsBackend(settings),
+            training_backend=RoutedTrainingBackend(settings),
             predictor=ServePredictor(model_server, lost_replica_retry_s=resend_s),
             encoder=ServeEncoder(text_encoder, lost_replica_retry_s=resend_s),
         )

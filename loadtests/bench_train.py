@@ -91,8 +91,10 @@ def main() -> None:
                "deploy": "never"}
 
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-train-"))
+    # Every run as a Ray Job (Ray Train), whatever --rows: its throughput is measured.
     settings = Settings(_env_file=None, data_dir=work, http_port=args.port,  # type: ignore[call-arg]
-                        ray_dashboard_port=args.port + 2000, rate_limits=False)
+                        ray_dashboard_port=args.port + 2000, rate_limits=False,
+                        train_direct_max_rows=0)
     service = start_service(settings)
     database = Database(settings.store_url)
     try:

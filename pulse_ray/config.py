@@ -145,6 +145,15 @@ class Settings(BaseSettings):
         "node costs one worker, and the run resumes on the nodes left.",
     )
 
+    train_direct_max_rows: int = Field(
+        default=100_000, ge=0,
+        description="Runs of one worker without a GPU on snapshots of at most this many rows "
+        "train in the store's training coordinator (a Ray actor that stays up with torch "
+        "loaded: seconds to start, not a Ray Job and a Train worker group); larger runs, "
+        "and runs of several workers or a GPU, run as Ray Jobs with Ray Train. 0: every "
+        "run as a Ray Job.",
+    )
+
     # --- inference -----------------------------------------------------------------
     model_cache_ttl_s: float = Field(
         default=1.0, gt=0, le=30,

@@ -113,8 +113,8 @@ def build_state(
             for one replica only, so the Serve ingress passes the shared Ray actor.
         snapshot_runner: what takes snapshots; the in-process default reads shards one
             after another, the Serve ingress passes the Ray Data runner.
-        training_backend: where training jobs run (Ray Jobs under Serve); without one
-            training routes answer 503.
+        training_backend: where training runs go (the training coordinator or Ray
+            Jobs, under Serve); without one training routes answer 503.
         predictor: what answers predictions; in-process by default, the ModelServer
             deployment's handle under Serve.
         encoder: the text model (tagging, search queries); in-process by default, the

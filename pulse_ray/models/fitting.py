@@ -21,7 +21,7 @@ imputation in front of a logistic regression does, and masking cost it accuracy
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ from pulse_ray.models.selection import (
 from pulse_ray.models.tabular import ARCHITECTURES, TabularNet, TabularPreprocessor
 
 __all__ = ["Fitting", "FeatureMasking", "Outcome", "Tensors", "fit_full_batch", "make_training",
-           "predict", "to_tensors", "train_epoch"]
+           "predict", "run_epochs", "to_tensors", "train_epoch"]
 
 WEIGHT_DECAY = 0.1  # AdamW (the MLP): each step shrinks weights by learning rate × 0.1
 # The linear candidate's inverse L2 strength, as scikit-learn's C (its default, 1): the
@@ -305,6 +305,15 @@ class Fitting:
             self.candidates.append(candidate)
             self.losses.append(loss.to(device))
 
+    @staticmethod
+    def of(preprocessor: TabularPreprocessor, options: Mapping[str, Any],
+           device: torch.device, **hooks: Any) -> Fitting:
+        """The fitting a run's options (``TrainOptions`` as a dict) ask for; ``hooks``:
+        ``prepare``, ``gather``, ``all_reduce`` (Ray Train's, with several workers)."""
+        return Fitting(preprocessor, learning_rate=options["learning_rate"],
+                       seed=options["seed"], patience=options["patience"],
+                       batch_size=options["batch_size"], device=device, **hooks)
+
     @property
     def done(self) -> bool:
         return all(c.stopping.stopped for c in self.candidates)
@@ -415,3 +424,14 @@ class Fitting:
             candidate.best_weights = saved["best_weights"]
             candidate.best_predictions = (None if saved["best_predictions"] is None
                                           else saved["best_predictions"].cpu().numpy())
+
+
+def run_epochs(fitting: Fitting, train: Tensors, validation: Tensors, *, start: int,
+               epochs: int, report: Callable[[int, dict[str, float]], None]) -> None:
+    """Epochs ``start`` to ``epochs`` (exclusive) until every candidate has stopped,
+    each one's metrics handed to ``report`` (which checkpoints): the loop of a Ray
+    Train worker and of a run fitted in one process alike."""
+    for epoch in range(start, epochs):
+        if fitting.done:  # every worker sees the same losses, so all stop together
+            break
+        report(epoch, fitting.epoch(epoch, train, validation))

@@ -7,7 +7,7 @@ import sys
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from pulse_ray.config import JOB_SETTINGS_VARIABLE, Settings
-from pulse_ray.services.training import JobPhase, JobState
+from pulse_ray.services.training import JobPhase, JobState, RunSpec
 
 __all__ = ["RayJobsBackend", "job_environment"]
 
@@ -43,7 +43,8 @@ class RayJobsBackend:
             self._client = JobSubmissionClient(self._settings.jobs_url)
         return self._client
 
-    def submit(self, run_id: str) -> str:
+    def submit(self, spec: RunSpec) -> str:
+        run_id = spec.run_id
         python = self._settings.job_python or sys.executable
         return str(self.client.submit_job(
             # -P: the job's working directory must not shadow packages (a `ray` folder

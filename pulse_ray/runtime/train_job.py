@@ -1,7 +1,9 @@
 """The training job's entrypoint: ``python -m pulse_ray.runtime.train_job``.
 
-Run by the API through Ray Job submission (``--run run_…``, a run it created), or by
-hand on any Ray cluster with the store's settings in the environment::
+Run by the API through Ray Job submission (``--run run_…``, a run it created) for runs
+too large for the training coordinator (:mod:`pulse_ray.runtime.train_coordinator`:
+more workers, a GPU, more than ``PULSE_TRAIN_DIRECT_MAX_ROWS`` rows), or by hand on any
+Ray cluster with the store's settings in the environment, whatever the run's size::
 
     ray job submit --runtime-env-json '{"env_vars": {"PULSE_STORE_URL": "..."}}' \\
         -- python -m pulse_ray.runtime.train_job --model fraud-detector --snapshot snap_…
@@ -31,10 +33,11 @@ import ray
 from pulse_ray.capacity import plan_resources
 from pulse_ray.config import Settings, job_settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.models.artifacts import TrainedModel, weights_digest
 from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.schemas.training import TrainOptions
 from pulse_ray.services.rollouts import canary_policy
-from pulse_ray.services.training import RunStates
+from pulse_ray.services.training import Registered, RunSpec, RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import snapshots as snapshot_repo
@@ -82,31 +85,42 @@ def _new_run(args: argparse.Namespace, states: RunStates, database: Database,
         return run.id
 
 
+def run_states(settings: Settings) -> RunStates:
+    """The run states a training process (this job, the coordinator) moves runs with."""
+    return RunStates(clock=utcnow, artifact_uri=settings.artifact_uri,
+                     auto_rollout=canary_policy(settings)
+                     if settings.rollout_auto_strategy == "canary" else None)
+
+
+def register_trained(*, database: Database, states: RunStates, spec: RunSpec,
+                     trained: TrainedModel, metrics: dict[str, float]) -> Registered:
+    """Saves ``trained`` and registers it as the run's version (the run succeeds)."""
+    with tempfile.TemporaryDirectory() as directory:
+        trained.save(Path(directory))
+        with database.session() as session:
+            return states.register(
+                session=session, spec=spec, saved=Path(directory),
+                digest=weights_digest(trained.net.state_dict()), metrics=metrics,
+                input_schema=trained.input_schema.model_dump())
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = job_settings()
     configure_logging(settings.log_level)
     args = _arguments(argv)
     database = Database(settings.store_url)
-    states = RunStates(clock=utcnow, artifact_uri=settings.artifact_uri,
-                       auto_rollout=canary_policy(settings)
-                       if settings.rollout_auto_strategy == "canary" else None)
+    states = run_states(settings)
     ray.init(log_to_driver=True)
     run_id = args.run or _new_run(args, states, database, settings)
     with database.session() as session:
         spec = states.started(session=session, run_id=run_id)
     logger.info("training %s on %s as %s", spec.model, spec.snapshot_id, run_id)
-    from pulse_ray.models.artifacts import weights_digest  # torch: after "running"
-    from pulse_ray.runtime.trainer import fit  # Ray Train too
+    from pulse_ray.runtime.trainer import fit  # Ray Train: after "running"
 
     try:
         trained, metrics = fit(spec, settings)
-        with tempfile.TemporaryDirectory() as directory:
-            trained.save(Path(directory))
-            with database.session() as session:
-                registered = states.register(
-                    session=session, spec=spec, saved=Path(directory),
-                    digest=weights_digest(trained.net.state_dict()), metrics=metrics,
-                    input_schema=trained.input_schema.model_dump())
+        registered = register_trained(database=database, states=states, spec=spec,
+                                      trained=trained, metrics=metrics)
     except Exception as exc:
         logger.error("run %s failed:\n%s", run_id, traceback.format_exc())
         with database.session() as session:

@@ -20,7 +20,7 @@ import ray.train.torch
 import torch
 import torch.distributed as dist
 
-from pulse_ray.models.fitting import Fitting, to_tensors
+from pulse_ray.models.fitting import Fitting, run_epochs, to_tensors
 from pulse_ray.models.tabular import TabularPreprocessor
 
 __all__ = ["CHECKPOINT_FILE", "train_loop_per_worker"]
@@ -53,16 +53,13 @@ def _all_reduce(local: torch.Tensor) -> torch.Tensor:
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     preprocessor = TabularPreprocessor.from_dict(config["preprocessor"])
-    options = config["options"]
     rank = ray.train.get_context().get_world_rank()
     device = ray.train.torch.get_device()
     train = _shard("train", preprocessor).to(device)
     validation = _shard("validation", preprocessor).to(device)
-    fitting = Fitting(preprocessor, learning_rate=options["learning_rate"],
-                      seed=options["seed"], patience=options["patience"],
-                      batch_size=options["batch_size"], device=device,
-                      prepare=ray.train.torch.prepare_model, gather=_gather,
-                      all_reduce=_all_reduce)
+    fitting = Fitting.of(preprocessor, config["options"], device,
+                         prepare=ray.train.torch.prepare_model, gather=_gather,
+                         all_reduce=_all_reduce)
     start = 0
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
@@ -72,14 +69,14 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         fitting.load_state_dict(state["fitting"])
         start = int(state["epoch"]) + 1
 
-    for epoch in range(start, options["epochs"]):
-        if fitting.done:  # every worker sees the same losses, so all stop together
-            break
-        metrics = fitting.epoch(epoch, train, validation)
+    def report(epoch: int, metrics: dict[str, float]) -> None:
         if rank != 0:
             ray.train.report(metrics)
-            continue
+            return
         with tempfile.TemporaryDirectory() as directory:
             torch.save({"fitting": fitting.state_dict(), "epoch": epoch},
                        Path(directory) / CHECKPOINT_FILE)
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+
+    run_epochs(fitting, train, validation, start=start, epochs=config["options"]["epochs"],
+               report=report)

@@ -6,7 +6,6 @@ that."""
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,12 @@ from ray.train.v2._internal.exceptions import WorkerGroupStartupTimeoutError
 from pulse_ray.config import Settings
 from pulse_ray.models.artifacts import TrainedModel
 from pulse_ray.models.fitting import Fitting
-from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import TableStats, split_rows, stats_batch
-from pulse_ray.models.tabular import TabularNet, fit_preprocessor
+from pulse_ray.models.tabular import fit_preprocessor
 from pulse_ray.runtime.data import configure_data_context
+from pulse_ray.runtime.train_direct import kept_model
 from pulse_ray.runtime.train_worker import CHECKPOINT_FILE, train_loop_per_worker
-from pulse_ray.services.training import RunSpec, RunStates
+from pulse_ray.services.training import RunSpec, RunStates, unplaceable
 from pulse_ray.store import Database
 from pulse_ray.timeutil import utcnow
 
@@ -49,25 +48,13 @@ class _EpochRecorder(UserCallback):
 
     def after_report(self, run_context: Any, metrics: list[dict[str, Any]],
                      checkpoint: Any) -> None:
-        leader = metrics[0] if metrics else {}
-        entry = {k: float(v) for k, v in leader.items()} | {"reported_at": time.time()}
         database = Database(self.store_url)
         try:
             with database.session() as session:
                 RunStates(clock=utcnow).epoch(session=session, run_id=self.run_id,
-                                              metrics=entry)
+                                              metrics=metrics[0] if metrics else {})
         finally:
             database.dispose()
-
-
-def _unplaceable(spec: RunSpec, settings: Settings) -> RuntimeError:
-    free = ray.available_resources().get("CPU", 0.0)
-    total = ray.cluster_resources().get("CPU", 0.0)
-    return RuntimeError(
-        f"{spec.options.num_workers} worker(s) of {spec.worker_cpus:g} CPU could not get "
-        f"their resources within {settings.train_start_timeout_s:g} s "
-        f"(PULSE_TRAIN_START_TIMEOUT_S): the cluster has {free:g} of {total:g} CPU free. "
-        "Free CPUs, lower options.num_workers or PULSE_TRAIN_WORKER_CPUS, or add nodes")
 
 
 def fit(spec: RunSpec, settings: Settings) -> tuple[TrainedModel, dict[str, float]]:
@@ -117,21 +104,14 @@ def fit(spec: RunSpec, settings: Settings) -> tuple[TrainedModel, dict[str, floa
         result = trainer.fit()
     except ControllerError as error:
         if isinstance(error.controller_failure, WorkerGroupStartupTimeoutError):
-            raise _unplaceable(spec, settings) from error
+            raise unplaceable(spec, settings, free=ray.available_resources().get("CPU", 0.0),
+                              total=ray.cluster_resources().get("CPU", 0.0)) from error
         raise
     if result.checkpoint is None or result.metrics is None:
         raise RuntimeError("training ended without a checkpoint")
     with result.checkpoint.as_directory() as directory:
         state = torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu",
                            weights_only=True)
-    fitting = Fitting(preprocessor, learning_rate=options.learning_rate, seed=options.seed,
-                      patience=options.patience, batch_size=options.batch_size,
-                      device=torch.device("cpu"))
+    fitting = Fitting.of(preprocessor, options.model_dump(), torch.device("cpu"))
     fitting.load_state_dict(state["fitting"])
-    outcome = fitting.outcome()
-    preprocessor.threshold = outcome.evaluation.threshold
-    preprocessor.temperature = outcome.temperature
-    net = TabularNet.for_preprocessor(preprocessor, outcome.architecture)
-    net.load_state_dict(outcome.weights)
-    return TrainedModel(net=net, preprocessor=preprocessor, architecture=outcome.architecture,
-                        contract=read_contract(spec.constraints)), outcome.metrics
+    return kept_model(fitting, spec)

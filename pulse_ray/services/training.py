@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from pulse_ray.auth import Principal
 from pulse_ray.capacity import ResourcePlan
+from pulse_ray.config import Settings
 from pulse_ray.errors import ConflictError, ErrorDetail, UnavailableError, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.artifacts import publish
@@ -46,11 +47,13 @@ from pulse_ray.webhooks.events import EventType
 
 __all__ = [
     "JobState",
+    "Registered",
     "RunSpec",
     "RunStates",
     "TrainingBackend",
     "TrainingService",
     "feature_columns",
+    "unplaceable",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,8 +70,8 @@ class JobState:
 class TrainingBackend(Protocol):
     """Where training jobs run (Ray Jobs; a double in API unit tests)."""
 
-    def submit(self, run_id: str) -> str:
-        """Starts the training job of ``run_id``; returns the job id."""
+    def submit(self, spec: RunSpec) -> str:
+        """Starts the training job of the run ``spec`` describes; returns the job id."""
         ...
 
     def state(self, job_id: str) -> JobState: ...
@@ -95,6 +98,16 @@ class RunSpec:
     worker_cpus: float
     data_cpus: float
     family: str = CLASSIFIER  # runs created before regressors existed classify
+    rows: int = 0  # the snapshot's (0 in runs created before specs said)
+
+    def single_process(self, max_rows: int) -> bool:
+        """Whether this run is small enough to train in one process without Ray Train
+        (:mod:`pulse_ray.runtime.train_coordinator`): one worker, no GPU, at most
+        ``max_rows`` rows (``PULSE_TRAIN_DIRECT_MAX_ROWS``). Below that size the run's
+        start-up (a job driver, a Train controller and worker, Ray Data) costs more than
+        its epochs; above it the epochs dominate and Ray Train's scale-out pays."""
+        return (self.options.num_workers == 1 and not self.options.gpu
+                and 0 < self.rows <= max_rows)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "features": list(self.features),
@@ -104,6 +117,17 @@ class RunSpec:
     def from_json(data: Mapping[str, Any]) -> RunSpec:
         return RunSpec(**{**data, "features": tuple(data["features"]),
                           "options": TrainOptions.model_validate(data["options"])})
+
+
+def unplaceable(spec: RunSpec, settings: Settings, *, free: float,
+                total: float) -> RuntimeError:
+    """What a run whose workers did not get their CPUs in time fails with (``free`` and
+    ``total``: the cluster's CPUs then)."""
+    return RuntimeError(
+        f"{spec.options.num_workers} worker(s) of {spec.worker_cpus:g} CPU could not get "
+        f"their resources within {settings.train_start_timeout_s:g} s "
+        f"(PULSE_TRAIN_START_TIMEOUT_S): the cluster has {free:g} of {total:g} CPU free. "
+        "Free CPUs, lower options.num_workers or PULSE_TRAIN_WORKER_CPUS, or add nodes")
 
 
 def feature_columns(model: Model, columns: Sequence[str]) -> list[str]:
@@ -181,7 +205,7 @@ class RunStates:
                        constraints=dict(model.constraints), options=options,
                        snapshot_id=snapshot.id, snapshot_uri=snapshot.uri,
                        worker_cpus=plan.train_worker_cpus, data_cpus=plan.train_data_cpus,
-                       family=model.family)
+                       family=model.family, rows=snapshot.rows)
         run = TrainingRun(id=run_id, account=model.account, key_id=key_id, model_id=model.id,
                           snapshot_id=snapshot.id, status="queued",
                           options=options.model_dump(), spec=spec.to_json(), epochs=[],
@@ -211,8 +235,12 @@ class RunStates:
         return RunSpec.from_json(run.spec)
 
     def epoch(self, *, session: Session, run_id: str, metrics: dict[str, float]) -> None:
+        """Appends an epoch's metrics, stamped ``reported_at`` (Unix seconds: progress and
+        the benchmarks' epoch times read it)."""
         run = run_repo.get_run(session=session, run_id=run_id)
-        run.epochs = [*run.epochs, metrics]  # a new list, so the JSON column is rewritten
+        entry = {k: float(v) for k, v in metrics.items()} | {
+            "reported_at": self.clock().timestamp()}
+        run.epochs = [*run.epochs, entry]  # a new list, so the JSON column is rewritten
         session.add(run)
         session.flush()
 
@@ -231,8 +259,14 @@ class RunStates:
 
         The version is ``MAJOR.MINOR.PATCH-<digest>``: minor up each time, major up when
         the input schema changes (:func:`~pulse_ray.registry.next_version`).
+
+        Raises:
+            ConflictError: the run ended meanwhile (cancelled, past its deadline): a
+                version it registered would come from a run that says it stopped.
         """
         run = run_repo.get_run(session=session, run_id=spec.run_id)
+        if run.status in TERMINAL:
+            raise ConflictError(f"Run {run.id} already ended ({run.status}): not registered")
         model = session.get(Model, run.model_id)
         assert model is not None  # foreign key
         latest = model_repo.latest_version(session=session, model_id=model.id)
@@ -386,7 +420,8 @@ class TrainingService:
             run = self._states.create(session=session, model=found, snapshot=snapshot,
                                       options=body.options, key_id=principal.key_id, plan=plan)
         try:
-            job_id = backend.submit(run.id)
+            assert run.spec is not None  # create wrote it
+            job_id = backend.submit(RunSpec.from_json(run.spec))
         except Exception as exc:
             with self._database.session() as session:
                 self._states.failed(session=session, run_id=run.id,

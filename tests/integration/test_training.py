@@ -1,6 +1,7 @@
-"""Training through the API: a Ray Job running Ray Train on a snapshot, registering
-versions that can be deployed and rolled back; a lost worker; a failing job; the same
-entrypoint submitted by hand with Ray's job client."""
+"""Training through the API — small runs in the training coordinator, the others as a
+Ray Job running Ray Train — registering versions that can be deployed and rolled back;
+a lost trainer on either path; a failing run; the same entrypoint submitted by hand with
+Ray's job client."""
 
 from __future__ import annotations
 
@@ -90,20 +91,24 @@ def test_train_register_deploy_and_roll_back(service: RunningService,
                 ("model.updated", second["version"]), ("model.updated", first["version"])])
 
 
-def test_a_killed_worker_resumes_from_its_checkpoint(service: RunningService,
-                                                     trained_setup: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("workers", "process"), [
+    (1, "_CoordinatorActor"),  # a small run: the coordinator trains it
+    (2, "RayTrainWorker"),  # a Ray Job: one of its Train workers
+], ids=["coordinator", "ray-train"])
+def test_a_killed_trainer_resumes_from_its_checkpoint(
+        service: RunningService, trained_setup: dict[str, Any], workers: int,
+        process: str) -> None:
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                       timeout=60) as http:
         run_id = train(http, FRAUD, trained_setup["snapshot"], epochs=40, batch_size=64,
-                        patience=40, deploy="never")  # no early stop: all 40 epochs
+                        patience=40, deploy="never", num_workers=workers)  # all 40 epochs
         deadline = time.monotonic() + 240
         while len(http.get(f"/v1/train/{run_id}").json()["epochs"]) < 2:
             assert time.monotonic() < deadline, "training never reached epoch 2"
             time.sleep(0.5)
-        workers = [a for a in list_actors(filters=[("class_name", "=", "RayTrainWorker"),
-                                                   ("state", "=", "ALIVE")])]
-        assert len(workers) == 1
-        os.kill(workers[0].pid, signal.SIGKILL)
+        trainers = list_actors(filters=[("class_name", "=", process), ("state", "=", "ALIVE")])
+        assert len(trainers) == workers
+        os.kill(trainers[0].pid, signal.SIGKILL)
         run = wait_for_run(http, run_id, timeout=400)
         assert run["status"] == "succeeded", run["error"]
         epochs = [e["epoch"] for e in run["epochs"]]
@@ -165,8 +170,9 @@ def test_a_run_whose_job_dies_is_marked_failed(service: RunningService,
                                                trained_setup: dict[str, Any]) -> None:
     with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                       timeout=60) as http:
+        # Two workers: a Ray Job (a small one-worker run has no job driver to kill).
         run_id = train(http, FRAUD, trained_setup["snapshot"], epochs=200, batch_size=32,
-                        deploy="never")
+                        deploy="never", num_workers=2)
         deadline = time.monotonic() + 240
         while http.get(f"/v1/train/{run_id}").json()["status"] != "running":
             assert time.monotonic() < deadline
@@ -187,18 +193,23 @@ class _Holder:
         return True
 
 
+@pytest.mark.parametrize(("workers", "spare"), [
+    (1, 0.5),  # the coordinator's run: its CPU reservation waits
+    (2, 1.5),  # a Ray Job: room for its data tasks (Ray Data samples Parquet with
+               # 1-CPU tasks) but not for its two workers (1 CPU each)
+], ids=["coordinator", "ray-train"])
 def test_a_run_whose_workers_cannot_get_cpus_fails_with_the_reason(
-        service: RunningService, trained_setup: dict[str, Any]) -> None:
-    # Room for the run's data tasks (Ray Data samples Parquet with 1-CPU tasks) but not
-    # for its two workers (1 CPU each): the cluster could run it, just not now.
+        service: RunningService, trained_setup: dict[str, Any], workers: int,
+        spare: float) -> None:
+    # The cluster could run it, just not now.
     free = ray.available_resources().get("CPU", 0.0)
-    holder = _Holder.options(num_cpus=round(free - 1.5, 2)).remote()  # type: ignore[attr-defined]
+    holder = _Holder.options(num_cpus=round(free - spare, 2)).remote()  # type: ignore[attr-defined]
     ray.get(holder.ready.remote())
     try:
         with httpx.Client(base_url=service.url, headers=trained_setup["headers"],
                           timeout=60) as http:
             run = wait_for_run(http, train(http, FRAUD, trained_setup["snapshot"], epochs=1,
-                                           num_workers=2, deploy="never"))
+                                           num_workers=workers, deploy="never"))
     finally:
         ray.kill(holder)
     assert run["status"] == "failed"

@@ -44,9 +44,9 @@ class RecordingBackend:
         self.stopped: list[str] = []
         self.phase = "running"
 
-    def submit(self, run_id: str) -> str:
-        self.submitted.append(run_id)
-        return f"pulse-{run_id}"
+    def submit(self, spec: RunSpec) -> str:
+        self.submitted.append(spec.run_id)
+        return f"pulse-{spec.run_id}"
 
     def state(self, job_id: str) -> JobState:
         return JobState(phase=self.phase, message="worker died: OOM")  # type: ignore[arg-type]

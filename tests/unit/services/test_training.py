@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from pulse_ray.errors import ValidationError
+from pulse_ray.errors import ConflictError, ValidationError
 from pulse_ray.schemas.training import TrainOptions
 from pulse_ray.services.training import JobState, RunSpec, RunStates
 from pulse_ray.store import Database
@@ -62,6 +62,29 @@ def test_a_run_is_created_queued_with_its_spec_fixed(database: Database,
     assert RunSpec.from_json(spec.to_json()) == spec
 
 
+@pytest.mark.parametrize(("rows", "options", "single"), [
+    (1, {}, True),
+    (20_000, {}, True),
+    (20_001, {}, False),  # over PULSE_TRAIN_DIRECT_MAX_ROWS: Ray Train
+    (1, {"num_workers": 2}, False),
+    (1, {"gpu": True}, False),
+    (0, {}, False),  # a run created before specs carried rows
+])
+def test_only_small_one_worker_cpu_runs_train_in_one_process(
+        database: Database, states: RunStates, rows: int, options: dict[str, object],
+        single: bool) -> None:
+    with database.session() as session:
+        model, snapshot = model_and_snapshot(session)
+        snapshot.rows = rows
+        run = states.create(session=session, model=model, snapshot=snapshot,
+                            options=TrainOptions.model_validate(options), key_id=None,
+                            plan=PLAN)
+        spec = RunSpec.from_json(run.spec or {})
+    assert spec.rows == rows
+    assert spec.single_process(max_rows=20_000) is single
+    assert not spec.single_process(max_rows=0)  # 0: every run as a Ray Job
+
+
 def test_a_snapshot_that_does_not_fit_the_model_makes_no_run(database: Database,
                                                              states: RunStates) -> None:
     with database.session() as session:
@@ -96,9 +119,25 @@ def test_a_run_moves_queued_running_succeeded_and_ends_once(
     assert (run.status, run.ray_job_id, run.version, run.error) == (
         "succeeded", "pulse-job", "1.0.0-abc123", None)
     assert run.running_at is not None and run.completed_at is not None
-    assert run.epochs == [{"epoch": 0, "loss": 0.5}]
+    assert run.epochs == [{"epoch": 0, "loss": 0.5, "reported_at": run.epochs[0]["reported_at"]}]
+    assert T0.timestamp() < run.epochs[0]["reported_at"] < run.completed_at.timestamp()
     assert Path(states.artifact_uri, "a", "fraud-detector", "1.0.0-abc123", "model.pt").exists()
     assert sorted(events) == ["model.updated", "training.completed"]
+
+
+def test_a_run_cancelled_while_it_trains_registers_no_version(
+        database: Database, states: RunStates, saved: Path) -> None:
+    with database.session() as session:
+        model, snapshot = model_and_snapshot(session)
+        run = states.create(session=session, model=model, snapshot=snapshot,
+                            options=TrainOptions(), key_id=None, plan=PLAN)
+        spec = states.started(session=session, run_id=run.id)
+        states.cancelled(session=session, run_id=run.id, reason="cancelled on request")
+        with pytest.raises(ConflictError, match="already ended"):
+            states.register(session=session, spec=spec, saved=saved, digest="abc123",
+                            metrics={"f1_score": 0.4}, input_schema={"fields": {}})
+        assert model_repo.latest_version(session=session, model_id=model.id) is None
+        assert run_repo.get_run(session=session, run_id=run.id).status == "cancelled"
 
 
 def test_versions_count_up_and_deploy_only_when_asked_or_better(
