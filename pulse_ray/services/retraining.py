@@ -52,7 +52,7 @@ from pulse_ray.store import retrain as repo
 from pulse_ray.store import rollouts as rollout_repo
 from pulse_ray.store import runs as run_repo
 from pulse_ray.store import snapshots as snapshot_repo
-from pulse_ray.store.tables import Datasource, Model, RetrainAttempt, Snapshot
+from pulse_ray.store.tables import Datasource, Model, RetrainAttempt, Snapshot, TrainingRun
 from pulse_ray.timeutil import Clock
 
 __all__ = ["Evaluator", "RetrainLoop", "evaluate_artifact"]
@@ -171,19 +171,15 @@ class RetrainLoop:
         fresh, _ = await self._snapshots.take(account=source.account,
                                               datasource=source.datasource,
                                               options=SnapshotOptions())
-        run_id = await to_thread.run_sync(self._join_and_queue, attempt_id, fresh.id,
-                                          source.options)
+        run = await to_thread.run_sync(self._join_and_queue, attempt_id, fresh.id,
+                                       source.options)
         try:
-            job_id = await to_thread.run_sync(self._backend.submit, run_id)
+            await to_thread.run_sync(self._states.submit, self._database, self._backend, run)
         except Exception as exc:
-            with self._database.session() as session:
-                self._states.failed(session=session, run_id=run_id,
-                                    error=f"submission failed: {exc}")
-            raise RetrainFailed(f"could not submit run {run_id}: {exc}") from exc
-        with self._database.session() as session:
-            self._states.submitted(session=session, run_id=run_id, job_id=job_id)
+            raise RetrainFailed(f"could not submit run {run.id}: {exc}") from exc
 
-    def _join_and_queue(self, attempt_id: str, fresh_id: str, options: TrainOptions) -> str:
+    def _join_and_queue(self, attempt_id: str, fresh_id: str,
+                        options: TrainOptions) -> TrainingRun:
         """The fresh snapshot joined with the feedback trained on, recorded as a
         snapshot of the same datasource; the holdout written beside; the run queued."""
         with self._database.session() as session:
@@ -220,7 +216,7 @@ class RetrainLoop:
             attempt.feedback_rows, attempt.holdout_rows = train_rows.num_rows, held
             session.add(attempt)
             session.flush()
-            return run.id
+            return run
 
     def _record_joined(self, session: Session, datasource: Datasource,
                        path: str) -> Snapshot:

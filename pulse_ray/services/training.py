@@ -214,6 +214,20 @@ class RunStates:
         session.flush()
         return run
 
+    def submit(self, database: Database, backend: TrainingBackend,
+               run: TrainingRun) -> TrainingRun:
+        """Submits the queued ``run``'s job and records it; a run Ray would not take is
+        marked failed before the backend's error is raised (for the caller to map)."""
+        try:
+            assert run.spec is not None  # create wrote it
+            job_id = backend.submit(RunSpec.from_json(run.spec))
+        except Exception as exc:
+            with database.session() as session:
+                self.failed(session=session, run_id=run.id, error=f"submission failed: {exc}")
+            raise
+        with database.session() as session:
+            return self.submitted(session=session, run_id=run.id, job_id=job_id)
+
     def submitted(self, *, session: Session, run_id: str, job_id: str) -> TrainingRun:
         """Records the job that runs it (once: a resubmission keeps the first id)."""
         run = run_repo.get_run(session=session, run_id=run_id)
@@ -420,17 +434,11 @@ class TrainingService:
             run = self._states.create(session=session, model=found, snapshot=snapshot,
                                       options=body.options, key_id=principal.key_id, plan=plan)
         try:
-            assert run.spec is not None  # create wrote it
-            job_id = backend.submit(RunSpec.from_json(run.spec))
+            submitted = self._states.submit(self._database, backend, run)
         except Exception as exc:
-            with self._database.session() as session:
-                self._states.failed(session=session, run_id=run.id,
-                                    error=f"submission failed: {exc}")
             raise UnavailableError("Could not submit the training job to Ray; retry shortly",
                                    retry_after_s=10) from exc
-        with self._database.session() as session:
-            return self._states.submitted(session=session, run_id=run.id,
-                                          job_id=job_id).public(found.name)
+        return submitted.public(found.name)
 
     def get(self, principal: Principal, run_id: str) -> RunDetail:
         """A run as it stands, reconciled with its job, with the job's log tail."""

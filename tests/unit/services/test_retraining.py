@@ -28,7 +28,7 @@ from pulse_ray.services.retrain import RetrainService
 from pulse_ray.services.retraining import RetrainLoop
 from pulse_ray.services.snapshots import SnapshotService
 from pulse_ray.services.timeline import timeline
-from pulse_ray.services.training import JobState, RunStates
+from pulse_ray.services.training import JobState, RunSpec, RunStates
 from pulse_ray.snapshots import LocalSnapshotRunner
 from pulse_ray.store import Database
 from pulse_ray.store import datasources as datasource_repo
@@ -66,9 +66,9 @@ class Jobs:
         self.submitted: list[str] = []
         self.phase = "running"
 
-    def submit(self, run_id: str) -> str:
-        self.submitted.append(run_id)
-        return f"job-{run_id}"
+    def submit(self, spec: RunSpec) -> str:
+        self.submitted.append(spec.run_id)
+        return f"job-{spec.run_id}"
 
     def state(self, job_id: str) -> JobState:
         return JobState(self.phase)  # type: ignore[arg-type]
