@@ -20,8 +20,8 @@ from pulse_ray.cache import BoundedCache
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import InputSchema
 
-__all__ = ["ArmFailure", "InferenceEvent", "LocalPredictor", "PredictionCache", "Predictor",
-           "ServedModel", "ShadowComparison"]
+__all__ = ["ArmFailure", "FailedInference", "InferenceEvent", "LocalPredictor",
+           "PredictionCache", "Predictor", "ServedModel", "ShadowComparison"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,7 @@ class InferenceEvent:
     created_at: datetime
     session_id: str | None = None  # e-commerce inferences: the shopper session
     recommended: list[str] | None = None  # ... and the products recommended to it
+    persona: str | None = None  # ... and the persona the model read in it
     rollout_id: str | None = None  # during a rollout: which one,
     arm: str | None = None  # ... and the arm that answered (pulse_ray.rollouts.Arm)
     # The validated input the version read (a reference, not a copy: building the record
@@ -79,16 +80,39 @@ class InferenceEvent:
     @classmethod
     def of(cls, principal: Principal, served: ServedModel, *, started: float,
            cached: bool, now: datetime, session_id: str | None = None,
-           recommended: list[str] | None = None, rollout_id: str | None = None,
-           arm: str | None = None, inputs: dict[str, Any] | None = None) -> InferenceEvent:
+           recommended: list[str] | None = None, persona: str | None = None,
+           rollout_id: str | None = None, arm: str | None = None,
+           inputs: dict[str, Any] | None = None) -> InferenceEvent:
         """The record of one answered inference: a new id, and the latency since
         ``started`` (``time.perf_counter()`` when the request began)."""
         return cls(id=new_id(IdPrefix.INFERENCE, now=now), account=principal.account,
                    key_id=principal.key_id, model_row_id=served.model_row_id,
                    version=served.version, cached=cached, created_at=now,
                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                   session_id=session_id, recommended=recommended, rollout_id=rollout_id,
-                   arm=arm, inputs=inputs)
+                   session_id=session_id, recommended=recommended, persona=persona,
+                   rollout_id=rollout_id, arm=arm, inputs=inputs)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedInference:
+    """A prediction that got no answer once its version was chosen, counted in the
+    traffic figures (it has no record: there is nothing to trace). ``server_side``: the
+    model raised or its replica was lost or saturated (a 5xx, what the error rate
+    counts); otherwise the request was refused (its input, a 4xx)."""
+
+    account: str
+    model_row_id: str
+    version: str
+    latency_ms: float
+    server_side: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, served: ServedModel, *, started: float, server_side: bool,
+           now: datetime) -> FailedInference:
+        return cls(account=served.account, model_row_id=served.model_row_id,
+                   version=served.version, server_side=server_side, created_at=now,
+                   latency_ms=round((time.perf_counter() - started) * 1000, 3))
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from pulse_ray.config import Settings
 from pulse_ray.errors import PulseError, ValidationError
 from pulse_ray.predictions import (
     ArmFailure,
+    FailedInference,
     InferenceEvent,
     PredictionCache,
     Predictor,
@@ -60,7 +61,7 @@ _WAIT_S = 1.0
 
 DirectoryKey = tuple[str, str, str | None]  # account, model name, pinned version
 ModelDirectory = Directory[DirectoryKey, Route]
-Entry = InferenceEvent | ArmFailure | ShadowComparison
+Entry = InferenceEvent | FailedInference | ArmFailure | ShadowComparison
 Writer = Callable[[list[Entry]], None]
 
 
@@ -199,12 +200,20 @@ class InferenceCall:
     shadow: Canary | None = None  # a shadow rollout: where a copy of the request goes
 
     def validate(self, raw: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
-        """The input as the version reads it (every field present, missing ones None).
+        """The input as the version reads it (every field present, missing ones None);
+        a refused input counts in the version's traffic as rejected.
 
         Raises:
             ValidationError: one detail per field the version cannot read, named
                 ``<prefix><field>``.
         """
+        try:
+            return self._validate(raw, prefix)
+        except ValidationError as error:
+            self._count_failure(error)
+            raise
+
+    def _validate(self, raw: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         try:
             return self.served.input_schema.validate_input(raw, prefix=prefix)
         except ValidationError:
@@ -218,6 +227,13 @@ class InferenceCall:
             self.served, self.arm = self.stable, "fallback"
             return inputs
 
+    def _count_failure(self, error: Exception) -> None:
+        """Logs a prediction that got no answer, for the traffic figures (batched with the
+        records: the request path only appends)."""
+        self.service.log.record(FailedInference.of(
+            self.served, started=self.started, server_side=_server_side(error),
+            now=self.service.clock()))
+
     def _failed(self, arm: Arm) -> None:
         assert self.rollout_id is not None
         self.service.log.record(ArmFailure(rollout_id=self.rollout_id, arm=arm,
@@ -226,8 +242,13 @@ class InferenceCall:
     async def predict(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The output for validated ``inputs``, from the cache when the same version
         answered an identical input; and whether it came from there. During a shadow
-        rollout a copy goes to the candidate once the answer is in hand."""
-        output, cached = await self._predict(inputs)
+        rollout a copy goes to the candidate once the answer is in hand. A failure counts
+        in the traffic of the version that failed last (the stable one after a fallback)."""
+        try:
+            output, cached = await self._predict(inputs)
+        except Exception as error:
+            self._count_failure(error)
+            raise
         if self.shadow is not None:
             self.service.shadows.offer(self.shadow, inputs, output)
         return output, cached
@@ -257,14 +278,16 @@ class InferenceCall:
 
     def record(self, *, cached: bool, inputs: dict[str, Any] | None = None,
                session_id: str | None = None,
-               recommended: list[str] | None = None) -> InferenceEvent:
+               recommended: list[str] | None = None,
+               persona: str | None = None) -> InferenceEvent:
         """Logs the answered inference (written within the log's interval) with the
         validated ``inputs`` it read, which the controller's drift watch compares with
         the version's training snapshot."""
         event = InferenceEvent.of(self.principal, self.served, started=self.started,
                                   cached=cached, now=self.service.clock(),
                                   session_id=session_id, recommended=recommended,
-                                  rollout_id=self.rollout_id, arm=self.arm, inputs=inputs)
+                                  persona=persona, rollout_id=self.rollout_id, arm=self.arm,
+                                  inputs=inputs)
         self.service.log.record(event)
         return event
 

@@ -125,7 +125,7 @@ class ShopService:
         weights = np.array([probabilities.get(n, 0.0) for n in PERSONA_NAMES], dtype=np.float32)
         picked = catalog.rank(shortlist, persona=weights, k=body.options.limit)
         event = call.record(cached=cached, inputs=inputs, session_id=body.session_id,
-                            recommended=picked.product_ids)
+                            recommended=picked.product_ids, persona=primary or None)
         return SessionInferResponse(
             id=event.id, session_id=body.session_id,
             persona=Persona(primary=primary, confidence=round(probabilities.get(primary, 0.0), 4),

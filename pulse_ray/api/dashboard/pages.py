@@ -27,13 +27,14 @@ from pulse_ray.api.dashboard.web import (
     render,
 )
 from pulse_ray.api.deps import AppStateDep, NowDep, SessionDep
-from pulse_ray.api.routers import datasources as datasource_routes
 from pulse_ray.api.routers import models as model_routes
 from pulse_ray.auth import Scope
 from pulse_ray.errors import NotFoundError, PulseError
 from pulse_ray.schemas.training import TERMINAL
-from pulse_ray.store import inference as inference_repo
+from pulse_ray.store import datasources as datasource_repo
+from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
+from pulse_ray.store import traffic as traffic_repo
 from pulse_ray.store import webhooks as webhook_repo
 
 router = APIRouter(prefix="/dashboard", route_class=PageRoute, include_in_schema=False)
@@ -87,14 +88,16 @@ async def logout(request: Request, action: ActionDep, state: AppStateDep) -> Res
 
 @router.get("")
 def overview(request: Request, viewer: ViewerDep, session: SessionDep, now: NowDep) -> Response:
+    """Traffic comes from the per-minute counts the ingress writes with its records
+    (:mod:`pulse_ray.store.traffic`), not from the records themselves."""
     account = viewer.principal.account
-    models = model_routes.list_models(viewer.principal, session, limit=_LIST).data
-    since = now - timedelta(hours=1)
-    traffic = inference_repo.traffic(session=session, account=account, since=since)
+    models, _ = model_repo.list_models(session=session, account=account, limit=_LIST)
+    traffic = traffic_repo.traffic(session=session, account=account,
+                                   since=now - timedelta(hours=1))
     runs = run_repo.list_runs(session=session, account=account, limit=8)
     failing = webhook_repo.failing_endpoints(session=session, account=account)
-    has_sources = bool(datasource_routes.list_datasources(viewer.principal, session,
-                                                          limit=1).data)
+    sources, _ = datasource_repo.list_datasources(session=session, account=account, limit=1)
+    has_sources = bool(sources)
     return render(request, "overview.html", viewer=viewer, models=models, traffic=traffic,
                   runs=[run.public(name) for run, name in runs], failing=failing,
                   empty=not models and not has_sources)
@@ -102,9 +105,9 @@ def overview(request: Request, viewer: ViewerDep, session: SessionDep, now: NowD
 
 @router.get("/models")
 def models_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    page = model_routes.list_models(viewer.principal, session, limit=_LIST)
-    return render(request, "models.html", viewer=viewer, models=page.data,
-                  has_more=page.has_more)
+    models, has_more = model_repo.list_models(session=session,
+                                              account=viewer.principal.account, limit=_LIST)
+    return render(request, "models.html", viewer=viewer, models=models, has_more=has_more)
 
 
 @router.get("/models/{model}")

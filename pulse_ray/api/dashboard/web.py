@@ -170,7 +170,14 @@ def redirect(request: Request, to: str) -> RedirectResponse:
 
 
 class PageRoute(APIRoute):
-    """Errors as pages, anonymous visitors to sign-in, security headers on everything."""
+    """Errors as pages, anonymous visitors to sign-in, security headers on everything;
+    every page answers HEAD as it answers GET, without the body (link checkers and
+    monitors ask with HEAD; FastAPI routes answer only the methods they list)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self.methods and "GET" in self.methods:
+            self.methods.add("HEAD")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -189,6 +196,9 @@ class PageRoute(APIRoute):
                 response = render(request, "error.html", viewer=None, status_code=error.http_status,
                                   title=title, error=error)
             response.headers.update(_HEADERS)
+            if request.method == "HEAD":  # the GET's status and headers, no body
+                return Response(status_code=response.status_code,
+                                headers=dict(response.headers))
             return response
 
         return page
