@@ -22,6 +22,7 @@ from pulse_ray.services.inference import Inference, InferenceLog, InferenceServi
 from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import inference as inference_repo
+from pulse_ray.store import traffic as traffic_repo
 
 from .conftest import PLAN, model_and_snapshot
 
@@ -149,6 +150,36 @@ def test_one_call_validates_predicts_and_records_and_the_cache_answers_repeats(
     assert record is not None and (record.version, record.key_id) == ("1.0.0-aaaaaa", "key_1")
     # The input as the version read it (imputed fields as null), for the drift watch.
     assert record.inputs == {"amount": 150.0, "country": None}
+
+
+class _FailingPredictor:
+    """A model that raises on every prediction (a bug in it, a lost replica)."""
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("model crashed")
+
+
+def test_failed_and_refused_predictions_count_in_the_versions_traffic(
+        database: Database, settings: Settings, tmp_path: Path) -> None:
+    """A model that raises is a failure (the error rate), an input the version refuses
+    is a rejection (the caller's 4xx): both counted for the version, neither a record."""
+    _deployed(database, tmp_path)
+    service = InferenceService(settings=settings.model_copy(update={"store_url": ""}),
+                               database=database, predictor=_FailingPredictor(),
+                               clock=lambda: T0 + timedelta(seconds=5))
+
+    async def scenario() -> None:
+        with pytest.raises(RuntimeError):
+            await (await service.call(PRINCIPAL, "m")).run({"amount": 150.0})
+        with pytest.raises(ValidationError):
+            await (await service.call(PRINCIPAL, "m")).run({"amount": -1.0})
+        await service.stop()
+
+    asyncio.run(scenario())
+    with database.session() as session:
+        [found] = traffic_repo.traffic(session=session, account="acme", since=T0)
+    assert (found.version, found.requests, found.answered, found.failed, found.rejected,
+            found.error_rate) == ("1.0.0-aaaaaa", 2, 0, 1, 1, 1.0)
 
 
 def test_a_young_record_is_waited_for_and_an_old_one_is_not(settings: Settings,
