@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
-from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -17,12 +16,12 @@ from pulse_ray.api import AppState
 from pulse_ray.api.dashboard.web import COOKIE, CSP
 from pulse_ray.auth import Scope
 from pulse_ray.ids import IdPrefix, new_id
-from pulse_ray.predictions import InferenceEvent, Predictor, ServedModel
+from pulse_ray.predictions import InferenceEvent
 from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import models as model_repo
 from tests.seed_bodies import FRAUD_INPUT
 
-from ..conftest import MakeKey, bearer, register_untrained
+from ..conftest import FailingFor, MakeKey, bearer, register_untrained
 
 MODEL = "fraud-detector"
 
@@ -279,18 +278,6 @@ def test_head_answers_like_get_without_a_body(client: TestClient, admin: str) ->
     assert client.head("/dashboard/static/pulse.css").status_code == 200
 
 
-class _FailingFor:
-    """The model raises for one input (a bug it has), answers the others."""
-
-    def __init__(self, inner: Predictor, amount: float) -> None:
-        self._inner, self._amount = inner, amount
-
-    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
-        if inputs.get("transaction_amount") == self._amount:
-            raise RuntimeError("the model crashed")
-        return await self._inner.predict(model, inputs)
-
-
 def test_the_overview_shows_the_error_rate_and_rejections(
         client: TestClient, admin: str, snapshot_id: str, state: AppState,
         demo_table: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -300,7 +287,7 @@ def test_the_overview_shows_the_error_rate_and_rejections(
                        table=demo_table, version="1.0.0-000001")
     client.post(f"/v1/models/{MODEL}/versions/1.0.0-000001/deploy", headers=headers)
     monkeypatch.setattr(state.inference, "predictor",
-                        _FailingFor(state.inference.predictor, 13.13))
+                        FailingFor(state.inference.predictor, 13.13))
     answers = [client.post(f"/v1/infer/{MODEL}", headers=headers, json={"input": body})
                for body in ({**FRAUD_INPUT, "transaction_amount": 13.13}, FRAUD_INPUT,
                             {**FRAUD_INPUT, "transaction_amount": -1})]
