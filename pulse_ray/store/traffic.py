@@ -71,11 +71,13 @@ def count_events(*, session: Session, events: Iterable[Any]) -> None:
     if not rows:
         return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(TrafficMinute).values(rows)
+    statement = dialect.insert(TrafficMinute)
     table = TrafficMinute.__table__  # type: ignore[attr-defined]
+    # Executed once per row by the driver (executemany), compiled once: a multi-row
+    # VALUES would be compiled afresh for every batch, in the replica's Python.
     session.execute(statement.on_conflict_do_update(
         index_elements=list(_KEY),
-        set_={name: table.c[name] + statement.excluded[name] for name in _COUNTS}))
+        set_={name: table.c[name] + statement.excluded[name] for name in _COUNTS}), rows)
 
 
 @dataclass(frozen=True, slots=True)
