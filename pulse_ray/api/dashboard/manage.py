@@ -1,8 +1,10 @@
 """API keys, `pulse auth login` approval, datasources and snapshots, webhooks, shop.
 
-As on the other pages, every read and every change goes through the API's own route
-functions or services with the session's principal; the scope a route needs is checked
-here the way the API's key dependencies check it (keys need admin).
+Every read and every change goes through what the API does, with the session's
+principal: keys and the shop through the store functions their routes call; datasources,
+snapshots and webhooks still through their route functions, whose work (listing with
+names, rotating, the delivery log) lives there. The scope a route needs is checked here
+the way the API's key dependencies check it (keys need admin).
 """
 
 from __future__ import annotations

@@ -197,8 +197,9 @@ class PageRoute(APIRoute):
                                   title=title, error=error)
             response.headers.update(_HEADERS)
             if request.method == "HEAD":  # the GET's status and headers, no body
-                return Response(status_code=response.status_code,
-                                headers=dict(response.headers))
+                head = Response(status_code=response.status_code)
+                head.raw_headers = response.raw_headers  # Content-Length, each Set-Cookie
+                return head
             return response
 
         return page
