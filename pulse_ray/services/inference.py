@@ -243,7 +243,8 @@ class InferenceCall:
         """The output for validated ``inputs``, from the cache when the same version
         answered an identical input; and whether it came from there. During a shadow
         rollout a copy goes to the candidate once the answer is in hand. A failure counts
-        in the traffic of the version that failed last (the stable one after a fallback)."""
+        in the traffic of the version that failed: a canary candidate's too when the
+        stable version answers for it."""
         try:
             output, cached = await self._predict(inputs)
         except Exception as error:
@@ -267,6 +268,7 @@ class InferenceCall:
             self._failed("stable" if self.arm == "fallback" else self.arm)
             if self.arm != "candidate" or self.stable is None:
                 raise
+            self._count_failure(error)  # in the candidate's traffic; the stable one answers
             # The candidate's failure is the candidate's, not the client's: the stable
             # version answers (inputs are read by name, so the same dict serves both).
             logger.warning("candidate %s failed (%s); the stable version answers",
