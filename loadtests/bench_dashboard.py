@@ -19,19 +19,17 @@ import argparse
 import os
 import random
 import re
-import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from _store import own_database
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 
 from pulse_ray.api import build_state, create_app
 from pulse_ray.auth import Scope
@@ -46,7 +44,6 @@ from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import keys as key_repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import upgrade
-from pulse_ray.store.engine import normalize_url
 from pulse_ray.store.tables import Datasource, Snapshot, TrainingRun
 from pulse_ray.timeutil import utcnow
 
@@ -142,25 +139,6 @@ def seed(settings: Settings) -> tuple[str, str, str]:
             conn.commit()
     state.database.dispose()
     return secret, "model-0", last
-
-
-@contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    """A database of its own on the PostgreSQL server, dropped afterwards; "" stays ""
-    (SQLite in the temporary data directory)."""
-    if not server_url:
-        yield ""
-        return
-    name = f"pulse_bench_{secrets.token_hex(6)}"
-    admin = create_engine(normalize_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def median_ms(client: TestClient, path: str, repeat: int,
