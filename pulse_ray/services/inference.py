@@ -108,9 +108,13 @@ class InferenceLog:
                 self._pending = batch + self._pending
 
     async def stop(self) -> None:
-        """Flushes everything (a clean shutdown loses nothing) and ends the writer."""
+        """Flushes everything (a clean shutdown loses nothing) and ends the writer. A
+        write in flight finishes first: cancelled mid-write, the writer would drop its
+        batch from the log while its thread was still writing it (lost on a store error,
+        and not yet in the store when ``stop`` returned)."""
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:
+                self._task.cancel()
         await self.flush()
 
 

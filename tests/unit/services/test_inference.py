@@ -78,6 +78,25 @@ def test_stop_flushes_what_is_pending() -> None:
     assert written == ["inf_0", "inf_1", "inf_2"]
 
 
+def test_stop_waits_for_a_write_in_flight() -> None:
+    """Stopping while the writer's thread is writing a batch returns once it is written
+    (cancelled mid-write, the batch would still be on its way when stop returned)."""
+    written: list[str] = []
+
+    def slow_write(events: list[InferenceEvent]) -> None:
+        time.sleep(0.3)
+        written.extend(e.id for e in events)
+
+    async def scenario() -> None:
+        log = InferenceLog(slow_write, interval_s=0.01)
+        log.record(_event(0))
+        await asyncio.sleep(0.1)  # the write has begun
+        await log.stop()
+        assert written == ["inf_0"]
+
+    asyncio.run(scenario())
+
+
 def test_a_full_batch_is_written_before_the_interval() -> None:
     written: list[int] = []
 
