@@ -186,7 +186,8 @@ class PageRoute(APIRoute):
             try:
                 response = await handler(request)
             except SignInRequired:
-                target = quote(request.url.path if request.method == "GET" else "/dashboard")
+                target = quote(request.url.path if request.method in ("GET", "HEAD")
+                               else "/dashboard")
                 response = redirect(request, f"/dashboard/login?next={target}")
             except PulseError as error:
                 if isinstance(error, ForbiddenError):

@@ -269,7 +269,8 @@ def test_head_answers_like_get_without_a_body(client: TestClient, admin: str) ->
     assert page.headers["content-security-policy"] == CSP
     assert int(page.headers["content-length"]) == len(client.get("/dashboard/login").content)
     anonymous = client.head("/dashboard/models", follow_redirects=False)
-    assert anonymous.status_code == 303  # as GET: sent to sign in
+    assert anonymous.status_code == 303  # as GET: sent to sign in, and back
+    assert anonymous.headers["location"] == "/dashboard/login?next=/dashboard/models"
     sign_in(client, admin)
     for path in ("/dashboard", "/dashboard/models", "/dashboard/shop", "/dashboard/keys"):
         answer = client.head(path)
