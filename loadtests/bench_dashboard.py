@@ -2,7 +2,10 @@
 
 Seeds a store with 10 models of 100 versions each (1,000 versions, each with its
 training run), a deploy history, and 100,000 inference records spread over the last
-hour, then renders every page in-process (the app the Serve ingress wraps, no Ray) and
+hour (a tenth of them shop inferences with a session and persona; 1% more predictions
+failed and 1% were refused, which have no record), written as the ingress writes them
+(:func:`~pulse_ray.store.inference.insert_events`, so with their traffic minutes), then
+renders every page in-process (the app the Serve ingress wraps, no Ray) and
 prints the median of several renders per page against a baseline measured in the same
 run: ``GET /v1/auth/whoami``, the cheapest authenticated request. The target is
 300 ms per page.
@@ -16,33 +19,31 @@ import argparse
 import os
 import random
 import re
-import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from _store import own_database
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 
 from pulse_ray.api import build_state, create_app
 from pulse_ray.auth import Scope
 from pulse_ray.config import Settings
 from pulse_ray.ids import IdPrefix, new_id
-from pulse_ray.predictions import InferenceEvent
+from pulse_ray.predictions import FailedInference, InferenceEvent
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.schemas.models import ModelCreate
 from pulse_ray.services.training import JobState
+from pulse_ray.shop.personas import PERSONA_NAMES
 from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import keys as key_repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import upgrade
-from pulse_ray.store.engine import normalize_url
 from pulse_ray.store.tables import Datasource, Snapshot, TrainingRun
 from pulse_ray.timeutil import utcnow
 
@@ -111,15 +112,23 @@ def seed(settings: Settings) -> tuple[str, str, str]:
     rng = random.Random(0)
     last = ""
     for _ in range(INFERENCES // 10_000):
-        events = []
+        events: list[InferenceEvent | FailedInference] = []
         for _event in range(10_000):
             model_id, version = rng.choice(deployed)
             at = now - timedelta(seconds=rng.uniform(0, 3600))
             last = new_id(IdPrefix.INFERENCE, now=at)
+            shop = rng.random() < 0.1
             events.append(InferenceEvent(id=last, account=account, key_id=None,
                                          model_row_id=model_id, version=version,
                                          latency_ms=rng.lognormvariate(1, 0.5),
-                                         cached=rng.random() < 0.1, created_at=at))
+                                         cached=rng.random() < 0.1, created_at=at,
+                                         session_id=f"sess_{rng.randrange(2000)}"
+                                         if shop else None,
+                                         prediction=rng.choice(PERSONA_NAMES) if shop else None))
+            if rng.random() < 0.02:
+                events.append(FailedInference(account=account, model_row_id=model_id,
+                                              version=version, latency_ms=5.0,
+                                              server_side=rng.random() < 0.5, created_at=at))
         with state.database.session() as session:
             inference_repo.insert_events(session=session, events=events)
     if state.database.engine.dialect.name == "postgresql":
@@ -130,25 +139,6 @@ def seed(settings: Settings) -> tuple[str, str, str]:
             conn.commit()
     state.database.dispose()
     return secret, "model-0", last
-
-
-@contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    """A database of its own on the PostgreSQL server, dropped afterwards; "" stays ""
-    (SQLite in the temporary data directory)."""
-    if not server_url:
-        yield ""
-        return
-    name = f"pulse_bench_{secrets.token_hex(6)}"
-    admin = create_engine(normalize_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def median_ms(client: TestClient, path: str, repeat: int,

@@ -20,8 +20,8 @@ from pulse_ray.cache import BoundedCache
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import InputSchema
 
-__all__ = ["ArmFailure", "InferenceEvent", "LocalPredictor", "PredictionCache", "Predictor",
-           "ServedModel", "ShadowComparison"]
+__all__ = ["ArmFailure", "FailedInference", "InferenceEvent", "LocalPredictor",
+           "PredictionCache", "Predictor", "ServedModel", "ShadowComparison"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,28 @@ class InferenceEvent:
                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
                    session_id=session_id, recommended=recommended, rollout_id=rollout_id,
                    arm=arm, inputs=inputs, prediction=prediction)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedInference:
+    """A prediction that got no answer once its version was chosen, counted in the
+    traffic figures (it has no record: there is nothing to trace). ``server_side``: the
+    model raised or its replica was lost or saturated (a 5xx, what the error rate
+    counts); otherwise the request was refused (its input, a 4xx)."""
+
+    account: str
+    model_row_id: str
+    version: str
+    latency_ms: float
+    server_side: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, served: ServedModel, *, started: float, server_side: bool,
+           now: datetime) -> FailedInference:
+        return cls(account=served.account, model_row_id=served.model_row_id,
+                   version=served.version, server_side=server_side, created_at=now,
+                   latency_ms=round((time.perf_counter() - started) * 1000, 3))
 
 
 @dataclass(frozen=True, slots=True)

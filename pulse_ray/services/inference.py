@@ -36,6 +36,7 @@ from pulse_ray.config import Settings
 from pulse_ray.errors import PulseError, ValidationError
 from pulse_ray.predictions import (
     ArmFailure,
+    FailedInference,
     InferenceEvent,
     PredictionCache,
     Predictor,
@@ -60,7 +61,7 @@ _WAIT_S = 1.0
 
 DirectoryKey = tuple[str, str, str | None]  # account, model name, pinned version
 ModelDirectory = Directory[DirectoryKey, Route]
-Entry = InferenceEvent | ArmFailure | ShadowComparison
+Entry = InferenceEvent | FailedInference | ArmFailure | ShadowComparison
 Writer = Callable[[list[Entry]], None]
 
 
@@ -107,9 +108,13 @@ class InferenceLog:
                 self._pending = batch + self._pending
 
     async def stop(self) -> None:
-        """Flushes everything (a clean shutdown loses nothing) and ends the writer."""
+        """Flushes everything (a clean shutdown loses nothing) and ends the writer. A
+        write in flight finishes first: cancelled mid-write, the writer would drop its
+        batch from the log while its thread was still writing it (lost on a store error,
+        and not yet in the store when ``stop`` returned)."""
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:
+                self._task.cancel()
         await self.flush()
 
 
@@ -199,12 +204,20 @@ class InferenceCall:
     shadow: Canary | None = None  # a shadow rollout: where a copy of the request goes
 
     def validate(self, raw: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
-        """The input as the version reads it (every field present, missing ones None).
+        """The input as the version reads it (every field present, missing ones None);
+        a refused input counts in the version's traffic as rejected.
 
         Raises:
             ValidationError: one detail per field the version cannot read, named
                 ``<prefix><field>``.
         """
+        try:
+            return self._validate(raw, prefix)
+        except ValidationError as error:
+            self._count_failure(error)
+            raise
+
+    def _validate(self, raw: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         try:
             return self.served.input_schema.validate_input(raw, prefix=prefix)
         except ValidationError:
@@ -218,6 +231,13 @@ class InferenceCall:
             self.served, self.arm = self.stable, "fallback"
             return inputs
 
+    def _count_failure(self, error: Exception) -> None:
+        """Logs a prediction that got no answer, for the traffic figures (batched with the
+        records: the request path only appends)."""
+        self.service.log.record(FailedInference.of(
+            self.served, started=self.started, server_side=_server_side(error),
+            now=self.service.clock()))
+
     def _failed(self, arm: Arm) -> None:
         assert self.rollout_id is not None
         self.service.log.record(ArmFailure(rollout_id=self.rollout_id, arm=arm,
@@ -226,8 +246,14 @@ class InferenceCall:
     async def predict(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The output for validated ``inputs``, from the cache when the same version
         answered an identical input; and whether it came from there. During a shadow
-        rollout a copy goes to the candidate once the answer is in hand."""
-        output, cached = await self._predict(inputs)
+        rollout a copy goes to the candidate once the answer is in hand. A failure counts
+        in the traffic of the version that failed: a canary candidate's too when the
+        stable version answers for it."""
+        try:
+            output, cached = await self._predict(inputs)
+        except Exception as error:
+            self._count_failure(error)
+            raise
         if self.shadow is not None:
             self.service.shadows.offer(self.shadow, inputs, output)
         return output, cached
@@ -246,6 +272,7 @@ class InferenceCall:
             self._failed("stable" if self.arm == "fallback" else self.arm)
             if self.arm != "candidate" or self.stable is None:
                 raise
+            self._count_failure(error)  # in the candidate's traffic; the stable one answers
             # The candidate's failure is the candidate's, not the client's: the stable
             # version answers (inputs are read by name, so the same dict serves both).
             logger.warning("candidate %s failed (%s); the stable version answers",

@@ -14,12 +14,15 @@ stored — and the code is spent.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+
+from cryptography.fernet import Fernet, InvalidToken
 
 from pulse_ray.auth import Principal, Scope
 from pulse_ray.errors import ForbiddenError, NotFoundError, RateLimitedError
@@ -44,6 +47,11 @@ MAX_PENDING_CODES = 1000
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _flash_box(token: str) -> Fernet:
+    key = hmac.new(token.encode("utf-8"), b"pulse-dashboard-flash", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def normalize_user_code(value: str) -> str:
@@ -118,6 +126,26 @@ class SignInService:
     def sign_out(self, token: str) -> None:
         with self._database.session() as session:
             repo.delete_session(session=session, token_hash=_digest(token))
+
+    def hold(self, token: str, message: str) -> None:
+        """Keeps ``message`` (a new key's secret) for the session's next :meth:`take`,
+        so a form can answer with a redirect (a refresh then repeats nothing). Stored
+        encrypted with a key derived from the session token, which the store never
+        holds: a leaked table shows no secret."""
+        with self._database.session() as session:
+            repo.set_flash(session=session, token_hash=_digest(token),
+                           flash=_flash_box(token).encrypt(message.encode()).decode())
+
+    def take(self, token: str) -> str | None:
+        """The message held for the session, once (it is deleted as it is read)."""
+        with self._database.session() as session:
+            sealed = repo.pop_flash(session=session, token_hash=_digest(token))
+        if sealed is None:
+            return None
+        try:
+            return _flash_box(token).decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            return None
 
     @staticmethod
     def csrf_token(session_token: str) -> str:

@@ -22,7 +22,9 @@ __all__ = [
     "delete_session",
     "device_code_by_hash",
     "device_code_by_user_code",
+    "pop_flash",
     "session_principal",
+    "set_flash",
     "touch_session",
 ]
 
@@ -58,6 +60,22 @@ def touch_session(*, session: Session, token_hash: str, now: datetime) -> None:
     session.execute(update(DashboardSession)
                     .where(col(DashboardSession.token_hash) == token_hash)
                     .values(last_seen_at=now))
+
+
+def set_flash(*, session: Session, token_hash: str, flash: str) -> None:
+    session.execute(update(DashboardSession)
+                    .where(col(DashboardSession.token_hash) == token_hash).values(flash=flash))
+
+
+def pop_flash(*, session: Session, token_hash: str) -> str | None:
+    """The session's flash, cleared in the same transaction (read once, even by two
+    requests at the same moment: the row is locked where the store can)."""
+    found = session.get(DashboardSession, token_hash, with_for_update=True)
+    if found is None or found.flash is None:
+        return None
+    flash, found.flash = found.flash, None
+    session.add(found)
+    return flash
 
 
 def delete_session(*, session: Session, token_hash: str) -> None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +31,7 @@ from pulse_ray.webhooks.events import EventType
 
 __all__ = [
     "Attribution",
+    "PersonaMix",
     "catalog_item",
     "catalog_items",
     "catalog_signature",
@@ -37,6 +40,7 @@ __all__ = [
     "get_product",
     "latest_recommending",
     "list_products",
+    "persona_mix",
     "record_conversion",
     "tagged_event",
     "upsert_products",
@@ -102,6 +106,32 @@ def latest_recommending(*, session: Session, account: str, session_id: str,
         owned(InferenceRecord, account).where(InferenceRecord.session_id == session_id)
         .order_by(col(InferenceRecord.created_at).desc()).limit(50))
     return next((r for r in records if product_id in (r.recommended or [])), None)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaMix:
+    """Each persona's share of an account's latest shop inferences (largest first), and
+    how many inferences and sessions that was."""
+
+    shares: list[tuple[str, float]]
+    inferences: int
+    sessions: int
+
+
+def persona_mix(*, session: Session, account: str, limit: int) -> PersonaMix:
+    """The persona mix of the account's ``limit`` latest shop inferences (those with a
+    shopper session, over the partial index that holds only those), by the persona each
+    read (its ``prediction``)."""
+    rows = session.exec(
+        select(InferenceRecord.prediction, InferenceRecord.session_id)
+        .where(owned_by(InferenceRecord, account),
+               col(InferenceRecord.session_id).is_not(None),
+               col(InferenceRecord.prediction).is_not(None))
+        .order_by(col(InferenceRecord.created_at).desc()).limit(limit)).all()
+    counts = Counter(persona for persona, _ in rows)
+    return PersonaMix(shares=[(str(name), count / len(rows))
+                              for name, count in counts.most_common()],
+                      inferences=len(rows), sessions=len({s for _, s in rows}))
 
 
 class Attribution:

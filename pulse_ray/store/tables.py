@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "ShadowResult",
     "Snapshot",
     "TaggingJob",
+    "TrafficMinute",
     "TrainingRun",
     "WebhookAttempt",
     "WebhookDelivery",
@@ -301,10 +303,6 @@ class InferenceRecord(SQLModel, table=True):
 
     __tablename__ = "inference_records"
     __table_args__ = (
-        # The dashboard's traffic per model over the last hour reads this range, and only
-        # this index (it covers every column the query reads).
-        Index("ix_inference_records_traffic", "account", "created_at",
-              "model_id", "version", "latency_ms", "cached"),
         # The drift watch reads one version's records in time order.
         Index("ix_inference_records_drift", "model_id", "version", "created_at"),
         # Only the records still keeping their input: the controller's pruning reads
@@ -312,6 +310,11 @@ class InferenceRecord(SQLModel, table=True):
         Index("ix_inference_records_inputs_kept", "created_at",
               sqlite_where=text("inputs IS NOT NULL"),
               postgresql_where=text("inputs IS NOT NULL")),
+        # The shop page's persona mix reads an account's latest shop inferences only
+        # (those with a shopper session; their prediction is the persona read).
+        Index("ix_inference_records_shop", "account", "created_at",
+              sqlite_where=text("session_id IS NOT NULL"),
+              postgresql_where=text("session_id IS NOT NULL")),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -337,6 +340,28 @@ class InferenceRecord(SQLModel, table=True):
     # What it answered (the label's value, a persona): feedback is scored against it.
     prediction: Any = Field(default=None, sa_column=Column(JSON(none_as_null=True),
                                                            nullable=True))
+
+
+class TrafficMinute(SQLModel, table=True):
+    """One model version's predictions in one minute that took about one latency (a
+    bucket of :data:`pulse_ray.store.traffic.LATENCY_BOUNDS`): what the overview's
+    request rate, quantiles and error rate are read from. The ingress adds its counts in
+    the same batched write as the records (one upsert per batch), so an hour of a model
+    is at most 60 × a few buckets rows, however busy."""
+
+    __tablename__ = "traffic_minutes"
+
+    # The key's order is the overview's read: an account's minutes since a time.
+    account: str = Field(primary_key=True, max_length=100)
+    minute: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    model_id: str = Field(sa_column=Column(
+        String(40), ForeignKey("models.id", ondelete="RESTRICT"), primary_key=True))
+    version: str = Field(primary_key=True, max_length=64)
+    bucket: int = Field(primary_key=True)
+    answered: int = 0  # predictions answered (the records' count)
+    cached: int = 0  # ... of which from the prediction cache
+    failed: int = 0  # server-side failures: the model raised, a replica was lost (5xx)
+    rejected: int = 0  # requests refused for their input (4xx)
 
 
 class DriftReference(SQLModel, table=True):
@@ -700,6 +725,9 @@ class DashboardSession(SQLModel, table=True):
         String(40), ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False, index=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    # What the next page shows once (a new key's secret), encrypted with a key derived
+    # from the cookie's token, which the store never sees.
+    flash: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class DeviceCode(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """The Pulse dashboard: server-rendered pages at ``/dashboard`` on the API's own app
 (Jinja2 templates, one CSS file and htmx shipped in the package; charts are inline SVG),
-over the same route functions, services and account scoping as ``/v1``. Signing in takes
+over the same services, store functions and account scoping as ``/v1``. Signing in takes
 an API key and opens a server-side session (:mod:`pulse_ray.services.signin`);
 ``/auth/device`` is the device sign-in that `pulse auth login` uses."""
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["bars", "lines"]
+__all__ = ["bars", "lines", "shares"]
 
 _W, _H, _PAD = 360, 150, 36
 
@@ -63,3 +63,22 @@ def bars(values: Sequence[int], *, title: str, width: int = 240, height: int = 4
                      f'width="{max(step - 1, 1):.1f}" height="{h:.1f}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def shares(parts: Sequence[tuple[str, float]], *, title: str, width: int = 360) -> Markup:
+    """One labelled horizontal bar per (name, share of 1), in the order given (the shop
+    page's persona mix)."""
+    if not parts:
+        return Markup("")
+    row, label = 22, 130
+    parts_svg = [f'<svg class="shares" viewBox="0 0 {width} {row * len(parts)}" role="img" '
+                 f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    for i, (name, share) in enumerate(parts):
+        y = i * row
+        parts_svg.append(f'<text class="tick" x="0" y="{y + 15}">{escape(name)}</text>')
+        parts_svg.append(f'<rect class="bar" x="{label}" y="{y + 4}" '
+                         f'width="{(width - label - 50) * share:.1f}" height="{row - 8}"/>')
+        parts_svg.append(f'<text class="tick" x="{width - 44}" y="{y + 15}">'
+                         f'{100 * share:.0f}%</text>')
+    parts_svg.append("</svg>")
+    return Markup("".join(parts_svg))

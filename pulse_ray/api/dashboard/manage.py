@@ -1,8 +1,10 @@
 """API keys, `pulse auth login` approval, datasources and snapshots, webhooks, shop.
 
-As on the other pages, every read and every change goes through the API's own route
-functions or services with the session's principal; the scope a route needs is checked
-here the way the API's key dependencies check it (keys need admin).
+Every read and every change goes through what the API does, with the session's
+principal: keys and the shop through the store functions their routes call; datasources,
+snapshots and webhooks still through their route functions, whose work (listing with
+names, rotating, the delivery log) lives there. The scope a route needs is checked here
+the way the API's key dependencies check it (keys need admin).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from pydantic import TypeAdapter
 from pulse_ray.api.dashboard.web import ActionDep, PageRoute, ViewerDep, redirect, render
 from pulse_ray.api.deps import AppStateDep, NowDep, SessionDep
 from pulse_ray.api.routers import datasources as datasource_routes
-from pulse_ray.api.routers import keys as key_routes
 from pulse_ray.api.routers import snapshots as snapshot_routes
 from pulse_ray.api.routers import webhooks as webhook_routes
 from pulse_ray.auth import Scope
@@ -26,11 +27,13 @@ from pulse_ray.plans import Limits, effective_limits
 from pulse_ray.schemas.keys import ApiKeyCreate, ApiKeyCreated
 from pulse_ray.schemas.snapshots import SnapshotCreate
 from pulse_ray.schemas.webhooks import SecretRotated
+from pulse_ray.store import keys as key_repo
 from pulse_ray.store import shop as shop_repo
 
 router = APIRouter(prefix="/dashboard", route_class=PageRoute, include_in_schema=False)
 
 _LIST = 100
+_PERSONA_MIX = 1000  # the latest shop inferences the persona mix is read from
 
 
 def _key_create(name: str, plan: str, scopes: list[str]) -> ApiKeyCreate:
@@ -43,36 +46,48 @@ def _key_create(name: str, plan: str, scopes: list[str]) -> ApiKeyCreate:
 @router.get("/keys")
 def keys_page(request: Request, viewer: ViewerDep, session: SessionDep,
               state: AppStateDep) -> Response:
-    viewer.principal.require(Scope.ADMIN)
-    return _keys(request, viewer, session, state, created=None)
-
-
-def _keys(request: Request, viewer: ViewerDep, session: SessionDep, state: AppStateDep,
-          created: ApiKeyCreated | None) -> Response:
+    """Shows a key made by the last form post once: the secret is held in the session
+    for this one read (a HEAD reads nothing), so a refresh shows only the list."""
     principal = viewer.principal
-    page = key_routes.list_keys(principal, session, limit=_LIST)
+    principal.require(Scope.ADMIN)
+    held = state.signin.take(viewer.token) if request.method == "GET" else None
+    created = ApiKeyCreated.model_validate_json(held) if held else None
+    keys, _ = key_repo.list_keys(session=session, account=principal.account, limit=_LIST)
     limits = effective_limits(principal.plan, state.plans[principal.plan], principal.limits)
-    return render(request, "keys.html", viewer=viewer, keys=page.data, created=created,
+    return render(request, "keys.html", viewer=viewer, keys=[k.public() for k in keys],
+                  created=created,
                   limits=json.dumps(TypeAdapter(Limits).dump_python(limits, mode="json"),
                                     indent=2), plans=[p.value for p in state.plans],
                   scopes=[s.value for s in Scope])
 
 
 @router.post("/keys")
-async def create_key(request: Request, action: ActionDep, session: SessionDep, now: NowDep,
+async def create_key(request: Request, action: ActionDep, now: NowDep,
                      state: AppStateDep) -> Response:
-    """The new secret is in this answer only (no redirect that could show it again)."""
+    """Makes the key, holds its secret in the session and redirects to the list
+    (post-redirect-get): refreshing the page that shows it makes no second key."""
     admin = action.require(Scope.ADMIN)
     scopes = [s.value for s in Scope if action.form.get(f"scope_{s.value}")]
     body = _key_create(action.field("name"), action.field("plan") or "free", scopes)
-    created = await run_in_threadpool(key_routes.create_key, body, admin, session, now)
-    return _keys(request, action.viewer, session, state, created=created)
+
+    def make() -> None:
+        with state.database.session() as session:
+            key, secret = key_repo.create_key(session=session, key_create=body,
+                                              account=admin.account, now=now,
+                                              by_key=admin.key_id)
+            created = ApiKeyCreated.issued(key, secret)
+        state.signin.hold(action.viewer.token, created.model_dump_json())
+
+    await run_in_threadpool(make)
+    return redirect(request, "/dashboard/keys")
 
 
 @router.post("/keys/{key_id}/revoke")
 def revoke_key(request: Request, key_id: str, action: ActionDep, session: SessionDep,
                now: NowDep) -> Response:
-    key_routes.revoke_key(key_id, action.require(Scope.ADMIN), session, now)
+    admin = action.require(Scope.ADMIN)
+    key_repo.revoke_key(session=session, key_id=key_id, account=admin.account, now=now,
+                        by_key=admin.key_id)
     return redirect(request, "/dashboard/keys")
 
 
@@ -155,9 +170,11 @@ def retry_webhook(request: Request, webhook_id: str, message_id: str, action: Ac
 
 @router.get("/shop")
 def shop_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    products = shop_repo.list_products(session=session, account=viewer.principal.account,
-                                       limit=_LIST)
-    return render(request, "shop.html", viewer=viewer, products=[p.public() for p in products])
+    account = viewer.principal.account
+    products = shop_repo.list_products(session=session, account=account, limit=_LIST)
+    mix = shop_repo.persona_mix(session=session, account=account, limit=_PERSONA_MIX)
+    return render(request, "shop.html", viewer=viewer, products=[p.public() for p in products],
+                  mix=mix)
 
 
 @router.get("/{rest:path}")

@@ -1,8 +1,9 @@
 """Sign-in, the overview, models, runs and lineage pages.
 
-Each page reads through the same route functions and services as the API (calling
-them with the session's principal), so a page shows exactly what the API would answer
-that key, scoped to its account, and does what the API would do on a form post.
+Each page reads and acts through the same services and store functions as the API's
+routes, with the session's principal (its account, its scopes), so a page shows what
+the API would answer that key and a form does what the API would do; the routes
+themselves are the API's transport, not a library the pages call.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from pulse_ray.api.dashboard.web import (
     render,
 )
 from pulse_ray.api.deps import AppStateDep, NowDep, SessionDep
-from pulse_ray.api.routers import datasources as datasource_routes
-from pulse_ray.api.routers import models as model_routes
 from pulse_ray.auth import Scope
 from pulse_ray.errors import NotFoundError, PulseError
 from pulse_ray.schemas.training import TERMINAL
-from pulse_ray.store import inference as inference_repo
+from pulse_ray.store import datasources as datasource_repo
+from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
+from pulse_ray.store import traffic as traffic_repo
 from pulse_ray.store import webhooks as webhook_repo
 
 router = APIRouter(prefix="/dashboard", route_class=PageRoute, include_in_schema=False)
@@ -87,14 +88,16 @@ async def logout(request: Request, action: ActionDep, state: AppStateDep) -> Res
 
 @router.get("")
 def overview(request: Request, viewer: ViewerDep, session: SessionDep, now: NowDep) -> Response:
+    """Traffic comes from the per-minute counts the ingress writes with its records
+    (:mod:`pulse_ray.store.traffic`), not from the records themselves."""
     account = viewer.principal.account
-    models = model_routes.list_models(viewer.principal, session, limit=_LIST).data
-    since = now - timedelta(hours=1)
-    traffic = inference_repo.traffic(session=session, account=account, since=since)
+    models, _ = model_repo.list_models(session=session, account=account, limit=_LIST)
+    traffic = traffic_repo.traffic(session=session, account=account,
+                                   since=now - timedelta(hours=1))
     runs = run_repo.list_runs(session=session, account=account, limit=8)
     failing = webhook_repo.failing_endpoints(session=session, account=account)
-    has_sources = bool(datasource_routes.list_datasources(viewer.principal, session,
-                                                          limit=1).data)
+    sources, _ = datasource_repo.list_datasources(session=session, account=account, limit=1)
+    has_sources = bool(sources)
     return render(request, "overview.html", viewer=viewer, models=models, traffic=traffic,
                   runs=[run.public(name) for run, name in runs], failing=failing,
                   empty=not models and not has_sources)
@@ -102,20 +105,21 @@ def overview(request: Request, viewer: ViewerDep, session: SessionDep, now: NowD
 
 @router.get("/models")
 def models_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    page = model_routes.list_models(viewer.principal, session, limit=_LIST)
-    return render(request, "models.html", viewer=viewer, models=page.data,
-                  has_more=page.has_more)
+    models, has_more = model_repo.list_models(session=session,
+                                              account=viewer.principal.account, limit=_LIST)
+    return render(request, "models.html", viewer=viewer, models=models, has_more=has_more)
 
 
 @router.get("/models/{model}")
 def model_page(request: Request, model: str, viewer: ViewerDep, session: SessionDep) -> Response:
-    principal = viewer.principal
-    found = model_routes.get_model(model, principal, session)
-    versions = model_routes.list_versions(model, principal, session).versions
-    history = model_routes.history(model, principal, session).events
+    found = model_repo.get_model(session=session, name=model, account=viewer.principal.account)
+    versions = [v.public() for v in model_repo.list_versions(session=session,
+                                                             model_id=found.id)]
+    history = [e.public() for e in model_repo.history(session=session, model_id=found.id)]
     metric_names = sorted({name for v in versions for name in v.metrics})
-    return render(request, "model.html", viewer=viewer, model=found, versions=versions,
-                  history=history, metric_names=metric_names)
+    return render(request, "model.html", viewer=viewer,
+                  model=model_repo.model_public(session=session, model=found),
+                  versions=versions, history=history, metric_names=metric_names)
 
 
 @router.post("/models/{model}/versions/{version}/deploy")
@@ -123,7 +127,9 @@ def deploy(request: Request, model: str, version: str, action: ActionDep, sessio
            now: NowDep, state: AppStateDep) -> Response:
     """Deploys at once, as the API does without a body; canaries start from the API."""
     principal = action.require(Scope.WRITE)
-    model_routes.deploy(model, version, principal, session, now, state, Response())
+    found = model_repo.get_model(session=session, name=model, account=principal.account)
+    state.rollouts.deploy(session=session, principal=principal, model=found, version=version,
+                          body=None, now=now)
     return redirect(request, f"/dashboard/models/{model}")
 
 
@@ -131,7 +137,8 @@ def deploy(request: Request, model: str, version: str, action: ActionDep, sessio
 def rollback(request: Request, model: str, action: ActionDep, session: SessionDep,
              now: NowDep) -> Response:
     principal = action.require(Scope.WRITE)
-    model_routes.rollback(model, principal, session, now)
+    found = model_repo.get_model(session=session, name=model, account=principal.account)
+    model_repo.rollback(session=session, model=found, by_key=principal.key_id, now=now)
     return redirect(request, f"/dashboard/models/{model}")
 
 

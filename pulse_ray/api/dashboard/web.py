@@ -170,7 +170,14 @@ def redirect(request: Request, to: str) -> RedirectResponse:
 
 
 class PageRoute(APIRoute):
-    """Errors as pages, anonymous visitors to sign-in, security headers on everything."""
+    """Errors as pages, anonymous visitors to sign-in, security headers on everything;
+    every page answers HEAD as it answers GET, without the body (link checkers and
+    monitors ask with HEAD; FastAPI routes answer only the methods they list)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self.methods and "GET" in self.methods:
+            self.methods.add("HEAD")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -179,7 +186,8 @@ class PageRoute(APIRoute):
             try:
                 response = await handler(request)
             except SignInRequired:
-                target = quote(request.url.path if request.method == "GET" else "/dashboard")
+                target = quote(request.url.path if request.method in ("GET", "HEAD")
+                               else "/dashboard")
                 response = redirect(request, f"/dashboard/login?next={target}")
             except PulseError as error:
                 if isinstance(error, ForbiddenError):
@@ -189,6 +197,10 @@ class PageRoute(APIRoute):
                 response = render(request, "error.html", viewer=None, status_code=error.http_status,
                                   title=title, error=error)
             response.headers.update(_HEADERS)
+            if request.method == "HEAD":  # the GET's status and headers, no body
+                head = Response(status_code=response.status_code)
+                head.raw_headers = response.raw_headers  # Content-Length, each Set-Cookie
+                return head
             return response
 
         return page

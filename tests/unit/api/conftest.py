@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -23,6 +24,7 @@ from pulse_ray.models.artifacts import TrainedModel
 from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import table_stats
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
+from pulse_ray.predictions import Predictor, ServedModel
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.services.training import JobState, RunSpec, RunStates, feature_columns
 from pulse_ray.shop.encoder import LocalEncoder
@@ -184,3 +186,16 @@ def register_untrained(client: TestClient, headers: dict[str, str], state: AppSt
                               metrics={"f1_score": 0.5}, trained=trained)
     assert registered == version, f"registered {registered}, the test expected {version}"
     return version
+
+
+class FailingFor:
+    """A model that raises for one transaction amount (a bug it has) and answers the
+    rest through ``inner``: a failed prediction next to answered ones."""
+
+    def __init__(self, inner: Predictor, amount: float) -> None:
+        self._inner, self._amount = inner, amount
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
+        if inputs.get("transaction_amount") == self._amount:
+            raise RuntimeError("the model crashed")
+        return await self._inner.predict(model, inputs)

@@ -22,6 +22,7 @@ from pulse_ray.services.inference import Inference, InferenceLog, InferenceServi
 from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import inference as inference_repo
+from pulse_ray.store import traffic as traffic_repo
 
 from .conftest import PLAN, model_and_snapshot
 
@@ -75,6 +76,25 @@ def test_stop_flushes_what_is_pending() -> None:
 
     asyncio.run(scenario())
     assert written == ["inf_0", "inf_1", "inf_2"]
+
+
+def test_stop_waits_for_a_write_in_flight() -> None:
+    """Stopping while the writer's thread is writing a batch returns once it is written
+    (cancelled mid-write, the batch would still be on its way when stop returned)."""
+    written: list[str] = []
+
+    def slow_write(events: list[InferenceEvent]) -> None:
+        time.sleep(0.3)
+        written.extend(e.id for e in events)
+
+    async def scenario() -> None:
+        log = InferenceLog(slow_write, interval_s=0.01)
+        log.record(_event(0))
+        await asyncio.sleep(0.1)  # the write has begun
+        await log.stop()
+        assert written == ["inf_0"]
+
+    asyncio.run(scenario())
 
 
 def test_a_full_batch_is_written_before_the_interval() -> None:
@@ -149,6 +169,36 @@ def test_one_call_validates_predicts_and_records_and_the_cache_answers_repeats(
     assert record is not None and (record.version, record.key_id) == ("1.0.0-aaaaaa", "key_1")
     # The input as the version read it (imputed fields as null), for the drift watch.
     assert record.inputs == {"amount": 150.0, "country": None}
+
+
+class _FailingPredictor:
+    """A model that raises on every prediction (a bug in it, a lost replica)."""
+
+    async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("model crashed")
+
+
+def test_failed_and_refused_predictions_count_in_the_versions_traffic(
+        database: Database, settings: Settings, tmp_path: Path) -> None:
+    """A model that raises is a failure (the error rate), an input the version refuses
+    is a rejection (the caller's 4xx): both counted for the version, neither a record."""
+    _deployed(database, tmp_path)
+    service = InferenceService(settings=settings.model_copy(update={"store_url": ""}),
+                               database=database, predictor=_FailingPredictor(),
+                               clock=lambda: T0 + timedelta(seconds=5))
+
+    async def scenario() -> None:
+        with pytest.raises(RuntimeError):
+            await (await service.call(PRINCIPAL, "m")).run({"amount": 150.0})
+        with pytest.raises(ValidationError):
+            await (await service.call(PRINCIPAL, "m")).run({"amount": -1.0})
+        await service.stop()
+
+    asyncio.run(scenario())
+    with database.session() as session:
+        [found] = traffic_repo.traffic(session=session, account="acme", since=T0)
+    assert (found.version, found.requests, found.answered, found.failed, found.rejected,
+            found.error_rate) == ("1.0.0-aaaaaa", 2, 0, 1, 1, 1.0)
 
 
 def test_a_young_record_is_waited_for_and_an_old_one_is_not(settings: Settings,

@@ -27,6 +27,7 @@ from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import rollouts as repo
+from pulse_ray.store import traffic as traffic_repo
 from pulse_ray.store.tables import (
     InferenceRecord,
     Model,
@@ -155,6 +156,15 @@ def test_a_failing_candidate_costs_no_client_and_is_rolled_back(
     assert stats["candidate"].requests == fallbacks + sum(a["arm"] == "candidate"
                                                           for a in answers)
     assert stats["stable"].errors == 0
+    # The overview's figures: the candidate's failures in its error rate, though every
+    # client was answered (by the stable version: its answers, no failures).
+    with database.session() as session:
+        figures = {t.version: t for t in traffic_repo.traffic(session=session,
+                                                               account="acme", since=T0)}
+    candidate, stable = figures["1.1.0-000001"], figures["1.0.0-000000"]
+    assert (candidate.failed, candidate.answered) == (
+        fallbacks, sum(a["arm"] == "candidate" for a in answers))
+    assert (stable.failed, stable.answered) == (0, len(answers) - candidate.answered)
 
     assert _tick(database, clock, 5) == "wait"  # the interval is not over
     assert _tick(database, clock, 6) == "rollback"

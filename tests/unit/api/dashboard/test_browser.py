@@ -26,11 +26,15 @@ from playwright import sync_api
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.predictions import InferenceEvent
 from pulse_ray.services.training import RunStates
+from pulse_ray.store import inference as inference_repo
+from pulse_ray.store import models as model_repo
 from tests.browser import CHROMIUM, Tab, browser_session
 from tests.seed_bodies import FRAUD_INPUT
 
-from ..conftest import MakeKey, bearer, register_untrained
+from ..conftest import FailingFor, MakeKey, bearer, register_untrained
 
 MODEL = "fraud-detector"
 
@@ -131,6 +135,10 @@ def test_create_a_key_and_see_its_secret_once(tab: Tab, admin: str, live: str) -
     assert secret.startswith("pulse_sk_")
     tab.shot("keys-created")
     assert httpx.get(f"{live}/v1/auth/whoami", headers=bearer(secret)).json()["name"] == "ci-bot"
+    page.reload()  # a refresh repeats no form post: no second key, no secret
+    assert page.locator("#new-secret").count() == 0 and secret not in page.content()
+    assert page.locator("#keys").get_by_text("ci-bot").count() == 1
+    tab.shot("keys-refreshed")
     page = tab.go("/dashboard/keys")  # back on the list: the secret is gone
     assert page.locator("#new-secret").count() == 0 and secret not in page.content()
     assert page.locator("#keys").get_by_text("ci-bot").is_visible()
@@ -235,3 +243,59 @@ def test_take_a_snapshot(tab: Tab, admin: str, client: TestClient, snapshot_id: 
     assert rows.count() == 2
     assert "tx-copy" in rows.first.inner_text() and "3000" in rows.first.inner_text()
     tab.shot("snapshot-taken")
+
+
+def test_the_overview_shows_a_failed_prediction_in_the_error_rate(
+        tab: Tab, admin: str, client: TestClient, snapshot_id: str, state: AppState,
+        demo_table: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = bearer(admin)
+    register_untrained(client, headers, state, model=MODEL, snapshot_id=snapshot_id,
+                       table=demo_table, version="1.0.0-000001")
+    client.post(f"/v1/models/{MODEL}/versions/1.0.0-000001/deploy", headers=headers)
+    monkeypatch.setattr(state.inference, "predictor",
+                        FailingFor(state.inference.predictor, 13.13))
+    failed = client.post(f"/v1/infer/{MODEL}", headers=headers,
+                         json={"input": {**FRAUD_INPUT, "transaction_amount": 13.13}})
+    answered = client.post(f"/v1/infer/{MODEL}", headers=headers, json={"input": FRAUD_INPUT})
+    assert (failed.status_code, answered.status_code) == (500, 200)
+    tab.sign_in(admin)
+    page = tab.page
+    deadline = time.monotonic() + 10  # counted when the ingress's batch is written
+    while "failed" not in page.locator("td.error-rate").inner_text():
+        assert time.monotonic() < deadline, page.content()
+        page.reload()
+    assert page.locator("td.error-rate").inner_text() == "50.0% (1 failed)"
+    tab.shot("overview-errors")
+    assert tab.csp_violations() == []
+
+
+def test_the_shop_page_shows_the_persona_mix(tab: Tab, admin: str, snapshot_id: str,
+                                             state: AppState) -> None:
+    tab.sign_in(admin)
+    page = tab.go("/dashboard/shop")
+    assert page.get_by_text("No shopper sessions yet").is_visible()
+    tab.shot("shop-empty")
+    with state.database.session() as session:
+        model = model_repo.get_model(session=session, name=MODEL, account="default")
+        inference_repo.insert_events(session=session, events=[
+            InferenceEvent(id=new_id(IdPrefix.INFERENCE, now=state.clock()), account="default",
+                           key_id=None, model_row_id=model.id, version="1", latency_ms=1.0,
+                           cached=False, created_at=state.clock(), session_id=f"s{i}",
+                           prediction=persona)
+            for i, persona in enumerate(["bargain_hunter"] * 6 + ["brand_loyalist"] * 3
+                                        + ["impulse_buyer"])])
+    page.reload()
+    mix = page.locator("#persona-mix")
+    assert mix.locator("svg.shares").is_visible()
+    assert mix.locator("tbody tr").all_inner_texts() == [
+        "bargain_hunter\t60.0%", "brand_loyalist\t30.0%", "impulse_buyer\t10.0%"]
+    tab.shot("shop")
+    assert tab.csp_violations() == []
+
+
+def test_head_answers_like_get_through_a_real_server(live: str) -> None:
+    head = httpx.head(f"{live}/dashboard/login")
+    get = httpx.get(f"{live}/dashboard/login")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len(get.content))
+    assert head.headers["content-security-policy"] == get.headers["content-security-policy"]

@@ -4,6 +4,7 @@ rendering over a store seeded through the API."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pyarrow as pa
@@ -14,9 +15,13 @@ from sqlalchemy import text
 from pulse_ray.api import AppState
 from pulse_ray.api.dashboard.web import COOKIE, CSP
 from pulse_ray.auth import Scope
+from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.predictions import InferenceEvent
+from pulse_ray.store import inference as inference_repo
+from pulse_ray.store import models as model_repo
 from tests.seed_bodies import FRAUD_INPUT
 
-from ..conftest import MakeKey, bearer, register_untrained
+from ..conftest import FailingFor, MakeKey, bearer, register_untrained
 
 MODEL = "fraud-detector"
 
@@ -35,6 +40,16 @@ def sign_in(client: TestClient, secret: str) -> str:
         follow_redirects=False)
     assert answer.status_code == 303, answer.text
     return _csrf(client.get("/dashboard").text)
+
+
+def _page_showing(client: TestClient, path: str, text: str) -> str:
+    """The page once it shows ``text``: predictions are counted when the ingress's
+    batch is written, within its interval of the answer."""
+    deadline = time.monotonic() + 5
+    while text not in (page := client.get(path).text):
+        assert time.monotonic() < deadline, page
+        time.sleep(0.05)
+    return page
 
 
 @pytest.fixture
@@ -134,8 +149,8 @@ def test_pages_render_a_seeded_account_and_deploy_and_roll_back(
     inference = client.post(f"/v1/infer/{MODEL}", headers=headers,
                             json={"input": FRAUD_INPUT}).json()["id"]
     csrf = sign_in(client, admin)
-    overview = client.get("/dashboard").text
-    assert MODEL in overview and "1.0.0-000001" in overview and "ms</td>" in overview
+    overview = _page_showing(client, "/dashboard", "ms</td>")
+    assert MODEL in overview and "1.0.0-000001" in overview
     model = client.get(f"/dashboard/models/{MODEL}")
     assert model.status_code == 200 and "1.1.0-000002" in model.text
     client.post(f"/dashboard/models/{MODEL}/versions/1.1.0-000002/deploy",
@@ -213,3 +228,94 @@ def test_idle_sessions_are_deleted_as_new_ones_open(client: TestClient, admin: s
     sign_in(TestClient(client.app), admin)
     with state.database.session() as session:
         assert len(session.execute(text("SELECT token_hash FROM dashboard_sessions")).all()) == 1
+
+
+def test_a_refresh_of_the_created_key_page_makes_no_second_key(client: TestClient,
+                                                                admin: str) -> None:
+    """Post-redirect-get: the form answers 303; the page it leads to shows the secret
+    once; reloading it makes no key and shows no secret."""
+    csrf = sign_in(client, admin)
+    posted = client.post("/dashboard/keys", data={"name": "ci-bot", "plan": "free",
+                                                  "scope_read": "1", "csrf_token": csrf},
+                         follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == "/dashboard/keys"
+    shown = client.get("/dashboard/keys").text
+    secret = re.search(r'id="new-secret">(pulse_sk_\w+)<', shown)
+    assert secret
+    assert client.get("/v1/auth/whoami", headers=bearer(secret.group(1))).status_code == 200
+    refreshed = client.get("/dashboard/keys").text
+    assert "new-secret" not in refreshed and secret.group(1) not in refreshed
+    assert refreshed.count("<td>ci-bot</td>") == 1
+
+
+def test_the_held_secret_is_stored_encrypted(client: TestClient, admin: str,
+                                             state: AppState) -> None:
+    csrf = sign_in(client, admin)
+    client.post("/dashboard/keys", data={"name": "ci-bot", "plan": "free",
+                                         "scope_read": "1", "csrf_token": csrf},
+                follow_redirects=False)
+    with state.database.session() as session:
+        [(flash,)] = session.execute(text("SELECT flash FROM dashboard_sessions")).all()
+    assert flash and "pulse_sk_" not in flash
+    other = TestClient(client.app)
+    sign_in(other, admin)  # another session of the same key sees nothing held
+    assert "new-secret" not in other.get("/dashboard/keys").text
+    assert "new-secret" in client.get("/dashboard/keys").text
+
+
+def test_head_answers_like_get_without_a_body(client: TestClient, admin: str) -> None:
+    page = client.head("/dashboard/login")
+    assert page.status_code == 200 and page.content == b""
+    assert page.headers["content-security-policy"] == CSP
+    assert int(page.headers["content-length"]) == len(client.get("/dashboard/login").content)
+    anonymous = client.head("/dashboard/models", follow_redirects=False)
+    assert anonymous.status_code == 303  # as GET: sent to sign in, and back
+    assert anonymous.headers["location"] == "/dashboard/login?next=/dashboard/models"
+    sign_in(client, admin)
+    for path in ("/dashboard", "/dashboard/models", "/dashboard/shop", "/dashboard/keys"):
+        answer = client.head(path)
+        assert answer.status_code == 200 and answer.content == b"", path
+    assert client.head("/dashboard/no/such/page").status_code == 404
+    assert client.head("/dashboard/static/pulse.css").status_code == 200
+
+
+def test_the_overview_shows_the_error_rate_and_rejections(
+        client: TestClient, admin: str, snapshot_id: str, state: AppState,
+        demo_table: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 answered, 1 failed (500), 1 refused (400): error rate 50%, 1 rejected."""
+    headers = bearer(admin)
+    register_untrained(client, headers, state, model=MODEL, snapshot_id=snapshot_id,
+                       table=demo_table, version="1.0.0-000001")
+    client.post(f"/v1/models/{MODEL}/versions/1.0.0-000001/deploy", headers=headers)
+    monkeypatch.setattr(state.inference, "predictor",
+                        FailingFor(state.inference.predictor, 13.13))
+    answers = [client.post(f"/v1/infer/{MODEL}", headers=headers, json={"input": body})
+               for body in ({**FRAUD_INPUT, "transaction_amount": 13.13}, FRAUD_INPUT,
+                            {**FRAUD_INPUT, "transaction_amount": -1})]
+    assert [a.status_code for a in answers] == [500, 200, 400]
+    sign_in(client, admin)
+    overview = _page_showing(client, "/dashboard", "(1 failed)")
+    row = re.search(r'<td class="error-rate error">([\d.]+)%.*?<td class="rejected">(\d+)<',
+                    overview, re.S)
+    assert row and (row.group(1), row.group(2)) == ("50.0", "1")
+
+
+def test_the_shop_page_shows_the_persona_mix_of_recent_sessions(
+        client: TestClient, admin: str, snapshot_id: str, state: AppState) -> None:
+    sign_in(client, admin)
+    empty = client.get("/dashboard/shop").text
+    assert "No shopper sessions yet" in empty and "pulse demo shop" in empty
+    with state.database.session() as session:
+        model = model_repo.get_model(session=session, name=MODEL, account="default")
+        inference_repo.insert_events(session=session, events=[
+            InferenceEvent(id=new_id(IdPrefix.INFERENCE, now=state.clock()), account=account,
+                           key_id=None, model_row_id=model.id, version="1", latency_ms=1.0,
+                           cached=False, created_at=state.clock(), session_id=f"s{i % 4}",
+                           prediction=persona)
+            for i, (account, persona) in enumerate(
+                [("default", "bargain_hunter")] * 3 + [("default", "brand_loyalist")]
+                + [("intruder", "impulse_buyer")] * 5)])  # another account's: not counted
+    page = client.get("/dashboard/shop").text
+    mix = re.findall(r"<tr><td>(\w+)</td><td>([\d.]+)%</td></tr>", page)
+    assert mix == [("bargain_hunter", "75.0"), ("brand_loyalist", "25.0")]
+    assert "latest 4 shop inferences, from 4 sessions" in page
