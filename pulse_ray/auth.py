@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pulse_ray.apikeys import hash_secret, parse_secret
-from pulse_ray.cache import BoundedCache
+from pulse_ray.cache import Directory
 from pulse_ray.errors import ForbiddenError, UnauthorizedError
 from pulse_ray.plans import Limits, Plan
 from pulse_ray.timeutil import Clock, utcnow
@@ -69,15 +69,25 @@ def parse_bearer(header: str | None) -> str:
 
 
 class Authenticator:
-    """Turns a presented secret into a :class:`Principal`, with a bounded TTL cache."""
+    """Turns a presented secret into a :class:`Principal`, through a bounded TTL
+    directory of keys: under load, the requests of one key whose entry is due share one
+    store lookup (refreshed behind while the entry is still fresh), instead of each
+    making its own."""
 
     def __init__(
         self, lookup: KeyLookup, *, ttl_s: float, max_entries: int = 10_000,
         clock: Clock = utcnow,
     ) -> None:
         self._lookup = lookup
-        self._cache: BoundedCache[str, Principal] = BoundedCache(
-            max_entries if ttl_s > 0 else 0, ttl_s=ttl_s, clock=lambda: clock().timestamp())
+        self._keys: Directory[str, Principal] = Directory(
+            self._find, ttl_s=ttl_s, max_entries=max_entries if ttl_s > 0 else 0,
+            clock=lambda: clock().timestamp())
+
+    def _find(self, key_hash: str) -> Principal:
+        principal = self._lookup(key_hash)
+        if principal is None:  # raised, so an unknown key is never cached
+            raise UnauthorizedError("Invalid API key")
+        return principal
 
     def cached(self, secret: str) -> Principal | None:
         """The principal if this replica looked it up within ``ttl_s``, without I/O.
@@ -86,7 +96,7 @@ class Authenticator:
             UnauthorizedError: the cached key is revoked.
         """
         key_hash = hash_secret(secret)
-        principal = self._cache.get(key_hash)
+        principal = self._keys.cached(key_hash)
         return None if principal is None else self._check(principal, key_hash)
 
     def load(self, secret: str) -> Principal:
@@ -96,11 +106,17 @@ class Authenticator:
             UnauthorizedError: the key is unknown or revoked.
         """
         key_hash = hash_secret(secret)
-        principal = self._lookup(key_hash)
-        if principal is None:
-            raise UnauthorizedError("Invalid API key")
-        self._cache.put(key_hash, principal)
-        return self._check(principal, key_hash)
+        return self._check(self._keys.load(key_hash), key_hash)
+
+    async def authenticate(self, secret: str) -> Principal:
+        """The principal, from the cache or one store lookup in a worker thread shared
+        by the requests waiting for the same key.
+
+        Raises:
+            UnauthorizedError: the key is unknown or revoked.
+        """
+        key_hash = hash_secret(secret)
+        return self._check(await self._keys.resolve(key_hash), key_hash)
 
     @staticmethod
     def _check(principal: Principal, key_hash: str) -> Principal:

@@ -48,6 +48,11 @@ class BoundedCache(Generic[K, V]):
         self._entries.move_to_end(key)
         return entry[0]
 
+    def fresh_for(self, key: K) -> float:
+        """Seconds until ``key``'s value expires (0 when missing or expired)."""
+        entry = self._entries.get(key)
+        return max(entry[1] - self._clock(), 0.0) if entry is not None else 0.0
+
     def stale(self, key: K) -> V | None:
         """The value for ``key`` even if it has expired (None if never put or evicted)."""
         entry = self._entries.get(key)
@@ -68,6 +73,12 @@ class Directory(Generic[K, V]):
     store (a deploy, a newly tagged product) is seen within that time, and the request
     path reads the store at most once per key per ``ttl_s``.
 
+    A key in steady use never makes a request wait for the store: in the last fifth of
+    its ``ttl_s`` the next request still gets the value while one lookup refreshes it
+    behind, and requests that do have to wait (a key's first use) share one lookup
+    instead of each reading the store (under load that herd was the ingress's largest
+    cost after the requests themselves, and its tail).
+
     With ``serve_stale``, a request that finds its entry expired gets the old value at
     once while one lookup refreshes it in the background (stale-while-revalidate): for
     values that are slow to rebuild and fine a few seconds old (a shop's catalog), not
@@ -81,7 +92,8 @@ class Directory(Generic[K, V]):
         self._lookup = lookup
         self._entries: BoundedCache[K, V] = BoundedCache(max_entries, ttl_s=ttl_s, clock=clock)
         self._serve_stale = serve_stale
-        self._refreshing: dict[K, asyncio.Future[V]] = {}  # at most one per key, while running
+        self._refresh_ahead_s = ttl_s / 5
+        self._loading: dict[K, asyncio.Future[V]] = {}  # at most one per key, while running
 
     def cached(self, key: K) -> V | None:
         return self._entries.get(key)
@@ -95,17 +107,32 @@ class Directory(Generic[K, V]):
     async def resolve(self, key: K) -> V:
         value = self.cached(key)
         if value is not None:
+            if self._entries.fresh_for(key) < self._refresh_ahead_s:
+                self._load_once(key)
             return value
         stale = self._entries.stale(key)
-        if stale is None or not self._serve_stale:
-            return await to_thread.run_sync(self.load, key)
-        if key not in self._refreshing:  # the task is kept here until done (asyncio's rule)
-            refresh = asyncio.ensure_future(to_thread.run_sync(self.load, key))
-            self._refreshing[key] = refresh
-            refresh.add_done_callback(lambda done: self._refreshed(key, done))
-        return stale
+        if stale is not None and self._serve_stale:
+            self._load_once(key)
+            return stale
+        # Shielded: a waiter that gives up (its deadline) does not cancel the others'.
+        return await asyncio.shield(self._load_once(key))
 
-    def _refreshed(self, key: K, done: asyncio.Future[V]) -> None:
-        self._refreshing.pop(key, None)
-        if not done.cancelled() and (error := done.exception()) is not None:
+    def _load_once(self, key: K) -> asyncio.Future[V]:
+        """The key's lookup in flight, started if there is none (the future is kept
+        here until done, asyncio's rule for a task nobody may await)."""
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(to_thread.run_sync(self.load, key))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        return loading
+
+    def _loaded(self, key: K, done: asyncio.Future[V]) -> None:
+        self._loading.pop(key, None)
+        if done.cancelled():
+            return
+        error = done.exception()  # retrieved here too: a refresh nobody awaited
+        serving = self._entries.fresh_for(key) > 0 or (
+            self._serve_stale and self._entries.stale(key) is not None)
+        if error is not None and serving:  # else the requests that waited have the error
             logger.warning("refreshing %r failed; serving the previous value: %s", key, error)

@@ -26,6 +26,9 @@ from pulse_ray.shop.personas import PERSONA_NAMES
 __all__ = ["Catalog", "CatalogItem", "Recommendation", "Shortlist"]
 
 _W_PERSONA, _W_QUERY, _W_VIEWED, _W_RATING, _W_SALES = 0.35, 0.25, 0.15, 0.10, 0.15
+# Copying a row costs about what multiplying four does: below a quarter of the catalog,
+# the candidates' rows are copied and scored alone (measured on 5,000 x 384).
+_GATHER_BELOW = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +104,12 @@ class Catalog:
             centre = self.vectors[viewed_rows].mean(axis=0)
             probe += _W_VIEWED * centre / max(float(np.linalg.norm(centre)), 1e-6)
         # The weighted probes summed, so one matrix-vector product scores both (a
-        # product with two columns costs 4x as much here), over the whole matrix and
-        # then picked: cheaper than copying the candidates' rows.
-        score += (self.vectors @ probe)[candidates]
+        # product with two columns costs 4x as much here); over the whole matrix and
+        # then picked unless the filters left few rows, whose copy is then cheaper.
+        if candidates.size * _GATHER_BELOW < len(self.ids):
+            score += self.vectors[candidates] @ probe
+        else:
+            score += (self.vectors @ probe)[candidates]
         return Shortlist(candidates, score)
 
     def rank(self, shortlist: Shortlist, *, persona: np.ndarray, k: int) -> Recommendation:
@@ -116,5 +122,6 @@ class Catalog:
         score = shortlist.score + _W_PERSONA * fit / max(float(fit.max()), 1e-6)
         top = np.argpartition(-score, k)[:k] if candidates.size > k else np.arange(score.size)
         top = top[np.argsort(-score[top], kind="stable")]
-        return Recommendation([self.ids[candidates[i]] for i in top],
-                              [round(float(np.clip(score[i], 0.0, 1.0)), 4) for i in top])
+        # Whole arrays to Python at once: a numpy scalar per item costs ~10 us each.
+        return Recommendation([self.ids[row] for row in candidates[top].tolist()],
+                              [round(x, 4) for x in np.clip(score[top], 0.0, 1.0).tolist()])

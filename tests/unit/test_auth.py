@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -85,6 +86,24 @@ def test_unknown_keys_are_refused_and_not_cached(clock: FakeClock, store: FakeSt
         auth.load(secret)
     store.add(secret)  # created a moment later: works at once
     assert auth.load(secret).key_id == "key_1"
+
+
+def test_requests_waiting_for_one_key_share_one_lookup(clock: FakeClock,
+                                                        store: FakeStore) -> None:
+    secret, unknown = generate_secret(), generate_secret()
+    store.add(secret)
+    auth = Authenticator(store.lookup, ttl_s=0.5, clock=clock)
+
+    async def burst() -> list[object]:
+        return await asyncio.gather(*(auth.authenticate(s) for s in [secret] * 8 + [unknown] * 2),
+                                    return_exceptions=True)
+
+    results = asyncio.run(burst())
+    assert [r.key_id for r in results[:8]] == ["key_1"] * 8  # type: ignore[union-attr]
+    assert all(isinstance(r, UnauthorizedError) for r in results[8:])
+    assert store.lookups == 2  # one per key, not one per request
+    store.add(unknown)  # created a moment later: works at once
+    assert asyncio.run(auth.authenticate(unknown)).key_id == "key_1"
 
 
 def test_cache_is_bounded(clock: FakeClock, store: FakeStore) -> None:

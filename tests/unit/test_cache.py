@@ -29,7 +29,7 @@ def test_the_cache_keeps_the_most_recently_used_and_expires_after_its_ttl() -> N
     assert BoundedCache[str, int](0).get("x") is None
 
 
-def test_the_directory_sees_a_new_version_after_its_ttl() -> None:
+def test_the_directory_sees_a_new_version_within_its_ttl_without_a_request_waiting() -> None:
     now = [0.0]
     deployed = ["1.0.0"]
     lookups = []
@@ -41,14 +41,51 @@ def test_the_directory_sees_a_new_version_after_its_ttl() -> None:
 
     directory = Directory(lookup, ttl_s=1.0, clock=lambda: now[0])
     key = ("acme", "m", None)
-    assert asyncio.run(directory.resolve(key)).version == "1.0.0"
-    deployed[0] = "1.1.0"
-    now[0] = 0.9
-    assert asyncio.run(directory.resolve(key)).version == "1.0.0"  # still cached
-    now[0] = 1.1
-    assert asyncio.run(directory.resolve(key)).version == "1.1.0"
-    assert asyncio.run(directory.resolve(("acme", "m", "0.9.0"))).version == "0.9.0"
-    assert len(lookups) == 3
+
+    async def scenario() -> None:
+        assert (await directory.resolve(key)).version == "1.0.0"
+        deployed[0] = "1.1.0"
+        now[0] = 0.5
+        assert (await directory.resolve(key)).version == "1.0.0"  # cached, no lookup
+        assert len(lookups) == 1
+        now[0] = 0.9  # the last fifth of the ttl: answered, refreshed behind
+        assert (await directory.resolve(key)).version == "1.0.0"
+        while len(lookups) < 2 or directory.cached(key) is None:
+            await asyncio.sleep(0.01)
+        assert (await directory.resolve(key)).version == "1.1.0"
+        now[0] = 2.5  # unused past its ttl: the next request waits for the store
+        deployed[0] = "1.2.0"
+        assert (await directory.resolve(key)).version == "1.2.0"
+        assert (await directory.resolve(("acme", "m", "0.9.0"))).version == "0.9.0"
+        assert len(lookups) == 4
+
+    asyncio.run(scenario())
+
+
+def test_requests_waiting_for_one_key_share_one_lookup_and_its_error() -> None:
+    release = threading.Event()
+    lookups = []
+
+    def lookup(key: str) -> str:
+        lookups.append(key)
+        assert release.wait(5)
+        if key == "gone":
+            raise KeyError(key)
+        return key.upper()
+
+    directory: Directory[str, str] = Directory(lookup, ttl_s=1.0)
+
+    async def scenario() -> None:
+        waiting = [asyncio.ensure_future(directory.resolve(k)) for k in ("a", "a", "a", "gone",
+                                                                         "gone")]
+        await asyncio.sleep(0.05)
+        release.set()
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+        assert results[:3] == ["A", "A", "A"]
+        assert all(isinstance(r, KeyError) for r in results[3:])
+        assert sorted(lookups) == ["a", "gone"]
+
+    asyncio.run(scenario())
 
 
 def test_a_stale_serving_directory_answers_at_once_and_refreshes_behind() -> None:

@@ -3,7 +3,6 @@ validation, so an anonymous caller learns nothing about routes or payloads."""
 
 from __future__ import annotations
 
-from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pulse_ray.api.context import request_context
@@ -18,8 +17,8 @@ class AuthMiddleware:
     """Authenticates every request under ``prefix`` and puts the principal in the
     request's context.
 
-    A cached key costs a dict lookup; a miss goes to the store in a worker thread so
-    the event loop keeps serving other requests.
+    A cached key costs a dict lookup; a miss goes to the store in a worker thread (one
+    per key, however many requests wait for it) so the event loop keeps serving others.
     """
 
     def __init__(self, app: ASGIApp, *, authenticator: Authenticator, prefix: str = "/v1") -> None:
@@ -36,9 +35,7 @@ class AuthMiddleware:
             return
         try:
             secret = parse_bearer(header(scope, b"authorization"))
-            principal = self.authenticator.cached(secret) or await to_thread.run_sync(
-                self.authenticator.load, secret
-            )
+            principal = await self.authenticator.authenticate(secret)
         except PulseError as error:
             await send_error(error, scope, receive, send)
             return

@@ -76,3 +76,17 @@ def test_an_empty_catalog_or_an_impossible_filter_recommends_nothing() -> None:
     nothing = _recommend(_catalog(), persona=_persona("deal_hunter"), query=None, viewed=[],
                          filters=parse_filters(["price:10000+"]), k=5)
     assert nothing.product_ids == [] and nothing.scores == []
+
+
+def test_a_search_within_narrow_filters_finds_its_product_first() -> None:
+    catalog = _catalog()
+    filters = parse_filters(["price:0-60", "category:bags"])  # well under a quarter left
+    admitted = [p for p in catalog.ids if filters.admits(
+        catalog.prices[catalog.index[p]], catalog.ratings[catalog.index[p]],
+        str(catalog.categories[catalog.index[p]]))]
+    assert 0 < len(admitted) * 4 < len(catalog)
+    for target in admitted[:5]:
+        picked = _recommend(catalog, persona=np.full(len(PERSONA_NAMES), 1 / 6),
+                            query=catalog.vectors[catalog.index[target]], viewed=[],
+                            filters=filters, k=3)
+        assert picked.product_ids[0] == target
