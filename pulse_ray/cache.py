@@ -66,7 +66,10 @@ class BoundedCache(Generic[K, V]):
 class Directory(Generic[K, V]):
     """What the store says for a key, kept for ``ttl_s`` per replica: a change in the
     store (a deploy, a newly tagged product) is seen within that time, and the request
-    path reads the store at most once per key per ``ttl_s``.
+    path reads the store at most once per key per ``ttl_s``: the requests that find a
+    key missing or expired while its lookup runs wait for that one lookup, not each
+    for its own (under load every request in flight would otherwise query the store
+    once per ``ttl_s``, each holding the GIL the others need).
 
     With ``serve_stale``, a request that finds its entry expired gets the old value at
     once while one lookup refreshes it in the background (stale-while-revalidate): for
@@ -81,7 +84,7 @@ class Directory(Generic[K, V]):
         self._lookup = lookup
         self._entries: BoundedCache[K, V] = BoundedCache(max_entries, ttl_s=ttl_s, clock=clock)
         self._serve_stale = serve_stale
-        self._refreshing: dict[K, asyncio.Future[V]] = {}  # at most one per key, while running
+        self._loading: dict[K, asyncio.Future[V]] = {}  # at most one per key, while running
 
     def cached(self, key: K) -> V | None:
         return self._entries.get(key)
@@ -96,16 +99,21 @@ class Directory(Generic[K, V]):
         value = self.cached(key)
         if value is not None:
             return value
-        stale = self._entries.stale(key)
-        if stale is None or not self._serve_stale:
-            return await to_thread.run_sync(self.load, key)
-        if key not in self._refreshing:  # the task is kept here until done (asyncio's rule)
-            refresh = asyncio.ensure_future(to_thread.run_sync(self.load, key))
-            self._refreshing[key] = refresh
-            refresh.add_done_callback(lambda done: self._refreshed(key, done))
-        return stale
+        stale = self._entries.stale(key) if self._serve_stale else None
+        loading = self._loading.get(key)
+        if loading is None:  # the task is kept here until done (asyncio's rule)
+            loading = asyncio.ensure_future(to_thread.run_sync(self.load, key))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        if stale is not None:
+            return stale
+        # Shielded: a request that gives up does not cancel the lookup the others await.
+        return await asyncio.shield(loading)
 
-    def _refreshed(self, key: K, done: asyncio.Future[V]) -> None:
-        self._refreshing.pop(key, None)
-        if not done.cancelled() and (error := done.exception()) is not None:
+    def _loaded(self, key: K, done: asyncio.Future[V]) -> None:
+        self._loading.pop(key, None)
+        if done.cancelled():
+            return
+        error = done.exception()  # read even when no request is left waiting for it
+        if error is not None and self._serve_stale:
             logger.warning("refreshing %r failed; serving the previous value: %s", key, error)
