@@ -95,7 +95,7 @@ def _answers(database: Database, since: datetime, until: datetime) -> tuple[int,
 
 def _model_servers(settings: Settings) -> int:
     deployment = serve.status().applications[settings.serve_app_name].deployments["ModelServer"]
-    return int(deployment.replica_states.get("RUNNING", 0))
+    return sum(n for state, n in deployment.replica_states.items() if state == "RUNNING")
 
 
 def _deploy(http: httpx.Client, version: str, **body: Any) -> dict[str, Any]:
