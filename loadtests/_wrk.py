@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import random
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["WrkResult", "require_wrk", "wrk"]
+__all__ = ["WrkResult", "post_script", "require_wrk", "wrk"]
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -32,16 +37,57 @@ def _percentile(out: str, percent: int) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+_VARY = "__pulse_vary__"
+_SESSION = "__pulse_session__"
+
+
+def post_script(body: Mapping[str, Any], *, vary: str, sessions: bool = False) -> str:
+    """The path of a wrk Lua script that POSTs ``body`` with ``body["input"][vary]`` a
+    random number from 1 to 5000 with six random decimals on each request, so the
+    prediction cache (keyed by the exact input) practically never answers; with
+    ``sessions``, each request also has its own ``options.session_id`` (a canary then
+    splits them by its share).
+
+    The script seeds its generator from the argument :func:`wrk` passes each run:
+    unseeded, LuaJIT repeats one sequence, so every run (a warm-up, the next round)
+    would send the previous run's bodies again and find their outputs cached.
+    """
+    sent: dict[str, Any] = {**body, "input": {**body["input"], vary: _VARY}}
+    if sessions:
+        sent["options"] = {**sent.get("options", {}), "session_id": _SESSION}
+    template = (json.dumps(sent).replace("%", "%%")
+                .replace(f'"{_VARY}"', "%d.%06d").replace(_SESSION, "sess_%d_%d"))
+    values = "math.random(1, 5000), math.random(0, 999999)" + (
+        ", math.random(1, 1000000000), n" if sessions else "")
+    lua = f"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+init = function(args)
+  math.randomseed(tonumber(args[1]))
+end
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format([==[{template}]==], {values}))
+end
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="pulse-wrk-",
+                                     delete=False) as f:
+        f.write(lua)
+    return f.name
+
+
 def wrk(url: str, *, duration: int, connections: int, headers: dict[str, str],
         script: str | None = None) -> WrkResult:
     """Requests/s and latency percentiles of ``url`` (``script``: a wrk Lua file, e.g.
-    to POST varying bodies); refuses a run with any non-2xx answer (it would measure
-    the error path, not the one asked about)."""
+    :func:`post_script`'s, given a fresh random seed as its argument each run);
+    refuses a run with any non-2xx answer (it would measure the error path, not the
+    one asked about)."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     if script:
-        args += ["-s", script]
+        args += ["-s", script, "--", str(random.randrange(1, 2**31))]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non_2xx:

@@ -8,8 +8,8 @@
    snapshotted, a fraud-detector trained by a real run and deployed; the same echo
    application is deployed beside it, in the same mode. wrk then alternates between
    ``POST /v1/infer/fraud-detector`` (authenticated, rate limiter consulted, input
-   validated, lineage recorded; every body differs, so the prediction cache never
-   answers) and the echo, for several rounds, and takes medians.
+   validated, lineage recorded; every body differs, in every run, so the prediction
+   cache never answers) and the echo, for several rounds, and takes medians.
 3. Batching: the same at 32 connections, against a second copy of Pulse whose
    ModelServer runs one request per forward pass (``model_batch_size=1``).
 
@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import ray
 from _pulse import enterprise_key, train
-from _wrk import WrkResult, require_wrk, wrk
+from _wrk import WrkResult, post_script, require_wrk, wrk
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.requests import Request
@@ -51,23 +51,6 @@ _QUIET = {"enable_access_log": False}
 SAMPLE = {"transaction_amount": 1500.0, "merchant_category": "electronics", "country": "US",
           "home_country": "US", "hour": 3, "device": "mobile", "account_age_days": 30,
           "txn_count_24h": 4, "avg_amount_30d": 80.0, "distance_from_home_km": 12.5}
-
-# Every request a different transaction, so the prediction cache never answers.
-LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local n = 0
-request = function()
-  n = n + 1
-  local body = string.format('{"input": {"transaction_amount": %d.%04d, "merchant_category": '
-    .. '"electronics", "country": "US", "home_country": "US", "hour": 3, '
-    .. '"device": "mobile", "account_age_days": 30, "txn_count_24h": 4, '
-    .. '"avg_amount_30d": 80.0, "distance_from_home_km": 12.5}}',
-    math.random(1, 5000), n % 10000)
-  return wrk.format(nil, nil, nil, body)
-end
-"""
-
 
 @serve.deployment(max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.25},
                   logging_config=_QUIET)
@@ -169,9 +152,8 @@ def main() -> None:
         serve_echo_default_mode(args.serve_echo)
         return
     require_wrk()
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA)
-    script = f.name
+    # Every request a new transaction, so the prediction cache never answers.
+    script = post_script({"input": SAMPLE}, vary="transaction_amount")
 
     default_echo = measure_default_mode(args, script)
 

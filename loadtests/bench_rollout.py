@@ -4,11 +4,15 @@ Pulse as ``pulse serve`` runs it (throughput-optimized + HAProxy) with a trained
 fraud-detector and two candidates copied from it (tests/rollout_candidates.py): a
 healthy one (the same weights) and a broken one that raises on 20% of the inputs.
 
-1. Throughput: wrk posts ``/v1/infer/fraud-detector`` (every body differs, so the
-   prediction cache never answers; each its own session, so a canary splits them)
-   against the deployed version alone, then during a 50/50 canary of the healthy
-   candidate (a step too long to end during the run), alternating for several rounds;
-   medians. Target: the canary at >= 0.95x.
+1. Throughput: wrk posts ``/v1/infer/fraud-detector`` against the deployed version
+   alone, then during a 50/50 canary of the healthy candidate (a step too long to end
+   during the run), alternating for several rounds; medians. Both cases send the same
+   inputs distribution (one script, loadtests/_wrk.py's ``post_script``: every body a
+   new transaction, reseeded each run, and its own session, so a canary splits them)
+   to the same replicas, and the run prints, per case, the share of answers that came
+   from the prediction cache (from the inference records: ~0 in both, so neither case
+   skips the model) and the ModelServer replicas running. Target: the canary at
+   >= 0.95x.
 2. A bad candidate: four clients post inputs of which 20% break it, a canary of it
    starts (default steps 5/25/50/100, 5 s windows, 50 requests each), and the run
    reports the time from its first error (in the store) to its rollback, and how many
@@ -34,40 +38,29 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from _pulse import enterprise_key
-from _wrk import WrkResult, require_wrk, wrk
+from _wrk import WrkResult, post_script, require_wrk, wrk
 from bench_infer import MODEL, SAMPLE, train_fraud_detector
+from ray import serve
 from sqlmodel import col, select
 
 from deployments.service import start_service
 from pulse_ray.config import Settings
 from pulse_ray.store import Database
-from pulse_ray.store.tables import Rollout, RolloutError
+from pulse_ray.store.tables import InferenceRecord, Rollout, RolloutError
+from pulse_ray.timeutil import utcnow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.chaos import Kill, kill_one_under_load  # noqa: E402
 from tests.rollout_candidates import broken, register_copy  # noqa: E402
 
-# Every request a different transaction and a different session.
-LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local n = 0
-request = function()
-  n = n + 1
-  local body = string.format('{"input": {"transaction_amount": %d.%04d, "merchant_category": '
-    .. '"electronics", "country": "US", "home_country": "US", "hour": 3, '
-    .. '"device": "mobile", "account_age_days": 30, "txn_count_24h": 4, '
-    .. '"avg_amount_30d": 80.0, "distance_from_home_km": 12.5}, '
-    .. '"options": {"session_id": "sess_%d_%d"}}',
-    math.random(1, 5000), n % 10000, math.random(1, 1000000), n)
-  return wrk.format(nil, nil, nil, body)
-end
-"""
 POOL = [{**SAMPLE, "transaction_amount": float(amount), "hour": amount % 24}
         for amount in range(50, 5050, 100)]
 
@@ -78,6 +71,33 @@ def _median(results: list[WrkResult]) -> WrkResult:
                      p99_ms=statistics.median(r.p99_ms for r in results))
 
 
+@dataclass(frozen=True)
+class Served:
+    """What answered one case's measured runs: inference records, how many of them
+    came from the prediction cache, and the ModelServer replicas running in each run."""
+
+    answers: int
+    cached: int
+    replicas: frozenset[int]
+
+
+def _answers(database: Database, since: datetime, until: datetime) -> tuple[int, int]:
+    """Inference records made from ``since`` to ``until``, and the cached ones."""
+    time.sleep(0.5)  # each replica writes its records within its log interval
+    with database.session() as session:
+        count, cached = session.execute(
+            select(sa.func.count(),
+                   sa.func.sum(sa.case((col(InferenceRecord.cached), 1), else_=0)))
+            .where(col(InferenceRecord.created_at) >= since,
+                   col(InferenceRecord.created_at) <= until)).one()
+    return int(count), int(cached or 0)
+
+
+def _model_servers(settings: Settings) -> int:
+    deployment = serve.status().applications[settings.serve_app_name].deployments["ModelServer"]
+    return sum(n for state, n in deployment.replica_states.items() if state == "RUNNING")
+
+
 def _deploy(http: httpx.Client, version: str, **body: Any) -> dict[str, Any]:
     response = http.post(f"/v1/models/{MODEL}/versions/{version}/deploy", json=body)
     if response.status_code not in (200, 202):
@@ -85,12 +105,14 @@ def _deploy(http: httpx.Client, version: str, **body: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
-def throughput(args: argparse.Namespace, url: str, http: httpx.Client,
-               script: str) -> dict[str, WrkResult]:
-    """Single version against a 50/50 canary, alternating; medians."""
+def throughput(args: argparse.Namespace, url: str, http: httpx.Client, script: str,
+               settings: Settings) -> dict[str, tuple[WrkResult, Served]]:
+    """Single version against a 50/50 canary, alternating; medians, and what served."""
     infer = f"{url}/v1/infer/{MODEL}"
     headers = dict(http.headers)
     runs: dict[str, list[WrkResult]] = {"single": [], "canary": []}
+    served: dict[str, list[tuple[int, int, int]]] = {"single": [], "canary": []}
+    database = Database.from_settings(settings)
     for round_ in range(args.rounds):
         for case in ("single", "canary") if round_ % 2 == 0 else ("canary", "single"):
             if case == "canary":
@@ -99,13 +121,20 @@ def throughput(args: argparse.Namespace, url: str, http: httpx.Client,
                 time.sleep(1.5)  # every ingress replica sees it
             wrk(infer, duration=2, connections=args.connections, headers=headers,
                 script=script)  # warm: the candidate's first loads and passes
+            since = utcnow()
             runs[case].append(wrk(infer, duration=args.duration,
                                   connections=args.connections, headers=headers,
                                   script=script))
+            served[case].append((*_answers(database, since, utcnow()),
+                                 _model_servers(settings)))
             if case == "canary":
                 http.post(f"/v1/models/{MODEL}/rollout/abort").raise_for_status()
                 time.sleep(1.5)
-    return {case: _median(results) for case, results in runs.items()}
+    database.engine.dispose()
+    return {case: (_median(results), Served(answers=sum(a for a, _, _ in served[case]),
+                                            cached=sum(c for _, c, _ in served[case]),
+                                            replicas=frozenset(r for _, _, r in served[case])))
+            for case, results in runs.items()}
 
 
 def bad_candidate(url: str, http: httpx.Client, settings: Settings) -> dict[str, Any]:
@@ -169,8 +198,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args()
     require_wrk()
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA)
+    script = post_script({"input": SAMPLE}, vary="transaction_amount", sessions=True)
     data_dir = Path(tempfile.mkdtemp(prefix="pulse-bench-rollout-"))
     settings = Settings(_env_file=None, data_dir=data_dir, http_port=args.port,  # type: ignore[call-arg]
                         ray_num_cpus=8, ray_dashboard=True, ray_dashboard_port=args.port + 2)
@@ -184,18 +212,22 @@ def main() -> None:
                             ["output"]["confidence"] for i in POOL)
             register_copy(settings, MODEL, stable, "1.1.0-health", {})
             register_copy(settings, MODEL, stable, "1.1.0-broken", broken(scores[40]))
-            speed = throughput(args, service.url, http, f.name)
+            speed = throughput(args, service.url, http, script, settings)
             bad = bad_candidate(service.url, http, settings)
             kill = lost_replica(service.url, http, settings)
     finally:
         service.stop()
 
-    single, canary = speed["single"], speed["canary"]
+    (single, single_served), (canary, canary_served) = speed["single"], speed["canary"]
     print(f"\n{MODEL} {version}; {args.connections} connections, {args.duration} s x "
-          f"{args.rounds} rounds (medians)\n")
-    print(f"{'case':<36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for name, r in (("deployed version alone", single), ("50/50 canary", canary)):
-        print(f"{name:<36} {r.rps:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}")
+          f"{args.rounds} rounds (medians); the same inputs (every one new) in both cases\n")
+    print(f"{'case':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cached':>14} "
+          f"{'ModelServers':>12}")
+    for name, r, seen in (("deployed version alone", single, single_served),
+                          ("50/50 canary", canary, canary_served)):
+        replicas = "/".join(str(n) for n in sorted(seen.replicas))
+        print(f"{name:<28} {r.rps:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
+              f"{seen.cached:>6} of {seen.answers:<6} {replicas:>12}")
     print(f"\n50/50 canary vs one version: {canary.rps / single.rps:.2f}x req/s, "
           f"{canary.p50_ms / single.p50_ms:.2f}x p50, {canary.p99_ms / single.p99_ms:.2f}x p99")
     print(f"\nbad candidate (raises on 20% of inputs): {bad['status']} at "

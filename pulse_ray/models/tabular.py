@@ -164,18 +164,22 @@ class TabularPreprocessor:
         standardised value, missing flag, and for non-negative features log1p too.
         Standardised values are clipped to ±:data:`_CLIP` standard deviations: any finite
         input is a valid one, and 1e300 must read as very large, not overflow float32."""
+        # Whole blocks, not a loop over the features: a request's batch of a few rows
+        # costs a dozen array operations instead of ten per feature.
+        features = self.numeric
+        mean = np.array([f.mean for f in features], dtype=np.float64)
+        std = np.array([f.std for f in features], dtype=np.float64)
+        logged = np.array([j for j, f in enumerate(features) if f.non_negative], dtype=np.int64)
+        log_mean = np.array([features[j].log_mean for j in logged], dtype=np.float64)
+        log_std = np.array([features[j].log_std for j in logged], dtype=np.float64)
+        first = np.cumsum([0, *(3 if f.non_negative else 2 for f in features)])[:-1]
+        missing = ~np.isfinite(raw)
+        values = np.where(missing, mean, raw)
         numeric = np.zeros((raw.shape[0], self.numeric_width), dtype=np.float32)
-        column = 0
-        for j, f in enumerate(self.numeric):
-            missing = ~np.isfinite(raw[:, j])
-            values = np.where(missing, f.mean, raw[:, j])
-            numeric[:, column] = np.clip((values - f.mean) / f.std, -_CLIP, _CLIP)
-            numeric[:, column + 1] = missing
-            column += 2
-            if f.non_negative:
-                logs = np.log1p(np.maximum(values, 0.0))
-                numeric[:, column] = np.clip((logs - f.log_mean) / f.log_std, -_CLIP, _CLIP)
-                column += 1
+        numeric[:, first] = np.clip((values - mean) / std, -_CLIP, _CLIP)
+        numeric[:, first + 1] = missing
+        logs = np.log1p(np.maximum(values[:, logged], 0.0))
+        numeric[:, first[logged] + 2] = np.clip((logs - log_mean) / log_std, -_CLIP, _CLIP)
         return numeric
 
     def labels(self, table: pa.Table) -> np.ndarray:

@@ -123,3 +123,31 @@ def test_a_stale_serving_directory_answers_at_once_and_refreshes_behind() -> Non
         assert len(lookups) == 4  # first load, one rebuild, two failed tries
 
     asyncio.run(scenario())
+
+
+def test_requests_that_find_a_key_missing_wait_for_one_lookup() -> None:
+    lookups = []
+    release = threading.Event()
+    failing = [True]
+
+    def lookup(key: str) -> str:
+        lookups.append(key)
+        assert release.wait(5)  # a store query that takes a while
+        if failing[0]:
+            raise LookupError("no such model")
+        return f"{key}-v{len(lookups)}"
+
+    directory: Directory[str, str] = Directory(lookup, ttl_s=1.0)
+
+    async def scenario() -> None:
+        # Sixteen requests arrive while the first lookup runs: one query, one answer.
+        waiting = [asyncio.ensure_future(directory.resolve("m")) for _ in range(16)]
+        await asyncio.sleep(0.05)
+        release.set()
+        errors = await asyncio.gather(*waiting, return_exceptions=True)
+        assert all(isinstance(e, LookupError) for e in errors) and len(lookups) == 1
+        failing[0] = False  # a failed lookup is not kept: the next request asks again
+        answers = await asyncio.gather(*(directory.resolve("m") for _ in range(16)))
+        assert answers == ["m-v2"] * 16 and len(lookups) == 2
+
+    asyncio.run(scenario())
