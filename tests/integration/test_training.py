@@ -193,6 +193,19 @@ class _Holder:
         return True
 
 
+def _settled_free_cpus(*, more_than: float, within_s: float = 60.0) -> float:
+    """The cluster's free CPUs once earlier work has let go of them: a killed actor's
+    (the case before) and a failed run's placement group are released asynchronously."""
+    deadline = time.monotonic() + within_s
+    last = -1.0
+    while True:
+        free = ray.available_resources().get("CPU", 0.0)
+        if (free > more_than and free == last) or time.monotonic() > deadline:
+            return free
+        last = free
+        time.sleep(1.0)
+
+
 @pytest.mark.parametrize(("workers", "spare"), [
     (1, 0.5),  # the coordinator's run: its CPU reservation waits
     (2, 1.5),  # a Ray Job: room for its data tasks (Ray Data samples Parquet with
@@ -202,7 +215,7 @@ def test_a_run_whose_workers_cannot_get_cpus_fails_with_the_reason(
         service: RunningService, trained_setup: dict[str, Any], workers: int,
         spare: float) -> None:
     # The cluster could run it, just not now.
-    free = ray.available_resources().get("CPU", 0.0)
+    free = _settled_free_cpus(more_than=spare)
     holder = _Holder.options(num_cpus=round(free - spare, 2)).remote()  # type: ignore[attr-defined]
     ray.get(holder.ready.remote())
     try:
