@@ -100,7 +100,11 @@ def service(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
     env = {**os.environ, **cluster.env, "PULSE_DATA_DIR": str(data_dir),
            "PULSE_HTTP_PORT": str(settings.http_port), "PULSE_INGRESS_REPLICAS": "2",
            "PULSE_INGRESS_NUM_CPUS": "0.25", "PULSE_MODEL_MIN_REPLICAS": "2",
-           "PULSE_TRAIN_PLACEMENT": "SPREAD"}
+           "PULSE_TRAIN_PLACEMENT": "SPREAD",
+           # Every run through Ray Train, whose workers this test spreads and loses (with
+           # the coordinator taking the first small run, CI once found every Serve
+           # replica on the head when it looked; not yet understood).
+           "PULSE_TRAIN_DIRECT_MAX_ROWS": "0"}
     log = (cluster.directory / "serve.log").open("w")
     serving = subprocess.Popen([str(Path(sys.executable).with_name("pulse")), "serve"],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -171,8 +175,11 @@ def test_losing_the_worker_node_keeps_serving_and_resumes_training(
         first = wait_for_run(http, train(http, "fraud", snapshot, epochs=1), timeout=600)
         assert first["status"] == "succeeded", first["error"]
 
-        replicas = cluster.placement("ServeReplica:pulse:")
-        assert {node for node, state in replicas if state == "ALIVE"} == {"head", "worker-1"}
+        def spread() -> bool:
+            replicas = cluster.placement("ServeReplica:pulse:")
+            return {node for node, state in replicas if state == "ALIVE"} == {"head", "worker-1"}
+
+        eventually(spread, timeout=60, every=1, what="Serve replicas alive on both nodes")
 
         # patience=40: all 40 epochs run (early stopping would end the run sooner)
         run_id = train(http, "fraud", snapshot, num_workers=2, epochs=40, batch_size=64,
