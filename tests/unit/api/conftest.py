@@ -20,14 +20,16 @@ from pulse_ray.auth import Scope
 from pulse_ray.capacity import Resources
 from pulse_ray.config import Settings
 from pulse_ray.demo.transactions import load
+from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.artifacts import TrainedModel
 from pulse_ray.models.inputs import read_contract
 from pulse_ray.models.stats import table_stats
 from pulse_ray.models.tabular import TabularNet, fit_preprocessor
-from pulse_ray.predictions import Predictor, ServedModel
+from pulse_ray.predictions import InferenceEvent, Predictor, ServedModel
 from pulse_ray.schemas.keys import ApiKeyCreate
 from pulse_ray.services.training import JobState, RunSpec, RunStates, feature_columns
 from pulse_ray.shop.encoder import LocalEncoder
+from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import keys as repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store import runs as run_repo
@@ -199,3 +201,17 @@ class FailingFor:
         if inputs.get("transaction_amount") == self._amount:
             raise RuntimeError("the model crashed")
         return await self._inner.predict(model, inputs)
+
+
+def record_shop_inferences(state: AppState, model: str,
+                           shoppers: list[tuple[str, str, str]]) -> None:
+    """Stores one shop inference of ``model`` (the default account's) per (account,
+    session id, persona read), as the ingress's record write would."""
+    with state.database.session() as session:
+        found = model_repo.get_model(session=session, name=model, account="default")
+        inference_repo.insert_events(session=session, events=[
+            InferenceEvent(id=new_id(IdPrefix.INFERENCE, now=state.clock()), account=account,
+                           key_id=None, model_row_id=found.id, version="1", latency_ms=1.0,
+                           cached=False, created_at=state.clock(), session_id=session_id,
+                           prediction=persona)
+            for account, session_id, persona in shoppers])

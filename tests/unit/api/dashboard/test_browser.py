@@ -26,15 +26,11 @@ from playwright import sync_api
 
 from pulse_ray.api import AppState
 from pulse_ray.auth import Scope
-from pulse_ray.ids import IdPrefix, new_id
-from pulse_ray.predictions import InferenceEvent
 from pulse_ray.services.training import RunStates
-from pulse_ray.store import inference as inference_repo
-from pulse_ray.store import models as model_repo
 from tests.browser import CHROMIUM, Tab, browser_session
 from tests.seed_bodies import FRAUD_INPUT
 
-from ..conftest import FailingFor, MakeKey, bearer, register_untrained
+from ..conftest import FailingFor, MakeKey, bearer, record_shop_inferences, register_untrained
 
 MODEL = "fraud-detector"
 
@@ -275,15 +271,10 @@ def test_the_shop_page_shows_the_persona_mix(tab: Tab, admin: str, snapshot_id: 
     page = tab.go("/dashboard/shop")
     assert page.get_by_text("No shopper sessions yet").is_visible()
     tab.shot("shop-empty")
-    with state.database.session() as session:
-        model = model_repo.get_model(session=session, name=MODEL, account="default")
-        inference_repo.insert_events(session=session, events=[
-            InferenceEvent(id=new_id(IdPrefix.INFERENCE, now=state.clock()), account="default",
-                           key_id=None, model_row_id=model.id, version="1", latency_ms=1.0,
-                           cached=False, created_at=state.clock(), session_id=f"s{i}",
-                           prediction=persona)
-            for i, persona in enumerate(["bargain_hunter"] * 6 + ["brand_loyalist"] * 3
-                                        + ["impulse_buyer"])])
+    record_shop_inferences(state, MODEL, [
+        ("default", f"s{i}", persona)
+        for i, persona in enumerate(["bargain_hunter"] * 6 + ["brand_loyalist"] * 3
+                                    + ["impulse_buyer"])])
     page.reload()
     mix = page.locator("#persona-mix")
     assert mix.locator("svg.shares").is_visible()

@@ -15,13 +15,9 @@ from sqlalchemy import text
 from pulse_ray.api import AppState
 from pulse_ray.api.dashboard.web import COOKIE, CSP
 from pulse_ray.auth import Scope
-from pulse_ray.ids import IdPrefix, new_id
-from pulse_ray.predictions import InferenceEvent
-from pulse_ray.store import inference as inference_repo
-from pulse_ray.store import models as model_repo
 from tests.seed_bodies import FRAUD_INPUT
 
-from ..conftest import FailingFor, MakeKey, bearer, register_untrained
+from ..conftest import FailingFor, MakeKey, bearer, record_shop_inferences, register_untrained
 
 MODEL = "fraud-detector"
 
@@ -305,16 +301,11 @@ def test_the_shop_page_shows_the_persona_mix_of_recent_sessions(
     sign_in(client, admin)
     empty = client.get("/dashboard/shop").text
     assert "No shopper sessions yet" in empty and "pulse demo shop" in empty
-    with state.database.session() as session:
-        model = model_repo.get_model(session=session, name=MODEL, account="default")
-        inference_repo.insert_events(session=session, events=[
-            InferenceEvent(id=new_id(IdPrefix.INFERENCE, now=state.clock()), account=account,
-                           key_id=None, model_row_id=model.id, version="1", latency_ms=1.0,
-                           cached=False, created_at=state.clock(), session_id=f"s{i % 4}",
-                           prediction=persona)
-            for i, (account, persona) in enumerate(
-                [("default", "bargain_hunter")] * 3 + [("default", "brand_loyalist")]
-                + [("intruder", "impulse_buyer")] * 5)])  # another account's: not counted
+    record_shop_inferences(state, MODEL, [
+        (account, f"s{i % 4}", persona)
+        for i, (account, persona) in enumerate(
+            [("default", "bargain_hunter")] * 3 + [("default", "brand_loyalist")]
+            + [("intruder", "impulse_buyer")] * 5)])  # another account's: not counted
     page = client.get("/dashboard/shop").text
     mix = re.findall(r"<tr><td>(\w+)</td><td>([\d.]+)%</td></tr>", page)
     assert mix == [("bargain_hunter", "75.0"), ("brand_loyalist", "25.0")]
