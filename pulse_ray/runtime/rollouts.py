@@ -24,7 +24,7 @@ from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.background import per_store, run_loops
 from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
-from pulse_ray.runtime.train_coordinator import RoutedTrainingBackend
+from pulse_ray.runtime.training_backend import RoutedTrainingBackend, running_coordinator
 from pulse_ray.services.drift import DriftConfig, DriftWatch
 from pulse_ray.services.retraining import RetrainLoop
 from pulse_ray.services.rollouts import RolloutController
@@ -57,7 +57,7 @@ class _ControllerActor:
             snapshots=SnapshotService(database=database, runner=RaySnapshotRunner(),
                                       storage_uri=settings.snapshot_uri, plan=plan,
                                       clock=utcnow, deadline_s=settings.snapshot_deadline_s),
-            backend=RoutedTrainingBackend(settings),
+            backend=RoutedTrainingBackend(settings, running_coordinator(settings)),
             states=RunStates(clock=utcnow, artifact_uri=settings.artifact_uri))
         self._thread = run_loops("controller", controller.run, drift.run, retrain.run)
         logger.info("rollout controller running")
