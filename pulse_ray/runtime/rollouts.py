@@ -4,8 +4,10 @@
 the retrain loop (:class:`~pulse_ray.services.retraining.RetrainLoop`: snapshots on Ray
 Data, runs on Ray Jobs) in a thread of its own, each pass on its own cadence.
 
-One per store (:mod:`pulse_ray.runtime.background`), like the webhook dispatcher. It
-reserves no CPU (it sleeps between ticks that read a few rows), so the resource plan's
+One per store (:mod:`pulse_ray.runtime.background`), like the webhook dispatcher. Its
+process starts without torch (the training coordinator it submits small runs to is found
+by name, :mod:`pulse_ray.runtime.training_backend`); only a retrain's judgement loads it.
+It reserves no CPU (it sleeps between ticks that read a few rows), so the resource plan's
 serving share is untouched. Ray restarts it after a crash, and its loop starts in ``__init__``; the
 rollouts' state is in the store, so a restarted controller — or one started by a
 restarted service — carries on where the last tick left them.
