@@ -23,7 +23,8 @@ from pulse_ray.runtime.metrics import RayRequestRecorder
 from pulse_ray.runtime.rollouts import start_rollout_controller
 from pulse_ray.runtime.serving import ServeEncoder, ServePredictor
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
-from pulse_ray.runtime.train_coordinator import RoutedTrainingBackend
+from pulse_ray.runtime.train_coordinator import start_training_coordinator
+from pulse_ray.runtime.training_backend import RoutedTrainingBackend
 from pulse_ray.runtime.webhooks import start_dispatcher
 from pulse_ray.store.migrate import current_revision, head_revision
 
@@ -62,7 +63,9 @@ class PulseIngress:
             # One set of buckets for every replica, so limits hold service-wide.
             bucket_backend=RayBucketBackend(f"{app_name}-ratelimit"),
             snapshot_runner=RaySnapshotRunner(),
-            training_backend=RoutedTrainingBackend(settings),
+            # Started with the ingress (before the rollout controller, which finds it
+            # by name), so the first small run finds torch imported.
+            training_backend=RoutedTrainingBackend(settings, start_training_coordinator(settings)),
             predictor=ServePredictor(model_server, lost_replica_retry_s=resend_s),
             encoder=ServeEncoder(text_encoder, lost_replica_retry_s=resend_s),
         )

@@ -10,6 +10,7 @@ environment, so a replica on another node sees exactly what the driver saw.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,25 @@ __all__ = ["JOB_SETTINGS_VARIABLE", "EncoderPrecision", "Settings", "get_setting
 
 # The text model's arithmetic (pulse_ray.shop.encoder.model_dtype says what "auto" is).
 EncoderPrecision = Literal["auto", "float32"]
+
+
+_DERIVED: dict[str, Callable[[Settings], str]] = {
+    "store_url": lambda s: f"sqlite:///{s.data_dir / 'pulse.db'}",
+    "snapshot_uri": lambda s: str(s.data_dir / "snapshots"),
+    "artifact_uri": lambda s: str(s.data_dir / "models"),
+    "train_storage_uri": lambda s: str(s.data_dir / "runs"),
+    "jobs_url": lambda s: f"http://127.0.0.1:{s.ray_dashboard_port}",
+}
+"""What an empty setting stands for, made from the others once they are read."""
+
+_BOUNDED: tuple[tuple[str, str, str], ...] = (
+    ("max_concurrent_requests", "ingress_max_ongoing_requests",
+     ", or Serve queues requests before Pulse can shed them"),
+    ("model_min_replicas", "model_max_replicas", ""),
+    ("drift_watch_psi", "drift_alert_psi", ""),
+)
+"""Settings that must not exceed another: (the setting, its bound, what goes wrong
+otherwise, when the reason is not plain)."""
 
 
 class Settings(BaseSettings):
@@ -472,26 +492,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _default_store_url(self) -> Settings:
-        if not self.store_url:
-            self.store_url = f"sqlite:///{self.data_dir / 'pulse.db'}"
-        if not self.snapshot_uri:
-            self.snapshot_uri = str(self.data_dir / "snapshots")
-        if not self.artifact_uri:
-            self.artifact_uri = str(self.data_dir / "models")
-        if not self.train_storage_uri:
-            self.train_storage_uri = str(self.data_dir / "runs")
-        if not self.jobs_url:
-            self.jobs_url = f"http://127.0.0.1:{self.ray_dashboard_port}"
-        if self.max_concurrent_requests > self.ingress_max_ongoing_requests:
-            raise ValueError(
-                "max_concurrent_requests must not exceed ingress_max_ongoing_requests, "
-                "or Serve queues requests before Pulse can shed them"
-            )
-        if self.model_min_replicas > self.model_max_replicas:
-            raise ValueError("model_min_replicas must not exceed model_max_replicas")
-        if self.drift_watch_psi > self.drift_alert_psi:
-            raise ValueError("drift_watch_psi must not exceed drift_alert_psi")
+    def _derived_and_bounded(self) -> Settings:
+        """Fills each empty setting of :data:`_DERIVED`, then checks :data:`_BOUNDED`."""
+        for name, derive in _DERIVED.items():
+            if not getattr(self, name):
+                setattr(self, name, derive(self))
+        for lower, upper, why in _BOUNDED:
+            if getattr(self, lower) > getattr(self, upper):
+                raise ValueError(f"{lower} must not exceed {upper}{why}")
         return self
 
     def ensure_dirs(self) -> None:

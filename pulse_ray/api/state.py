@@ -36,6 +36,7 @@ from pulse_ray.services.signin import SignInService
 from pulse_ray.services.snapshots import SnapshotService
 from pulse_ray.services.tagging import Tagger, TaggingService, TaggingWorker, worker_name
 from pulse_ray.services.training import RunStates, TrainingBackend, TrainingService
+from pulse_ray.services.webhooks import WebhookService
 from pulse_ray.shop.encoder import Encoder, LocalEncoder
 from pulse_ray.snapshots import LocalSnapshotRunner, SnapshotRunner
 from pulse_ray.store import Database
@@ -61,6 +62,7 @@ class AppState:
     training: TrainingService
     snapshots: SnapshotService
     datasources: DatasourceService
+    webhooks: WebhookService
     tagging: TaggingService
     shop: ShopService
     rollouts: RolloutService
@@ -162,6 +164,7 @@ def build_state(
                                   storage_uri=settings.snapshot_uri, plan=plan, clock=clock,
                                   deadline_s=settings.snapshot_deadline_s),
         datasources=DatasourceService(database=database, clock=clock),
+        webhooks=WebhookService(settings=settings),
         tagging=TaggingService(tagger=tagger, database=database, clock=clock,
                                worker=TaggingWorker(
                                    tagger=tagger, database=database, clock=clock,

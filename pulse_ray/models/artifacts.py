@@ -1,7 +1,7 @@
 """A trained model on disk: ``model.pt`` (weights) and ``model.json`` (family,
 architecture, preprocessing, data contract, input schema). Written to a local directory
-by training, published to the artifact store (any pyarrow filesystem URI), loaded by the
-ModelServer."""
+by training, published to the artifact store (any pyarrow filesystem URI,
+:func:`pulse_ray.models.files.publish`), loaded by the ModelServer."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from typing import Any
 import pyarrow.fs as pafs
 import torch
 
+from pulse_ray.models.files import SPEC as _SPEC
+from pulse_ray.models.files import WEIGHTS as _WEIGHTS
 from pulse_ray.models.inputs import Contract, InputSchema, read_contract
 from pulse_ray.models.tabular import TabularNet, TabularPreprocessor
 
-__all__ = ["TrainedModel", "publish", "weights_digest"]
-
-_WEIGHTS, _SPEC = "model.pt", "model.json"
+__all__ = ["TrainedModel", "weights_digest"]
 
 
 def weights_digest(state: dict[str, torch.Tensor], length: int = 6) -> str:
@@ -84,11 +84,3 @@ class TrainedModel:
             weights = f.read()
         return TrainedModel.from_parts(spec, weights)
 
-
-def publish(local: Path, uri: str) -> None:
-    """Copies a saved model directory to its place in the artifact store."""
-    fs, root = pafs.FileSystem.from_uri(uri)
-    fs.create_dir(root, recursive=True)
-    for name in (_WEIGHTS, _SPEC):
-        with fs.open_output_stream(f"{root}/{name}") as out:
-            out.write((local / name).read_bytes())

@@ -16,7 +16,7 @@ from typing import Any
 
 from pulse_ray.config import Settings
 
-__all__ = ["Loop", "per_store", "run_loops"]
+__all__ = ["Loop", "actor_name", "per_store", "run_loops"]
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]
 
@@ -33,9 +33,14 @@ def run_loops(name: str, *loops: Loop) -> threading.Thread:
     return thread
 
 
+def actor_name(prefix: str, settings: Settings) -> str:
+    """The name of this store's ``prefix`` actor (what :func:`per_store` creates)."""
+    store = hashlib.sha256(settings.store_url.encode()).hexdigest()[:12]
+    return f"{prefix}-{store}"
+
+
 def per_store(actor_class: Any, prefix: str, settings: Settings) -> Any:
     """The ``actor_class`` actor of this store (created on first call)."""
-    store = hashlib.sha256(settings.store_url.encode()).hexdigest()[:12]
     return actor_class.options(
-        name=f"{prefix}-{store}", get_if_exists=True, lifetime="detached",
+        name=actor_name(prefix, settings), get_if_exists=True, lifetime="detached",
     ).remote(settings)

@@ -4,8 +4,10 @@
 the retrain loop (:class:`~pulse_ray.services.retraining.RetrainLoop`: snapshots on Ray
 Data, runs on Ray Jobs) in a thread of its own, each pass on its own cadence.
 
-One per store (:mod:`pulse_ray.runtime.background`), like the webhook dispatcher. It
-reserves no CPU (it sleeps between ticks that read a few rows), so the resource plan's
+One per store (:mod:`pulse_ray.runtime.background`), like the webhook dispatcher. Its
+process starts without torch (the training coordinator it submits small runs to is found
+by name, :mod:`pulse_ray.runtime.training_backend`); only a retrain's judgement loads it.
+It reserves no CPU (it sleeps between ticks that read a few rows), so the resource plan's
 serving share is untouched. Ray restarts it after a crash, and its loop starts in ``__init__``; the
 rollouts' state is in the store, so a restarted controller — or one started by a
 restarted service — carries on where the last tick left them.
@@ -24,7 +26,7 @@ from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.background import per_store, run_loops
 from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
-from pulse_ray.runtime.train_coordinator import RoutedTrainingBackend
+from pulse_ray.runtime.training_backend import RoutedTrainingBackend, running_coordinator
 from pulse_ray.services.drift import DriftConfig, DriftWatch
 from pulse_ray.services.retraining import RetrainLoop
 from pulse_ray.services.rollouts import RolloutController
@@ -57,7 +59,7 @@ class _ControllerActor:
             snapshots=SnapshotService(database=database, runner=RaySnapshotRunner(),
                                       storage_uri=settings.snapshot_uri, plan=plan,
                                       clock=utcnow, deadline_s=settings.snapshot_deadline_s),
-            backend=RoutedTrainingBackend(settings),
+            backend=RoutedTrainingBackend(settings, running_coordinator(settings)),
             states=RunStates(clock=utcnow, artifact_uri=settings.artifact_uri))
         self._thread = run_loops("controller", controller.run, drift.run, retrain.run)
         logger.info("rollout controller running")

@@ -1,5 +1,6 @@
 """The training coordinator: a detached Ray actor per store that trains small runs
-itself, and the backend that sends each run where it belongs.
+itself (the backend that sends each run where it belongs, and holds the coordinator's
+handle without loading torch, is :mod:`pulse_ray.runtime.training_backend`).
 
 A Ray Job for a 20,000-row run spent ~20 s starting processes (the job driver, Ray
 Train's controller and worker, Ray Data's executor) around ~1 s of epochs. The
@@ -32,7 +33,6 @@ from typing import Any
 
 import ray
 import torch
-from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util.placement_group import (
     PlacementGroup,
     get_placement_group,
@@ -41,27 +41,24 @@ from ray.util.placement_group import (
 )
 
 from pulse_ray.config import Settings
-from pulse_ray.errors import ConflictError, UnavailableError
+from pulse_ray.errors import ConflictError
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.background import per_store
-from pulse_ray.runtime.jobs import RayJobsBackend
 from pulse_ray.runtime.train_direct import Cancelled, fit_in_process
 from pulse_ray.runtime.train_job import register_trained, run_states
+from pulse_ray.runtime.training_backend import COORDINATOR_JOB_PREFIX, COORDINATOR_NAME
 from pulse_ray.services.training import JobPhase, JobState, RunSpec, unplaceable
 from pulse_ray.store import Database
 from pulse_ray.store import runs as run_repo
 from pulse_ray.timeutil import utcnow
 
-__all__ = ["COORDINATOR_JOB_PREFIX", "RoutedTrainingBackend", "start_training_coordinator"]
+__all__ = ["start_training_coordinator"]
 
 logger = logging.getLogger(__name__)
 
-COORDINATOR_JOB_PREFIX = "pulse-direct-"
-"""Job ids of runs the coordinator trains (Ray Jobs' are ``pulse-run_…``)."""
 _LOG_LINES = 200  # kept per run, for GET /v1/train/{run}
 _RUNS_KEPT = 500  # ended runs whose phase and log the coordinator still answers for
 _SUBMITTED_WAIT_S = 10.0
-_ANSWER_TIMEOUT_S = 30.0  # a restarted coordinator imports torch first
 
 
 @dataclass
@@ -205,57 +202,4 @@ def _reserve(spec: RunSpec) -> PlacementGroup:
 
 def start_training_coordinator(settings: Settings) -> Any:
     """The coordinator actor for this store (created on first call)."""
-    return per_store(_CoordinatorActor, "pulse-training", settings)
-
-
-class RoutedTrainingBackend:
-    """The service's :class:`~pulse_ray.services.training.TrainingBackend`: small runs
-    (:meth:`~pulse_ray.services.training.RunSpec.single_process`) to the coordinator,
-    the rest to Ray Jobs; each later call goes where the job id says the run went."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._jobs = RayJobsBackend(settings)
-        # Started with the ingress, so the first small run finds torch imported.
-        self.coordinator = start_training_coordinator(settings)
-
-    def _ask(self, method: str, *args: Any) -> Any:
-        """A coordinator call, waiting through a restart (its imports take seconds).
-
-        Raises:
-            UnavailableError: the coordinator did not answer within
-                :data:`_ANSWER_TIMEOUT_S`.
-        """
-        try:
-            return ray.get(getattr(self.coordinator, method).remote(*args),
-                           timeout=_ANSWER_TIMEOUT_S)
-        except (GetTimeoutError, RayActorError) as exc:
-            raise UnavailableError("The training coordinator is restarting; retry shortly",
-                                   retry_after_s=5) from exc
-
-    def submit(self, spec: RunSpec) -> str:
-        if not spec.single_process(self._settings.train_direct_max_rows):
-            return self._jobs.submit(spec)
-        self._ask("start", spec.run_id)
-        return f"{COORDINATOR_JOB_PREFIX}{spec.run_id}"
-
-    def state(self, job_id: str) -> JobState:
-        if job_id.startswith(COORDINATOR_JOB_PREFIX):
-            state: JobState = self._ask("state", _run_of(job_id))
-            return state
-        return self._jobs.state(job_id)
-
-    def logs(self, job_id: str, lines: int = 40) -> str:
-        if job_id.startswith(COORDINATOR_JOB_PREFIX):
-            return str(self._ask("logs", _run_of(job_id), lines))
-        return self._jobs.logs(job_id, lines)
-
-    def stop(self, job_id: str) -> None:
-        if job_id.startswith(COORDINATOR_JOB_PREFIX):
-            self._ask("stop", _run_of(job_id))
-        else:
-            self._jobs.stop(job_id)
-
-
-def _run_of(job_id: str) -> str:
-    return job_id.removeprefix(COORDINATOR_JOB_PREFIX)
+    return per_store(_CoordinatorActor, COORDINATOR_NAME, settings)

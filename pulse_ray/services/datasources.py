@@ -1,12 +1,16 @@
-"""Registering a datasource: it must be readable now, with the columns it names. One
-registration serves the API (``POST /v1/datasources``), ``pulse datasources add`` and
-the demo commands that register their tables."""
+"""Datasources, the use cases: registering one — it must be readable now, with the
+columns it names; one registration serves the API (``POST /v1/datasources``), ``pulse
+datasources add`` and the demo commands that register their tables — and listing them
+(the API and the dashboard's datasources page)."""
 
 from __future__ import annotations
 
 import logging
 
+from sqlmodel import Session
+
 from pulse_ray.errors import ErrorDetail, ValidationError
+from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.datasources import DatasourceCreate, DatasourcePublic
 from pulse_ray.sources import SourceError, spec_of
 from pulse_ray.sources.readers import probe
@@ -64,3 +68,10 @@ class DatasourceService:
         logger.info("registered datasource %s (%s %s)", created.name, created.type.value,
                     redact_url(body.url) if body.url else body.path)
         return created
+
+    def listing(self, *, session: Session, account: str, limit: int,
+                starting_after: str | None = None) -> Page[DatasourcePublic]:
+        """The account's datasources, newest first; runs in the caller's transaction."""
+        rows, has_more = repo.list_datasources(session=session, account=account, limit=limit,
+                                               starting_after=starting_after)
+        return Page(data=[r.public() for r in rows], has_more=has_more)

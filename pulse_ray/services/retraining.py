@@ -34,8 +34,6 @@ from pulse_ray.capacity import ResourcePlan
 from pulse_ray.config import Settings
 from pulse_ray.errors import PulseError
 from pulse_ray.ids import IdPrefix, new_id
-from pulse_ray.models.artifacts import TrainedModel
-from pulse_ray.models.evaluation import holdout_metrics
 from pulse_ray.retrain import due, holdout_size, judge, parse_schedule
 from pulse_ray.retrain_data import feedback_rows
 from pulse_ray.schemas.snapshots import SnapshotOptions
@@ -64,6 +62,12 @@ Evaluator = Callable[[str, pa.Table], dict[str, float]]
 
 
 def evaluate_artifact(artifact_uri: str, holdout: pa.Table) -> dict[str, float]:
+    """Loads the version and scores it (torch). The only step of the controller that
+    needs torch, so the modules that do are imported here, at the first judgement, not
+    when the controller starts: its rollout and drift loops never load them."""
+    from pulse_ray.models.artifacts import TrainedModel
+    from pulse_ray.models.evaluation import holdout_metrics
+
     return holdout_metrics(TrainedModel.load(artifact_uri), holdout)
 
 

@@ -1,6 +1,8 @@
-"""Taking a snapshot (seed 000: ``POST /v1/snapshot/{datasource}``): checked against
-the resource plan, run by the injected runner (Ray Data under Serve), recorded last —
-or, when the source is unchanged and ``force`` is false, the existing snapshot."""
+"""Snapshots, the use cases: taking one (seed 000: ``POST /v1/snapshot/{datasource}``),
+checked against the resource plan, run by the injected runner (Ray Data under Serve),
+recorded last — or, when the source is unchanged and ``force`` is false, the existing
+snapshot; and listing them, each named by its datasource (the API's ``GET /v1/snapshots``
+and the dashboard's datasources page)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ import asyncio
 from collections.abc import Callable
 
 from anyio import to_thread
+from sqlmodel import Session
 
 from pulse_ray.capacity import ResourcePlan
 from pulse_ray.errors import UnavailableError
 from pulse_ray.ids import IdPrefix, new_id
+from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.snapshots import SnapshotOptions, SnapshotPublic
 from pulse_ray.snapshots import SnapshotJob, SnapshotRunner
 from pulse_ray.sources import SourceError, SourceSpec
@@ -81,3 +85,26 @@ class SnapshotService:
                 return snapshot.public(datasource), created
 
         return await to_thread.run_sync(store)
+
+    def listing(self, *, session: Session, account: str, datasource: str | None,
+                limit: int, starting_after: str | None = None) -> Page[SnapshotPublic]:
+        """The account's snapshots, newest first (only ``datasource``'s when named), each
+        with its datasource's name; runs in the caller's transaction.
+
+        Raises:
+            NotFoundError: ``datasource`` names none of the account's datasources.
+        """
+        names: dict[str, str] = {}
+        datasource_id = None
+        if datasource is not None:
+            found = datasource_repo.get_datasource(session=session, name=datasource,
+                                                   account=account)
+            datasource_id, names[found.id] = found.id, found.name
+        rows, has_more = repo.list_snapshots(session=session, account=account,
+                                             datasource_id=datasource_id, limit=limit,
+                                             starting_after=starting_after)
+        for row in rows:
+            if row.datasource_id not in names:
+                names[row.datasource_id] = repo.datasource_name(
+                    session=session, datasource_id=row.datasource_id)
+        return Page(data=[r.public(names[r.datasource_id]) for r in rows], has_more=has_more)

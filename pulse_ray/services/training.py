@@ -28,8 +28,8 @@ from pulse_ray.capacity import ResourcePlan
 from pulse_ray.config import Settings
 from pulse_ray.errors import ConflictError, ErrorDetail, UnavailableError, ValidationError
 from pulse_ray.ids import IdPrefix, new_id
-from pulse_ray.models.artifacts import publish
 from pulse_ray.models.families import CLASSIFIER, primary_metric
+from pulse_ray.models.files import publish
 from pulse_ray.models.inputs import read_contract, unknown_columns
 from pulse_ray.models.stats import column_kind
 from pulse_ray.registry import next_version, should_deploy

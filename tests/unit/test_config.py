@@ -18,6 +18,18 @@ def test_defaults_are_local_and_absolute(tmp_path: Path) -> None:
     assert not settings.data_dir.exists()  # nothing is created until an entry point asks
 
 
+def test_empty_locations_default_under_the_data_dir_and_set_ones_are_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PULSE_RAY_DASHBOARD_PORT", "8300")
+    monkeypatch.setenv("PULSE_ARTIFACT_URI", "s3://bucket/models")
+    settings = Settings()
+    data = tmp_path / ".pulse"
+    assert (settings.snapshot_uri, settings.artifact_uri, settings.train_storage_uri,
+            settings.jobs_url) == (str(data / "snapshots"), "s3://bucket/models",
+                                   str(data / "runs"), "http://127.0.0.1:8300")
+
+
 def test_env_vars_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("PULSE_HTTP_PORT=9100\nPULSE_INGRESS_REPLICAS=3\n")
     monkeypatch.setenv("PULSE_STORE_URL", "postgresql://pulse@db/pulse")
@@ -41,6 +53,34 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"PULSE_MAX_CONCURRENT_REQUESTS": "600", "PULSE_INGRESS_MAX_ONGOING_REQUESTS": "512"},
+         "max_concurrent_requests must not exceed ingress_max_ongoing_requests, or Serve "
+         "queues requests before Pulse can shed them"),
+        ({"PULSE_MODEL_MIN_REPLICAS": "3", "PULSE_MODEL_MAX_REPLICAS": "2"},
+         "model_min_replicas must not exceed model_max_replicas"),
+        ({"PULSE_DRIFT_WATCH_PSI": "0.3", "PULSE_DRIFT_ALERT_PSI": "0.25"},
+         "drift_watch_psi must not exceed drift_alert_psi"),
+    ],
+)
+def test_a_setting_above_its_bound_is_refused_naming_both(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], message: str
+) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    [error] = info.value.errors()
+    assert error["msg"] == f"Value error, {message}"
+
+
+def test_a_setting_at_its_bound_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_MODEL_MIN_REPLICAS", "2")
+    assert Settings().model_min_replicas == Settings().model_max_replicas == 2
 
 
 def test_get_settings_reads_once() -> None:

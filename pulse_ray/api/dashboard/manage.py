@@ -2,9 +2,8 @@
 
 Every read and every change goes through what the API does, with the session's
 principal: keys and the shop through the store functions their routes call; datasources,
-snapshots and webhooks still through their route functions, whose work (listing with
-names, rotating, the delivery log) lives there. The scope a route needs is checked here
-the way the API's key dependencies check it (keys need admin).
+snapshots and webhooks through the application services their routes call. The scope a
+route needs is checked here the way the API's key dependencies check it (keys need admin).
 """
 
 from __future__ import annotations
@@ -18,9 +17,6 @@ from pydantic import TypeAdapter
 
 from pulse_ray.api.dashboard.web import ActionDep, PageRoute, ViewerDep, redirect, render
 from pulse_ray.api.deps import AppStateDep, NowDep, SessionDep
-from pulse_ray.api.routers import datasources as datasource_routes
-from pulse_ray.api.routers import snapshots as snapshot_routes
-from pulse_ray.api.routers import webhooks as webhook_routes
 from pulse_ray.auth import Scope
 from pulse_ray.errors import ValidationError
 from pulse_ray.plans import Limits, effective_limits
@@ -107,10 +103,12 @@ def decide_device(request: Request, action: ActionDep, state: AppStateDep) -> Re
 
 
 @router.get("/datasources")
-def datasources_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    principal = viewer.principal
-    sources = datasource_routes.list_datasources(principal, session, limit=_LIST).data
-    snapshots = snapshot_routes.list_snapshots(principal, session, limit=_LIST).data
+def datasources_page(request: Request, viewer: ViewerDep, session: SessionDep,
+                     state: AppStateDep) -> Response:
+    account = viewer.principal.account
+    sources = state.datasources.listing(session=session, account=account, limit=_LIST).data
+    snapshots = state.snapshots.listing(session=session, account=account, datasource=None,
+                                        limit=_LIST).data
     return render(request, "datasources.html", viewer=viewer, sources=sources,
                   snapshots=snapshots)
 
@@ -125,21 +123,25 @@ async def take_snapshot(request: Request, name: str, action: ActionDep,
 
 
 @router.get("/webhooks")
-def webhooks_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    page = webhook_routes.list_webhooks(viewer.principal, session, limit=_LIST)
+def webhooks_page(request: Request, viewer: ViewerDep, session: SessionDep,
+                  state: AppStateDep) -> Response:
+    page = state.webhooks.listing(session=session, account=viewer.principal.account,
+                                  limit=_LIST)
     return render(request, "webhooks.html", viewer=viewer, endpoints=page.data)
 
 
 @router.get("/webhooks/{webhook_id}")
-def webhook_page(request: Request, webhook_id: str, viewer: ViewerDep,
-                 session: SessionDep) -> Response:
-    return _webhook(request, webhook_id, viewer, session, rotated=None)
+def webhook_page(request: Request, webhook_id: str, viewer: ViewerDep, session: SessionDep,
+                 state: AppStateDep) -> Response:
+    return _webhook(request, webhook_id, viewer, session, state, rotated=None)
 
 
 def _webhook(request: Request, webhook_id: str, viewer: ViewerDep, session: SessionDep,
-             rotated: SecretRotated | None) -> Response:
-    endpoint = webhook_routes.get_webhook(webhook_id, viewer.principal, session)
-    log = webhook_routes.list_deliveries(webhook_id, viewer.principal, session, limit=50)
+             state: AppStateDep, rotated: SecretRotated | None) -> Response:
+    account = viewer.principal.account
+    endpoint = state.webhooks.get(session=session, account=account, webhook_id=webhook_id)
+    log = state.webhooks.deliveries(session=session, account=account, webhook_id=webhook_id,
+                                    limit=50)
     return render(request, "webhook.html", viewer=viewer, endpoint=endpoint,
                   deliveries=log.data, rotated=rotated)
 
@@ -148,23 +150,25 @@ def _webhook(request: Request, webhook_id: str, viewer: ViewerDep, session: Sess
 def rotate_webhook(request: Request, webhook_id: str, action: ActionDep, session: SessionDep,
                    now: NowDep, state: AppStateDep) -> Response:
     """The new signing secret is in this answer only."""
-    rotated = webhook_routes.rotate_secret(webhook_id, action.require(Scope.WRITE), session,
-                                           now, state)
-    return _webhook(request, webhook_id, action.viewer, session, rotated=rotated)
+    rotated = state.webhooks.rotate_secret(session=session,
+                                           principal=action.require(Scope.WRITE),
+                                           webhook_id=webhook_id, now=now)
+    return _webhook(request, webhook_id, action.viewer, session, state, rotated=rotated)
 
 
 @router.post("/webhooks/{webhook_id}/test")
 def test_webhook(request: Request, webhook_id: str, action: ActionDep, session: SessionDep,
-                 now: NowDep) -> Response:
-    webhook_routes.send_test(webhook_id, action.require(Scope.WRITE), session, now)
+                 now: NowDep, state: AppStateDep) -> Response:
+    state.webhooks.send_test(session=session, principal=action.require(Scope.WRITE),
+                             webhook_id=webhook_id, now=now)
     return redirect(request, f"/dashboard/webhooks/{webhook_id}")
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{message_id}/retry")
 def retry_webhook(request: Request, webhook_id: str, message_id: str, action: ActionDep,
-                  session: SessionDep, now: NowDep) -> Response:
-    webhook_routes.retry_delivery(webhook_id, message_id, action.require(Scope.WRITE), session,
-                                  now)
+                  session: SessionDep, now: NowDep, state: AppStateDep) -> Response:
+    state.webhooks.retry(session=session, principal=action.require(Scope.WRITE),
+                         webhook_id=webhook_id, message_id=message_id, now=now)
     return redirect(request, f"/dashboard/webhooks/{webhook_id}")
 
 

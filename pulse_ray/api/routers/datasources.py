@@ -41,13 +41,11 @@ async def create_datasource(
 
 @router.get("", response_model=Page[DatasourcePublic], summary="List datasources")
 def list_datasources(
-    principal: ReadKey, session: SessionDep, limit: Limit = 20,
+    principal: ReadKey, session: SessionDep, state: AppStateDep, limit: Limit = 20,
     starting_after: StartingAfter = None,
 ) -> Page[DatasourcePublic]:
-    rows, has_more = repo.list_datasources(
-        session=session, account=principal.account, limit=limit, starting_after=starting_after
-    )
-    return Page(data=[r.public() for r in rows], has_more=has_more)
+    return state.datasources.listing(session=session, account=principal.account, limit=limit,
+                                     starting_after=starting_after)
 
 
 @router.get("/{name}", response_model=DatasourcePublic, summary="One datasource")

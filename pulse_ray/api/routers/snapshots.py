@@ -11,7 +11,6 @@ from pulse_ray.api.middleware.body import JsonBodyRoute
 from pulse_ray.api.openapi import error_responses
 from pulse_ray.schemas.common import Page
 from pulse_ray.schemas.snapshots import SnapshotCreate, SnapshotDetail, SnapshotPublic
-from pulse_ray.store import datasources as datasource_repo
 from pulse_ray.store import snapshots as repo
 
 router = APIRouter(tags=["snapshots"], route_class=JsonBodyRoute)
@@ -42,27 +41,13 @@ async def create_snapshot(
             responses=error_responses(404),  # ?datasource= names none of the account's
             summary="List snapshots")
 def list_snapshots(
-    principal: ReadKey, session: SessionDep,
+    principal: ReadKey, session: SessionDep, state: AppStateDep,
     datasource: Annotated[str | None, Query(description="Only this datasource's.")] = None,
     limit: Limit = 20, starting_after: StartingAfter = None,
 ) -> Page[SnapshotPublic]:
-    names: dict[str, str] = {}
-    datasource_id = None
-    if datasource is not None:
-        found = datasource_repo.get_datasource(
-            session=session, name=datasource, account=principal.account
-        )
-        datasource_id, names[found.id] = found.id, found.name
-    rows, has_more = repo.list_snapshots(
-        session=session, account=principal.account, datasource_id=datasource_id,
-        limit=limit, starting_after=starting_after,
-    )
-    for row in rows:
-        if row.datasource_id not in names:
-            names[row.datasource_id] = repo.datasource_name(
-                session=session, datasource_id=row.datasource_id
-            )
-    return Page(data=[r.public(names[r.datasource_id]) for r in rows], has_more=has_more)
+    return state.snapshots.listing(session=session, account=principal.account,
+                                   datasource=datasource, limit=limit,
+                                   starting_after=starting_after)
 
 
 @router.get("/snapshots/{snapshot_id}", response_model=SnapshotDetail,

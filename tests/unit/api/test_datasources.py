@@ -189,6 +189,20 @@ def test_snapshot_listing_and_detail(client: TestClient, headers: dict[str, str]
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "CONFLICT"
 
 
+def test_every_snapshot_listed_is_named_by_its_datasource(
+    client: TestClient, headers: dict[str, str], demo_db: Path
+) -> None:
+    for name in ("orders", "refunds"):
+        _register(client, headers, demo_db, name)
+    first = client.post("/v1/snapshot/orders", headers=headers).json()
+    second = client.post("/v1/snapshot/refunds", headers=headers).json()
+    listed = client.get("/v1/snapshots", headers=headers).json()
+    assert [(s["id"], s["datasource"]) for s in listed["data"]] == [
+        (second["id"], "refunds"), (first["id"], "orders")]  # newest first
+    page = client.get("/v1/snapshots?limit=1", headers=headers).json()
+    assert page["has_more"] and [s["datasource"] for s in page["data"]] == ["refunds"]
+
+
 def test_failed_snapshots_leave_nothing(client: TestClient, headers: dict[str, str],
                                         demo_db: Path, state: AppState) -> None:
     _register(client, headers, demo_db)
