@@ -256,6 +256,15 @@ class Settings(BaseSettings):
         description="How long each inference record keeps the input the model read (for "
         "the drift watch); the controller clears older ones. 0 keeps none.",
     )
+    traffic_retention_h: float = Field(
+        default=720, ge=1,
+        description="How long the per-minute traffic counts the dashboard's overview reads "
+        "(its last hour) are kept; the controller deletes older ones.",
+    )
+    retention_interval_s: float = Field(
+        default=300, gt=0, le=86_400,
+        description="How often the controller clears inputs and traffic past their retention.",
+    )
     drift_window_requests: int = Field(
         default=1000, ge=1, description="A drift window ends after this many inferences...")
     drift_window_s: float = Field(
@@ -269,7 +278,7 @@ class Settings(BaseSettings):
         "model.drift is sent when it crosses it).")
     drift_interval_s: float = Field(
         default=30, gt=0, le=3600,
-        description="How often the controller closes drift windows and prunes inputs.",
+        description="How often the controller closes drift windows.",
     )
     retrain_interval_s: float = Field(
         default=60, gt=0, le=3600,

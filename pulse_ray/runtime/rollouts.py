@@ -1,6 +1,7 @@
 """The cluster's controller: a detached Ray actor running
 :class:`~pulse_ray.services.rollouts.RolloutController`, the drift watch
-(:class:`~pulse_ray.services.drift.DriftWatch`, which also prunes the inputs kept) and
+(:class:`~pulse_ray.services.drift.DriftWatch`), the retention pass
+(:class:`~pulse_ray.services.retention.Retention`: inputs kept, traffic counts) and
 the retrain loop (:class:`~pulse_ray.services.retraining.RetrainLoop`: snapshots on Ray
 Data, runs on Ray Jobs) in a thread of its own, each pass on its own cadence.
 
@@ -28,6 +29,7 @@ from pulse_ray.runtime.cluster import RayCluster
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
 from pulse_ray.runtime.training_backend import RoutedTrainingBackend, running_coordinator
 from pulse_ray.services.drift import DriftConfig, DriftWatch
+from pulse_ray.services.retention import Retention, RetentionConfig
 from pulse_ray.services.retraining import RetrainLoop
 from pulse_ray.services.rollouts import RolloutController
 from pulse_ray.services.snapshots import SnapshotService
@@ -49,6 +51,8 @@ class _ControllerActor:
                                        tick_s=settings.rollout_tick_s)
         drift = DriftWatch(database=database, clock=utcnow, config=DriftConfig.of(settings),
                            interval_s=settings.drift_interval_s)
+        retention = Retention(database=database, clock=utcnow,
+                              config=RetentionConfig.of(settings))
         cluster = RayCluster()
 
         def plan() -> ResourcePlan:
@@ -61,7 +65,8 @@ class _ControllerActor:
                                       clock=utcnow, deadline_s=settings.snapshot_deadline_s),
             backend=RoutedTrainingBackend(settings, running_coordinator(settings)),
             states=RunStates(clock=utcnow, artifact_uri=settings.artifact_uri))
-        self._thread = run_loops("controller", controller.run, drift.run, retrain.run)
+        self._thread = run_loops("controller", controller.run, drift.run, retention.run,
+                                 retrain.run)
         logger.info("rollout controller running")
 
     def alive(self) -> bool:

@@ -4,11 +4,12 @@ inputs with its training snapshot, and the route's report of what it found.
 Off the request path: inference records keep the input the version read (written in
 the log's batches); each pass of :meth:`DriftWatch.tick` closes the windows that have
 ended (:func:`pulse_ray.drift.window_size`), judges those with enough rows, stores
-them, sends ``model.drift`` for features that crossed the drift threshold, and clears
-inputs older than the retention. The snapshot is binned once per version, on its first
-look, and kept in the store (:class:`~pulse_ray.store.tables.DriftReference`), so a
-restarted controller neither re-reads it nor loses its place: the next window starts
-after the last stored one's last inference.
+them and sends ``model.drift`` for features that crossed the drift threshold (the
+inputs kept are cleared after their retention by :mod:`pulse_ray.services.retention`).
+The snapshot is binned once per version, on its first look, and kept in the store
+(:class:`~pulse_ray.store.tables.DriftReference`), so a restarted controller neither
+re-reads it nor loses its place: the next window starts after the last stored one's
+last inference.
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ class DriftConfig:
     max_rows: int
     max_age: timedelta
     min_rows: int
-    retention: timedelta
 
     @staticmethod
     def of(settings: Settings) -> DriftConfig:
@@ -82,8 +82,7 @@ class DriftConfig:
                                   alert=settings.drift_alert_psi),
             max_rows=settings.drift_window_requests,
             max_age=timedelta(seconds=settings.drift_window_s),
-            min_rows=settings.drift_min_rows,
-            retention=timedelta(hours=settings.inference_inputs_retention_h))
+            min_rows=settings.drift_min_rows)
 
 
 def reference_of(schema: InputSchema, columns: dict[str, list[Any]]) -> dict[str, Any]:
@@ -111,13 +110,10 @@ class DriftWatch:
         self._read = read
 
     def tick(self) -> list[DriftWindow]:
-        """Prunes old inputs, then closes every window that has ended; those closed."""
+        """Closes every window that has ended; those closed."""
         now = self._clock()
         with self._database.session() as session:
-            pruned = repo.prune_inputs(session=session, before=now - self._config.retention)
             pairs = [(m.id, v.id) for m, v in repo.deployed(session=session)]
-        if pruned:
-            logger.info("cleared the inputs of %d inference records", pruned)
         closed = []
         for model_id, version_id in pairs:
             with self._database.session() as session:

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from pulse_ray.predictions import FailedInference, InferenceEvent
 from pulse_ray.store.tables import Model, TrafficMinute
 
-__all__ = ["LATENCY_BOUNDS", "Traffic", "count_events", "traffic"]
+__all__ = ["LATENCY_BOUNDS", "Traffic", "count_events", "prune", "traffic"]
 
 # Latency bucket bounds (ms), 25% apart from 0.1 ms to ~50 s: the quantiles read from
 # them are within a bucket's width (as Prometheus's histogram_quantile). Bucket i holds
@@ -61,6 +61,12 @@ def _counts(events: Iterable[Any]) -> list[dict[str, Any]]:
         else:
             row["failed" if event.server_side else "rejected"] += 1
     return [rows[key] for key in sorted(rows)]
+
+
+def prune(*, session: Session, before: datetime) -> int:
+    """Deletes the minutes before ``before``; how many rows."""
+    result = session.execute(delete(TrafficMinute).where(col(TrafficMinute.minute) < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def count_events(*, session: Session, events: Iterable[Any]) -> None:
