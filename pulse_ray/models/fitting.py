@@ -237,6 +237,9 @@ class _Candidate:
     best_weights: dict[str, torch.Tensor] | None = None
     # The validation split's predictions at the best epoch (what the choice compares).
     best_predictions: np.ndarray | None = None
+    # The best predictions it was fitted for, its temperature, and them at it: fitted
+    # again only when the best predictions change, not at every epoch's report.
+    _calibration: tuple[np.ndarray, float, np.ndarray] | None = None
 
     @property
     def net(self) -> nn.Module:
@@ -247,6 +250,20 @@ class _Candidate:
         """A model linear in its inputs is fitted to its optimum by L-BFGS, as
         scikit-learn fits a logistic regression; the MLP by AdamW in minibatches."""
         return not ARCHITECTURES[self.name]
+
+    def calibrated(self, preprocessor: TabularPreprocessor,
+                   labels: np.ndarray) -> tuple[float, np.ndarray]:
+        """Its temperature (:func:`fit_temperature`; 1 for a regressor) and its best
+        validation predictions at that temperature."""
+        predictions = self.best_predictions
+        assert predictions is not None
+        if self._calibration is None or self._calibration[0] is not predictions:
+            temperature = (1.0 if preprocessor.regression
+                           else fit_temperature(predictions, labels))
+            self._calibration = (predictions, temperature,
+                                 predictions if preprocessor.regression
+                                 else calibrate(predictions, temperature))
+        return self._calibration[1], self._calibration[2]
 
 
 @dataclass(frozen=True)
@@ -371,16 +388,9 @@ class Fitting:
             ValueError: no candidate has reached a finite validation loss.
         """
         pre, labels = self.preprocessor, self.labels
-        calibrated: dict[str, tuple[float, np.ndarray]] = {}
-        for candidate in self.candidates:
-            if candidate.best_predictions is None or labels is None:
-                continue
-            temperature = (1.0 if pre.regression
-                           else fit_temperature(candidate.best_predictions, labels))
-            calibrated[candidate.name] = (temperature,
-                                          calibrate(candidate.best_predictions, temperature)
-                                          if not pre.regression
-                                          else candidate.best_predictions)
+        calibrated = {candidate.name: candidate.calibrated(pre, labels)
+                      for candidate in self.candidates
+                      if candidate.best_predictions is not None and labels is not None}
         assert labels is not None or not calibrated
         losses = {name: row_losses(pre, labels, predictions)  # type: ignore[arg-type]
                   for name, (_, predictions) in calibrated.items()}

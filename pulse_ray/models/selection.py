@@ -133,22 +133,32 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     if len(labels) == 0:
         return 1.0
     logs = np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))
-    rows = np.arange(len(labels))
+    # Each row shifted by its largest log-probability (the max of logs / T is max / T for
+    # any T > 0): each step then costs one scale, exp, row sum and log over the rows,
+    # and the true classes' term is a constant over T. The fit runs at every epoch's
+    # report, for each candidate, on the whole validation split.
+    shifted = logs - logs.max(axis=1, keepdims=True)
+    truth = float(shifted[np.arange(len(labels)), labels].sum())
 
     def objective(log_t: float) -> float:
-        scaled = logs / math.exp(log_t)
-        top = scaled.max(axis=1, keepdims=True)
-        log_norm = top[:, 0] + np.log(np.exp(scaled - top).sum(axis=1))
-        return float(np.sum(log_norm - scaled[rows, labels])) + log_t**2 / 2
+        scale = math.exp(-log_t)
+        return (float(np.log(np.exp(shifted * scale).sum(axis=1)).sum()) - truth * scale
+                + log_t**2 / 2)
 
+    # Golden section keeps one of its two inner points each step: one evaluation a step.
     low, high = -math.log(100.0), math.log(100.0)
     ratio = (math.sqrt(5) - 1) / 2
+    left, right = high - ratio * (high - low), low + ratio * (high - low)
+    at_left, at_right = objective(left), objective(right)
     for _ in range(_TEMPERATURE_STEPS):
-        left, right = high - ratio * (high - low), low + ratio * (high - low)
-        if objective(left) < objective(right):
-            high = right
+        if at_left < at_right:
+            high, right, at_right = right, left, at_left
+            left = high - ratio * (high - low)
+            at_left = objective(left)
         else:
-            low = left
+            low, left, at_left = left, right, at_right
+            right = low + ratio * (high - low)
+            at_right = objective(right)
     return math.exp((low + high) / 2)
 
 

@@ -366,7 +366,13 @@ class TabularNet(nn.Module):
         self.mlp = nn.Sequential(*layers)
 
     def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
-        parts = [numeric] + [e(categorical[:, i]) for i, e in enumerate(self.embeddings)]
+        # The rows of each embedding table by index_select, not the Embedding call: the
+        # same values, but its backward is an index_add, which on the CPU took about half
+        # the time of the Embedding's (a linear candidate's L-BFGS pass over the table
+        # 0.087 → 0.050 s of CPU on 240,000 rows, the MLP's epoch 7% less).
+        tables: list[torch.Tensor] = [e.weight for e in self.embeddings]  # type: ignore[misc]
+        parts = [numeric] + [table.index_select(0, categorical[:, i])
+                             for i, table in enumerate(tables)]
         return self.mlp(torch.cat(parts, dim=1))
 
     @staticmethod
