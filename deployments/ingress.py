@@ -20,6 +20,7 @@ from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
 from pulse_ray.runtime.buckets import RayBucketBackend
 from pulse_ray.runtime.metrics import RayRequestRecorder
+from pulse_ray.runtime.records import start_record_writer
 from pulse_ray.runtime.rollouts import start_rollout_controller
 from pulse_ray.runtime.serving import ServeEncoder, ServePredictor
 from pulse_ray.runtime.snapshots import RaySnapshotRunner
@@ -67,6 +68,7 @@ class PulseIngress:
             # by name), so the first small run finds torch imported.
             training_backend=RoutedTrainingBackend(settings, start_training_coordinator(settings)),
             predictor=ServePredictor(model_server, lost_replica_retry_s=resend_s),
+            record_writer=start_record_writer(settings),  # one per store, shared
             encoder=ServeEncoder(text_encoder, lost_replica_retry_s=resend_s),
         )
         current, head = current_revision(self._state.database), head_revision()

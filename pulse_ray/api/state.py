@@ -27,7 +27,7 @@ from pulse_ray.ratelimit import BucketBackend, MemoryBackend, RateLimiter
 from pulse_ray.services.datasources import DatasourceService
 from pulse_ray.services.drift import DriftService
 from pulse_ray.services.feedback import FeedbackService
-from pulse_ray.services.inference import InferenceService
+from pulse_ray.services.inference import InferenceService, Writer
 from pulse_ray.services.lineage import LineageService
 from pulse_ray.services.retrain import RetrainService
 from pulse_ray.services.rollouts import RolloutService
@@ -105,6 +105,7 @@ def build_state(
     snapshot_runner: SnapshotRunner | None = None,
     training_backend: TrainingBackend | None = None,
     predictor: Predictor | None = None,
+    record_writer: Writer | None = None,
     encoder: Encoder | None = None,
     cluster: Cluster | None = None,
 ) -> AppState:
@@ -119,6 +120,8 @@ def build_state(
             Jobs, under Serve); without one training routes answer 503.
         predictor: what answers predictions; in-process by default, the ModelServer
             deployment's handle under Serve.
+        record_writer: what writes inference records; this process (in a thread) by
+            default, the store's writer actor under Serve.
         encoder: the text model (tagging, search queries); in-process by default, the
             TextEncoder deployment's handle under Serve.
         cluster: what the resource plan is made for; by default the size a local Ray
@@ -145,7 +148,8 @@ def build_state(
     encoder = encoder or LocalEncoder()
     tagger = Tagger(encoder)
     inference = InferenceService(settings=settings, database=database,
-                                 predictor=predictor or LocalPredictor(), clock=clock)
+                                 predictor=predictor or LocalPredictor(), clock=clock,
+                                 writer=record_writer)
     return AppState(
         settings=settings,
         database=database,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -48,8 +48,8 @@ from pulse_ray.store import Database
 from pulse_ray.store.inference import Canary, Route, insert_events, route
 from pulse_ray.timeutil import Clock
 
-__all__ = ["Inference", "InferenceCall", "InferenceLog", "InferenceService", "ModelDirectory",
-           "ShadowQueue"]
+__all__ = ["Entry", "Inference", "InferenceCall", "InferenceLog", "InferenceService",
+           "ModelDirectory", "ShadowQueue", "Writer"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +62,13 @@ _WAIT_S = 1.0
 DirectoryKey = tuple[str, str, str | None]  # account, model name, pinned version
 ModelDirectory = Directory[DirectoryKey, Route]
 Entry = InferenceEvent | FailedInference | ArmFailure | ShadowComparison
-Writer = Callable[[list[Entry]], None]
+Writer = Callable[[list[Entry]], Awaitable[None]]
 
 
 class InferenceLog:
-    """Inference records, batched: ``record`` costs an append; a background task writes
-    every ``interval_s`` (or sooner when ``max_batch`` are waiting)."""
+    """Inference records, batched: ``record`` costs an append; a background task hands
+    what waits to ``write`` every ``interval_s`` (or sooner when ``max_batch`` are
+    waiting)."""
 
     def __init__(self, write: Writer, *, interval_s: float = 0.05,
                  max_batch: int = 1000) -> None:
@@ -102,7 +103,7 @@ class InferenceLog:
             if not batch:
                 return
             try:
-                await to_thread.run_sync(self._write, batch)
+                await self._write(batch)
             except Exception:
                 logger.exception("could not write %d inference records; retrying", len(batch))
                 self._pending = batch + self._pending
@@ -310,14 +311,21 @@ class InferenceCall:
 
 class InferenceService:
     def __init__(self, *, settings: Settings, database: Database, predictor: Predictor,
-                 clock: Clock) -> None:
+                 clock: Clock, writer: Writer | None = None) -> None:
+        """
+        Args:
+            writer: where the records go; by default this process writes them to the
+                store, in a thread (the Serve ingress passes the store's writer actor,
+                so the store's work leaves the replica serving requests).
+        """
         self.predictor = predictor
         self.clock = clock
         self._database = database
         self.versions: ModelDirectory = Directory(self._route,
                                                   ttl_s=settings.model_cache_ttl_s)
         self.predictions = PredictionCache(settings.prediction_cache_size)
-        self.log = InferenceLog(self._write, interval_s=settings.inference_log_interval_s)
+        self.log = InferenceLog(writer or self._write,
+                                interval_s=settings.inference_log_interval_s)
         self.shadows = ShadowQueue(self, max_size=settings.rollout_shadow_queue)
 
     def _route(self, key: DirectoryKey) -> Route:
@@ -325,9 +333,12 @@ class InferenceService:
         with self._database.session() as session:
             return route(session=session, account=account, name=name, version=version)
 
-    def _write(self, events: list[Entry]) -> None:
-        with self._database.session() as session:
-            insert_events(session=session, events=events)
+    async def _write(self, events: list[Entry]) -> None:
+        def write() -> None:
+            with self._database.session() as session:
+                insert_events(session=session, events=events)
+
+        await to_thread.run_sync(write)
 
     async def call(self, principal: Principal, model: str, version: str | None = None,
                    *, session_id: str | None = None) -> InferenceCall:

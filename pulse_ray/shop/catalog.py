@@ -11,6 +11,14 @@ A ranking mixes four signals, each in [0, 1]-ish, with fixed weights:
 
 Filters are applied before ranking and viewed products removed, so no
 recommendation ever breaks a filter or repeats what the shopper has seen.
+
+The two similarities are each a pass over the whole embedding matrix (5,000 x 384
+floats are 7.7 MB, which no CPU cache holds, so the pass costs the memory's time:
+~0.25 ms alone, several times that on a busy machine — the largest cost of a shop
+inference in the ingress). Both are kept per catalog instead: a search query's
+similarity to every product, and each viewed product's; the viewed term is their mean
+(the similarity to the viewed products' mean embedding, by linearity). Queries repeat
+and shoppers view the popular products, so a request mostly adds a few kept rows.
 """
 
 from __future__ import annotations
@@ -20,15 +28,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pulse_ray.cache import BoundedCache
 from pulse_ray.shop.filters import Filters
 from pulse_ray.shop.personas import PERSONA_NAMES
 
 __all__ = ["Catalog", "CatalogItem", "Recommendation", "Shortlist"]
 
 _W_PERSONA, _W_QUERY, _W_VIEWED, _W_RATING, _W_SALES = 0.35, 0.25, 0.15, 0.10, 0.15
-# Copying a row costs about what multiplying four does: below a quarter of the catalog,
-# the candidates' rows are copied and scored alone (measured on 5,000 x 384).
-_GATHER_BELOW = 4
+# The similarity rows one catalog keeps (4 bytes a product each): 1,677 rows of a
+# 5,000-product catalog.
+_SIMILARITY_CACHE_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,9 @@ class Catalog:
         self._rating_score = np.nan_to_num((self.ratings - 1.0) / 4.0, nan=0.5)
         sales = np.log1p(np.array([item.purchases for item in items], dtype=np.float64))
         self._sales_score = sales / max(float(sales.max()) if items else 0.0, 1.0)
+        # Similarity to every product, by query embedding (bytes) or viewed product (row).
+        self._similarity: BoundedCache[bytes | int, np.ndarray] = BoundedCache(
+            _SIMILARITY_CACHE_BYTES // max(4 * len(items), 1))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -97,20 +109,29 @@ class Catalog:
                  + _W_SALES * self._sales_score[candidates])
         if candidates.size == 0 or (query is None and not viewed_rows):
             return Shortlist(candidates, score)
-        probe = np.zeros(self.vectors.shape[1], dtype=np.float32)
+        similarity = np.zeros(len(self.ids), dtype=np.float32)
         if query is not None:
-            probe += _W_QUERY * query
+            similarity += _W_QUERY * self._similarities([query.tobytes()], query[None, :])[0]
         if viewed_rows:
-            centre = self.vectors[viewed_rows].mean(axis=0)
-            probe += _W_VIEWED * centre / max(float(np.linalg.norm(centre)), 1e-6)
-        # The weighted probes summed, so one matrix-vector product scores both (a
-        # product with two columns costs 4x as much here); over the whole matrix and
-        # then picked unless the filters left few rows, whose copy is then cheaper.
-        if candidates.size * _GATHER_BELOW < len(self.ids):
-            score += self.vectors[candidates] @ probe
-        else:
-            score += (self.vectors @ probe)[candidates]
+            # The cosine to the viewed products' mean embedding: the mean of their
+            # similarities over that mean's norm.
+            centre = float(np.linalg.norm(self.vectors[viewed_rows].mean(axis=0)))
+            similarity += (_W_VIEWED / max(centre, 1e-6)) * self._similarities(
+                viewed_rows, self.vectors[viewed_rows]).mean(axis=0)
+        score += similarity[candidates]
         return Shortlist(candidates, score)
+
+    def _similarities(self, keys: Sequence[bytes | int], probes: np.ndarray) -> np.ndarray:
+        """Every product's similarity to each of ``probes`` (one row each, named by
+        ``keys``): the kept rows, and those missing from one pass over the matrix."""
+        rows = [self._similarity.get(key) for key in keys]
+        missing = [i for i, row in enumerate(rows) if row is None]
+        if missing:
+            fresh = (self.vectors @ probes[missing].T).T
+            for i, row in zip(missing, fresh, strict=True):
+                rows[i] = row
+                self._similarity.put(keys[i], row)
+        return np.stack(rows)  # type: ignore[arg-type]  # every None was filled
 
     def rank(self, shortlist: Shortlist, *, persona: np.ndarray, k: int) -> Recommendation:
         """The top ``k`` of a shortlist for the shopper's probability per persona

@@ -20,6 +20,10 @@ def test_the_prediction_cache_is_bounded_and_keyed_by_version() -> None:
     cache.put(PredictionCache.key(v1, {"a": 2}), {"y": 2})
     cache.put(PredictionCache.key(v1, {"a": 3}), {"y": 3})
     assert cache.get(PredictionCache.key(v1, {"a": 1, "b": 2})) is None  # evicted
+    # One input to the model, one key: a whole number sent as a float finds it.
+    cache.put(PredictionCache.key(v1, {"a": 4, "b": None}), {"y": 4})
+    assert cache.get(PredictionCache.key(v1, {"b": None, "a": 4.0})) == {"y": 4}
+    assert cache.get(PredictionCache.key(v1, {"a": 4, "b": "x"})) is None
     off = PredictionCache(max_entries=0)
     off.put(PredictionCache.key(v1, {}), {"y": 0})
     assert off.get(PredictionCache.key(v1, {})) is None

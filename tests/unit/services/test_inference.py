@@ -18,7 +18,7 @@ from pulse_ray.models.inputs import InputSchema
 from pulse_ray.plans import Plan
 from pulse_ray.predictions import InferenceEvent, ServedModel
 from pulse_ray.schemas.training import TrainOptions
-from pulse_ray.services.inference import Inference, InferenceLog, InferenceService
+from pulse_ray.services.inference import Entry, Inference, InferenceLog, InferenceService
 from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import inference as inference_repo
@@ -46,7 +46,7 @@ def test_the_log_writes_in_batches_and_keeps_records_through_store_errors() -> N
     written: list[list[str]] = []
     failures = [1]
 
-    def write(events: list[InferenceEvent]) -> None:
+    async def write(events: list[Entry]) -> None:
         if failures[0]:
             failures[0] -= 1
             raise OSError("store down")
@@ -69,7 +69,10 @@ def test_stop_flushes_what_is_pending() -> None:
     written: list[str] = []
 
     async def scenario() -> None:
-        log = InferenceLog(lambda events: written.extend(e.id for e in events), interval_s=5)
+        async def write(events: list[Entry]) -> None:
+            written.extend(e.id for e in events)
+
+        log = InferenceLog(write, interval_s=5)
         for n in range(3):
             log.record(_event(n))
         await log.stop()
@@ -79,12 +82,12 @@ def test_stop_flushes_what_is_pending() -> None:
 
 
 def test_stop_waits_for_a_write_in_flight() -> None:
-    """Stopping while the writer's thread is writing a batch returns once it is written
+    """Stopping while the writer is writing a batch returns once it is written
     (cancelled mid-write, the batch would still be on its way when stop returned)."""
     written: list[str] = []
 
-    def slow_write(events: list[InferenceEvent]) -> None:
-        time.sleep(0.3)
+    async def slow_write(events: list[Entry]) -> None:
+        await asyncio.sleep(0.3)
         written.extend(e.id for e in events)
 
     async def scenario() -> None:
@@ -101,8 +104,10 @@ def test_a_full_batch_is_written_before_the_interval() -> None:
     written: list[int] = []
 
     async def scenario() -> None:
-        log = InferenceLog(lambda events: written.append(len(events)), interval_s=5,
-                           max_batch=2)
+        async def write(events: list[Entry]) -> None:
+            written.append(len(events))
+
+        log = InferenceLog(write, interval_s=5, max_batch=2)
         for n in range(2):
             log.record(_event(n))
         await asyncio.sleep(0.1)

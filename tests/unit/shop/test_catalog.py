@@ -90,3 +90,21 @@ def test_a_search_within_narrow_filters_finds_its_product_first() -> None:
                             query=catalog.vectors[catalog.index[target]], viewed=[],
                             filters=filters, k=3)
         assert picked.product_ids[0] == target
+
+
+def test_kept_similarities_score_as_the_query_and_viewed_embeddings_do() -> None:
+    """Scores from the kept similarity rows, first computed and then reused, are the
+    cosines to the query and to the viewed products' mean embedding."""
+    catalog = _catalog()
+    rng = np.random.default_rng(3)
+    query = _unit(rng)
+    viewed = ["prod_1", "prod_5", "prod_5", "prod_8"]
+    centre = catalog.vectors[[1, 5, 5, 8]].mean(axis=0)
+    expected = (0.25 * catalog.vectors @ query
+                + 0.15 * catalog.vectors @ (centre / np.linalg.norm(centre)))
+    for _ in range(2):  # computed, then kept
+        shortlist = catalog.shortlist(query=query, viewed=viewed, filters=parse_filters([]))
+        base = shortlist.score - expected[shortlist.candidates]
+        # What is left is the rating and sales terms, which depend on no embedding.
+        alone = catalog.shortlist(query=None, viewed=[], filters=parse_filters([]))
+        assert np.allclose(base, alone.score[shortlist.candidates], atol=1e-5)
