@@ -235,6 +235,36 @@ def test_conversions_are_attributed_to_the_recommendation_behind_them(
     outcomes = client.get(f"/v1/lineage/{inferred['id']}", headers=headers).json()
     assert [c["id"] for c in outcomes["inference"]["conversions"]] == [
         named.json()["id"], found.json()["id"]]
+    # The first purchase is also the persona inference's outcome: the product's persona.
+    bought = client.get(f"/v1/products/{shown[0]}", headers=headers).json()
+    label = bought["tags"]["personas"][0]["persona"]
+    assert named.json()["feedback"]["inference_id"] == inferred["id"]
+    assert (named.json()["feedback"]["label"], named.json()["feedback"]["model"]) == (
+        label, "shopper-persona")
+    assert found.json()["feedback"] is None and not_shown.json()["feedback"] is None
+    assert outcomes["inference"]["feedback"]["label"] == label
+
+
+def test_a_purchase_no_recommendation_showed_labels_the_sessions_latest_persona(
+        client: TestClient, headers: dict[str, str], persona_model: str,
+        catalog: list[demo.DemoProduct]) -> None:
+    client.post("/v1/infer", headers=headers, json=SEED_INFER)
+    time.sleep(0.3)  # the inference log's flush interval: the records are in the store
+    latest = client.post("/v1/infer", headers=headers, json=SEED_INFER).json()
+    time.sleep(0.3)
+    unshown = next(p.id for p in catalog
+                   if p.id not in latest["recommendations"]["product_ids"])
+    product = client.get(f"/v1/products/{unshown}", headers=headers).json()
+    bought = client.post("/v1/conversions", headers=headers, json={
+        "session_id": "sess_abc123", "product_id": product["id"], "value": 10,
+        "currency": "USD"}).json()
+    assert bought["attributed"] is False
+    assert bought["feedback"]["inference_id"] == latest["id"]
+    assert bought["feedback"]["label"] == product["tags"]["personas"][0]["persona"]
+    # A client's own outcome for an inference is not overwritten by a later purchase.
+    feedback = client.post("/v1/feedback", headers=headers,
+                           json={"inference_id": latest["id"], "label": "deal_hunter"})
+    assert feedback.status_code == 409, feedback.text
 
 
 def test_malformed_conversions_get_field_errors_and_store_nothing(
