@@ -14,7 +14,7 @@ its canary has run out.
   /v1/feedback.
 * shop: shopper-persona on ``--sessions`` demo sessions over ``--products`` tagged
   products (``pulse demo shop --no-train``, as bench_shop.py prepares it); the shift is
-  another persona mix (SHIFTED_MIX); the outcome is the session's purchase, posted to
+  another persona mix (SHIFTED_MIX or ``--mix``); the outcome is the session's purchase, posted to
   /v1/conversions with the inference that showed the session its recommendations, which
   Pulse records as that inference's persona label (the purchased product's best-suited
   persona).
@@ -53,13 +53,14 @@ from deployments.service import start_service
 from pulse_ray.config import Settings
 from pulse_ray.demo import shop as demo
 from pulse_ray.demo.transactions import load, transactions
+from pulse_ray.shop.personas import PERSONA_NAMES
 from tests.seed_bodies import FRAUD_INPUT
 
 NEW_CATEGORIES = ("crypto", "p2p_transfer", "nft_marketplace", "gaming_credits")
 NEW_FRAUD = {"crypto", "p2p_transfer"}
-# The shifted shop: the personas that were the rarest (athletes, brand loyalists, gift
-# shoppers: 13-15 % each) are now most of the traffic (in PERSONA_NAMES order).
-SHIFTED_MIX = (0.04, 0.32, 0.04, 0.30, 0.04, 0.26)
+# The shifted shop, a sale week: deal hunters and value-conscious runners are 70 % of
+# the traffic (40 % before), in PERSONA_NAMES order. --mix gives another.
+SHIFTED_MIX = (0.35, 0.05, 0.15, 0.05, 0.35, 0.05)
 
 
 class Scenario(Protocol):
@@ -133,6 +134,7 @@ class Shop:
     products: int
     sessions: int
     epochs: int
+    mix: tuple[float, ...] = SHIFTED_MIX
     model: str = "shopper-persona"
     # Purchases posted, and how many of their recorded labels were the true persona.
     labels: int = 0
@@ -147,7 +149,7 @@ class Shop:
 
     def traffic(self, n: int, seed: int, *, shifted: bool) -> list[demo.DemoSession]:
         return demo.sessions(self.catalog, n, seed=seed,
-                             mix=SHIFTED_MIX if shifted else demo.PERSONA_MIX)
+                             mix=self.mix if shifted else demo.PERSONA_MIX)
 
     def send(self, http: httpx.Client, item: demo.DemoSession, *, outcome: bool,
              version: str | None) -> None:
@@ -204,10 +206,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=6000,
                         help="shop: training sessions")
     parser.add_argument("--epochs", type=int, default=5, help="shop: training epochs")
+    parser.add_argument("--mix", type=float, nargs=6, default=SHIFTED_MIX,
+                        help="shop: the shifted persona mix, in PERSONA_NAMES order")
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args()
     scenario: Scenario = Fraud() if args.scenario == "fraud" else Shop(
-        products=args.products, sessions=args.sessions, epochs=args.epochs)
+        products=args.products, sessions=args.sessions, epochs=args.epochs,
+        mix=tuple(args.mix))
     model = scenario.model
     data_dir = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     settings = Settings(  # type: ignore[call-arg]
@@ -266,6 +271,8 @@ def main() -> None:
     finally:
         service.stop()
 
+    if isinstance(scenario, Shop):
+        print(f"shifted persona mix: {dict(zip(PERSONA_NAMES, scenario.mix, strict=True))}")
     print(f"{model}: drift windows of {args.window}: first alert in shifted window {alert} "
           "(target 1)")
     print(f"false alerts on the unshifted part: {false_alerts} of {len(clean)} windows "
