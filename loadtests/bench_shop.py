@@ -63,14 +63,18 @@ def prepare(http: httpx.Client, data_dir: Path, args: argparse.Namespace) -> str
 
 
 def quality(http: httpx.Client, catalog: list[demo.DemoProduct],
-            training: list[demo.DemoSession], held_out: list[demo.DemoSession]) -> dict[str, float]:
+            training: list[demo.DemoSession], held_out: list[demo.DemoSession], *,
+            version: str | None = None) -> dict[str, float]:
+    """Persona accuracy and hit-rate@10 over ``held_out`` (answered by ``version``, else
+    the deployed one), and their baselines from ``training``."""
     by_id = {p.id: p for p in catalog}
     majority = Counter(s.persona for s in training).most_common(1)[0][0]
     sold = Counter(s.purchased for s in training if s.purchased)
     best_sellers = [product_id for product_id, _ in sold.most_common()]
     right = majority_right = hits = popular_hits = bought = shown = broken = 0
     for session in held_out:
-        response = http.post("/v1/infer", json=session.body())
+        response = http.post("/v1/infer", json={**session.body(), "options": {
+            "version": version}} if version else session.body())
         response.raise_for_status()
         body = response.json()
         right += body["persona"]["primary"] == session.persona

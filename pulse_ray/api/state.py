@@ -150,6 +150,7 @@ def build_state(
     inference = InferenceService(settings=settings, database=database,
                                  predictor=predictor or LocalPredictor(), clock=clock,
                                  writer=record_writer)
+    feedback = FeedbackService(database=database, inference=inference)
     return AppState(
         settings=settings,
         database=database,
@@ -177,13 +178,13 @@ def build_state(
                                    deadline=timedelta(seconds=settings.tag_job_deadline_s),
                                    poll_interval_s=settings.tag_poll_interval_s)),
         shop=ShopService(settings=settings, database=database, encoder=encoder, tagger=tagger,
-                         inference=inference),
+                         inference=inference, feedback=feedback),
         rollouts=RolloutService(settings=settings),
         signin=SignInService(database=database, authenticate=authenticate, clock=clock,
                              idle_timeout_s=settings.dashboard_idle_timeout_s,
                              device_code_ttl_s=settings.device_code_ttl_s),
         drift=DriftService(settings=settings),
-        feedback=FeedbackService(database=database, inference=inference),
+        feedback=feedback,
         retrain=RetrainService(),
         clock=clock,
         readiness_checks={"store": database.ping, **(readiness_checks or {})},

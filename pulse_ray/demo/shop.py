@@ -12,6 +12,7 @@ device, referrer, hour, words, filters and viewed products.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,7 @@ import numpy as np
 from pulse_ray.shop.filters import Filters, parse_filters
 from pulse_ray.shop.personas import PERSONA_NAMES
 
-__all__ = ["DemoProduct", "DemoSession", "catalog", "sessions"]
+__all__ = ["PERSONA_MIX", "DemoProduct", "DemoSession", "catalog", "sessions"]
 
 _BRANDS = ("Stride", "Apex", "Nimbus", "Kestrel", "Urbanix", "Vela", "Loop", "Summit",
            "Ember", "Northway")
@@ -113,7 +114,9 @@ _STYLES: dict[str, _Style] = {
         (0.5, 0.4, 0.1), ("google.com", "pinterest.com", "facebook.com", ""),
         (19, 3), (("price:-150", 0.3), ("category:{category}", 0.2)), 10.4),
 }
-_PERSONA_WEIGHTS = np.array([0.22, 0.13, 0.19, 0.13, 0.18, 0.15])
+# Each persona's share of the sessions (in PERSONA_NAMES order), unless a caller gives
+# another mix (a shifted shop: loadtests/bench_loop.py).
+PERSONA_MIX = (0.22, 0.13, 0.19, 0.13, 0.18, 0.15)
 _DEVICES = ("mobile", "desktop", "tablet")
 _BROWSERS = {"mobile": ("safari", "chrome", "samsung"), "desktop": ("chrome", "firefox",
              "edge", "safari"), "tablet": ("safari", "chrome")}
@@ -223,8 +226,14 @@ class _Shelf:
                       np.log(np.array([p.popularity for p in products])))
 
 
-def sessions(products: list[DemoProduct], count: int, *, seed: int = 5) -> list[DemoSession]:
-    """``count`` sessions over ``products``, the same for the same seed."""
+def sessions(products: list[DemoProduct], count: int, *, seed: int = 5,
+             mix: Sequence[float] = PERSONA_MIX) -> list[DemoSession]:
+    """``count`` sessions over ``products``, the same for the same seed and ``mix`` (each
+    persona's share, in ``PERSONA_NAMES`` order)."""
+    if len(mix) != len(PERSONA_NAMES) or min(mix) < 0 or sum(mix) <= 0:
+        raise ValueError(f"a persona mix is {len(PERSONA_NAMES)} non-negative shares, "
+                         f"not {list(mix)}")
+    weights = np.array(mix, dtype=np.float64) / sum(mix)
     rng = np.random.default_rng(seed)
     grouped: dict[tuple[str, str], list[DemoProduct]] = {}
     for product in products:
@@ -232,7 +241,7 @@ def sessions(products: list[DemoProduct], count: int, *, seed: int = 5) -> list[
     shelves = {place: _Shelf.of(items) for place, items in grouped.items()}
     out = []
     for n in range(count):
-        persona = PERSONA_NAMES[int(rng.choice(len(PERSONA_NAMES), p=_PERSONA_WEIGHTS))]
+        persona = PERSONA_NAMES[int(rng.choice(len(PERSONA_NAMES), p=weights))]
         out.append(_session(rng, persona, shelves, f"sess_{seed}_{n:06d}"))
     return out
 

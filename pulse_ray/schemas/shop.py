@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from pulse_ray.schemas.feedback import FeedbackPublic
 from pulse_ray.shop.filters import check_filter, parse_filters
 from pulse_ray.timeutil import Timestamp
 
@@ -236,3 +237,8 @@ class ConversionPublic(BaseModel):
     inference_id: str | None
     model: ConversionModel | None
     created_at: Timestamp
+    feedback: FeedbackPublic | None = Field(
+        default=None,
+        description="The persona label this purchase recorded as the outcome of the "
+        "session's persona inference (the purchased product's best-suited persona), if it "
+        "recorded one.")

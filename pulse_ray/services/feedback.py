@@ -3,7 +3,10 @@ and kept once per inference, for lineage and for retraining to join with snapsho
 
 from __future__ import annotations
 
+from typing import Any
+
 from anyio import to_thread
+from sqlmodel import Session
 
 from pulse_ray.auth import Principal
 from pulse_ray.errors import NotFoundError, ValidationError
@@ -48,20 +51,32 @@ class FeedbackService:
 
         def store() -> FeedbackPublic:
             with self._database.session() as session:
-                model = session.get(Model, record.model_id)
-                assert model is not None  # foreign key
-                version = model_repo.get_version(session=session, model=model,
-                                                 version=record.version)
-                snapshot = run_repo.snapshot_of(session=session, version=version)
-                types = {c["name"]: c["type"] for c in snapshot.columns}
-                problem = label_problem(types.get(model.label_column, "string"), body.label)
-                if problem:
-                    raise ValidationError.for_field(
-                        "label", f"{problem} ({model.name}'s label {model.label_column})")
-                row = repo.add_feedback(session=session, record=record, label=body.label,
-                                        key_id=principal.key_id, now=self._inference.clock())
-                return FeedbackPublic(inference_id=row.inference_id, model=model.name,
-                                      version=row.version, label=row.label,
-                                      created_at=row.created_at)
+                return self.add(session, record=record, label=body.label,
+                                key_id=principal.key_id)
 
         return await to_thread.run_sync(store)
+
+    def add(self, session: Session, *, record: InferenceRecord, label: Any,
+            key_id: str | None) -> FeedbackPublic:
+        """Checks ``label`` against the label column of the snapshot ``record``'s version
+        was trained on and stores it as the record's outcome, in the caller's
+        transaction: the one way an outcome is recorded, whether a client posts it or a
+        shop conversion implies it (:meth:`ShopService.convert`).
+
+        Raises:
+            ValidationError: a label the model's label column could not hold (on label).
+            ConflictError: the inference already has its feedback.
+        """
+        model = session.get(Model, record.model_id)
+        assert model is not None  # foreign key
+        version = model_repo.get_version(session=session, model=model, version=record.version)
+        snapshot = run_repo.snapshot_of(session=session, version=version)
+        types = {c["name"]: c["type"] for c in snapshot.columns}
+        problem = label_problem(types.get(model.label_column, "string"), label)
+        if problem:
+            raise ValidationError.for_field(
+                "label", f"{problem} ({model.name}'s label {model.label_column})")
+        row = repo.add_feedback(session=session, record=record, label=label, key_id=key_id,
+                                now=self._inference.clock())
+        return FeedbackPublic(inference_id=row.inference_id, model=model.name,
+                              version=row.version, label=row.label, created_at=row.created_at)

@@ -13,15 +13,18 @@ they have) and the embeddings of recent search queries.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
 from anyio import to_thread
+from sqlmodel import Session
 
 from pulse_ray.auth import Principal
 from pulse_ray.cache import BoundedCache, Directory
 from pulse_ray.config import Settings
 from pulse_ray.errors import ConflictError, ValidationError
 from pulse_ray.ids import created_at
+from pulse_ray.schemas.feedback import FeedbackPublic
 from pulse_ray.schemas.shop import (
     ConversionCreate,
     ConversionPublic,
@@ -31,20 +34,24 @@ from pulse_ray.schemas.shop import (
     SessionInferRequest,
     SessionInferResponse,
 )
+from pulse_ray.services.feedback import FeedbackService
 from pulse_ray.services.inference import InferenceService
 from pulse_ray.services.tagging import Tagger
 from pulse_ray.shop.catalog import Catalog
 from pulse_ray.shop.encoder import Encoder
 from pulse_ray.shop.features import SessionSignals, session_features
 from pulse_ray.shop.filters import parse_filters
-from pulse_ray.shop.personas import PERSONA_NAMES, persona
+from pulse_ray.shop.personas import PERSONA_NAMES, persona, purchased_persona
 from pulse_ray.store import Database
+from pulse_ray.store import feedback as feedback_repo
 from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import shop as repo
 from pulse_ray.store.scope import find_owned
-from pulse_ray.store.tables import InferenceRecord, Product
+from pulse_ray.store.tables import InferenceRecord, Model, Product
 
 __all__ = ["ShopService"]
+
+_log = logging.getLogger(__name__)
 
 # Accounts whose catalog one replica keeps (each is every tagged product's embedding).
 _CATALOGS_PER_REPLICA = 64
@@ -52,8 +59,10 @@ _CATALOGS_PER_REPLICA = 64
 
 class ShopService:
     def __init__(self, *, settings: Settings, database: Database, encoder: Encoder,
-                 tagger: Tagger, inference: InferenceService) -> None:
+                 tagger: Tagger, inference: InferenceService,
+                 feedback: FeedbackService) -> None:
         self._settings = settings
+        self._feedback = feedback
         self._database = database
         self._encoder = encoder
         self._tagger = tagger
@@ -140,16 +149,24 @@ class ShopService:
 
     async def convert(self, principal: Principal, body: ConversionCreate) -> ConversionPublic:
         """Records a purchase and credits the recommendation that led to it: the one
-        named by ``inference_id``, else the session's latest that showed the product."""
+        named by ``inference_id``, else the session's latest that showed the product.
+
+        The purchase is also the outcome of the session's persona inference (the credited
+        one, else the one named, else the session's latest): the purchased product's
+        best-suited persona (its tags) becomes that inference's feedback, through the one
+        feedback path, unless the inference already has its outcome — what the persona
+        model's retrain policy learns from (README, *Outcomes from the shop*)."""
         account = principal.account
 
-        def product_known() -> bool:
+        def label_of_product() -> str | None:
             with self._database.session() as session:
-                return find_owned(session, Product, account, id=body.product_id) is not None
+                product = find_owned(session, Product, account, id=body.product_id)
+                if product is None:
+                    raise ValidationError.for_field(
+                        "product_id", f"no product '{body.product_id}': tag it first")
+                return purchased_persona(product.tags)
 
-        if not await to_thread.run_sync(product_known):
-            raise ValidationError.for_field(
-                "product_id", f"no product '{body.product_id}': tag it first")
+        label = await to_thread.run_sync(label_of_product)
         record = await self._attributed_record(account, body)
         credited = (record if record is not None
                     and body.product_id in (record.recommended or []) else None)
@@ -162,9 +179,34 @@ class ShopService:
                     session_id=body.session_id, product_id=body.product_id, value=body.value,
                     currency=body.currency, inference_id=body.inference_id,
                     attribution=attribution, now=self._inference.clock())
-                return conversion.public(attribution.model.name if attribution else None)
+                labelled = record or repo.latest_inference(
+                    session=session, account=account, session_id=body.session_id)
+                public = conversion.public(attribution.model.name if attribution else None)
+                if label is not None and labelled is not None:
+                    public.feedback = self._persona_outcome(session, labelled, label,
+                                                            principal.key_id)
+                return public
 
         return await to_thread.run_sync(store)
+
+    def _persona_outcome(self, session: Session, record: InferenceRecord, label: str,
+                         key_id: str | None) -> FeedbackPublic | None:
+        """``label`` as the outcome of the persona inference ``record``, in the
+        conversion's transaction; None when ``record`` is another model's, already has its
+        outcome (the first purchase, or a client's own feedback, stands), or its model's
+        label column cannot hold a persona."""
+        model = session.get(Model, record.model_id)
+        if model is None or model.name != self._settings.shop_persona_model:
+            return None
+        if feedback_repo.get_feedback(session=session, inference_id=record.id,
+                                      account=record.account):
+            return None
+        try:
+            return self._feedback.add(session, record=record, label=label, key_id=key_id)
+        except (ValidationError, ConflictError) as exc:
+            _log.info("purchase in session %s not recorded as %s's persona: %s",
+                      record.session_id, record.id, exc)
+            return None
 
     async def _attributed_record(self, account: str,
                                  body: ConversionCreate) -> InferenceRecord | None:

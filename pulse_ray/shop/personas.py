@@ -9,9 +9,10 @@ products and shoppers are described on the same axes and can be matched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["AXES", "PERSONAS", "PERSONA_NAMES", "Axis", "Level", "Persona", "persona"]
+__all__ = ["AXES", "PERSONAS", "PERSONA_NAMES", "Axis", "Level", "Persona", "persona",
+           "purchased_persona"]
 
 Axis = Literal["price_sensitivity", "brand_loyalty", "social_proof_reliance", "purchase_intent"]
 Level = str  # low | medium | high, or for purchase_intent: browsing | exploring | active
@@ -80,3 +81,13 @@ _BY_NAME = {p.name: p for p in PERSONAS}
 def persona(name: str) -> Persona:
     """The persona called ``name`` (KeyError for one Pulse does not know)."""
     return _BY_NAME[name]
+
+
+def purchased_persona(tags: dict[str, Any]) -> str | None:
+    """The persona a purchase of a product with these tags speaks for: the one the
+    product suits best (its tags list every persona, best suited first). A shop sees who
+    buys, never who the shopper is, so this is the outcome its persona predictions are
+    scored and retrained on; None for tags that name no persona Pulse knows."""
+    ranked = tags.get("personas") or [{}]
+    best = ranked[0].get("persona")
+    return best if best in _BY_NAME else None

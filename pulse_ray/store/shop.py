@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "conversion_counts",
     "credited_to",
     "get_product",
+    "latest_inference",
     "latest_recommending",
     "list_products",
     "persona_mix",
@@ -99,13 +100,24 @@ def tagged_event(*, session: Session, account: str, product_ids: list[str],
                                      "tagged_at": format_timestamp(now)})
 
 
+def _latest_of_session(session: Session, account: str, session_id: str,
+                       limit: int) -> Iterator[InferenceRecord]:
+    return iter(session.exec(
+        owned(InferenceRecord, account).where(InferenceRecord.session_id == session_id)
+        .order_by(col(InferenceRecord.created_at).desc()).limit(limit)))
+
+
 def latest_recommending(*, session: Session, account: str, session_id: str,
                         product_id: str) -> InferenceRecord | None:
     """The session's most recent inference whose recommendations held ``product_id``."""
-    records = session.exec(
-        owned(InferenceRecord, account).where(InferenceRecord.session_id == session_id)
-        .order_by(col(InferenceRecord.created_at).desc()).limit(50))
-    return next((r for r in records if product_id in (r.recommended or [])), None)
+    return next((r for r in _latest_of_session(session, account, session_id, 50)
+                 if product_id in (r.recommended or [])), None)
+
+
+def latest_inference(*, session: Session, account: str,
+                     session_id: str) -> InferenceRecord | None:
+    """The session's most recent inference: the persona last read for it."""
+    return next(_latest_of_session(session, account, session_id, 1), None)
 
 
 @dataclass(frozen=True, slots=True)

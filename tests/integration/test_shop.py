@@ -118,6 +118,11 @@ def test_a_conversion_fires_session_converted_with_its_lineage(shop: dict[str, A
     assert data["model"] == {"name": "shopper-persona", "version": shop["run"]["version"]}
     assert data["snapshot"]["hash"] == shop["snapshot"]["hash"]
     assert data["value"] == 59.0 and data["currency"] == "EUR"
+    # The purchase is the persona inference's outcome too: the product's persona, traced.
+    persona = http.get(f"/v1/products/{product}").json()["tags"]["personas"][0]["persona"]
+    assert conversion.json()["feedback"]["label"] == persona
+    lineage = http.get(f"/v1/lineage/{inferred['id']}").json()
+    assert lineage["inference"]["feedback"]["label"] == persona
 
 
 def test_a_large_catalog_update_is_tagged_in_the_background(shop: dict[str, Any]) -> None:

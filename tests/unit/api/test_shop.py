@@ -21,6 +21,8 @@ from pulse_ray.shop.catalog import Catalog
 from pulse_ray.shop.features import FEATURES
 from pulse_ray.shop.filters import parse_filters
 from pulse_ray.shop.personas import AXES, PERSONA_NAMES
+from pulse_ray.store.models import get_model
+from pulse_ray.store.retrain import labelled_inputs
 from pulse_ray.store.shop import catalog_items
 from pulse_ray.store.tables import Conversion, Product
 from tests.seed_bodies import SEED_INFER, SEED_TAG
@@ -127,7 +129,7 @@ def test_a_large_request_is_tagged_in_the_background(client: TestClient,
 
 def test_the_seed_session_gets_a_persona_and_filtered_recommendations(
         client: TestClient, headers: dict[str, str], persona_model: str,
-        catalog: list[demo.DemoProduct]) -> None:
+        catalog: list[demo.DemoProduct], state: AppState) -> None:
     response = client.post("/v1/infer", headers=headers, json=SEED_INFER)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -149,7 +151,7 @@ def test_the_seed_session_gets_a_persona_and_filtered_recommendations(
 
 def test_recommendations_honour_every_filter_and_skip_viewed_products(
         client: TestClient, headers: dict[str, str], persona_model: str,
-        catalog: list[demo.DemoProduct]) -> None:
+        catalog: list[demo.DemoProduct], state: AppState) -> None:
     by_id = {p.id: p for p in catalog}
     shoes = [p.id for p in catalog if p.category.startswith("footwear")]
     for filters in (["category:footwear"], ["price:-60", "rating:4.5+"], ["price:100+"]):
@@ -235,6 +237,41 @@ def test_conversions_are_attributed_to_the_recommendation_behind_them(
     outcomes = client.get(f"/v1/lineage/{inferred['id']}", headers=headers).json()
     assert [c["id"] for c in outcomes["inference"]["conversions"]] == [
         named.json()["id"], found.json()["id"]]
+    # The first purchase is also the persona inference's outcome: the product's persona.
+    bought = client.get(f"/v1/products/{shown[0]}", headers=headers).json()
+    label = bought["tags"]["personas"][0]["persona"]
+    assert named.json()["feedback"]["inference_id"] == inferred["id"]
+    assert (named.json()["feedback"]["label"], named.json()["feedback"]["model"]) == (
+        label, "shopper-persona")
+    assert found.json()["feedback"] is None and not_shown.json()["feedback"] is None
+    assert outcomes["inference"]["feedback"]["label"] == label
+
+
+def test_a_purchase_no_recommendation_showed_labels_the_sessions_latest_persona(
+        client: TestClient, headers: dict[str, str], persona_model: str,
+        catalog: list[demo.DemoProduct], state: AppState) -> None:
+    client.post("/v1/infer", headers=headers, json=SEED_INFER)
+    time.sleep(0.3)  # the inference log's flush interval: the records are in the store
+    latest = client.post("/v1/infer", headers=headers, json=SEED_INFER).json()
+    time.sleep(0.3)
+    unshown = next(p.id for p in catalog
+                   if p.id not in latest["recommendations"]["product_ids"])
+    product = client.get(f"/v1/products/{unshown}", headers=headers).json()
+    bought = client.post("/v1/conversions", headers=headers, json={
+        "session_id": "sess_abc123", "product_id": product["id"], "value": 10,
+        "currency": "USD"}).json()
+    assert bought["attributed"] is False
+    assert bought["feedback"]["inference_id"] == latest["id"]
+    assert bought["feedback"]["label"] == product["tags"]["personas"][0]["persona"]
+    # ...which the persona model's retrain learns from: the session's features, labelled.
+    with state.database.session() as session:
+        model = get_model(session=session, name="shopper-persona", account="default")
+        [labelled] = labelled_inputs(session=session, model=model)
+    assert (set(labelled.inputs), labelled.label) == (set(FEATURES), bought["feedback"]["label"])
+    # A client's own outcome for an inference is not overwritten by a later purchase.
+    feedback = client.post("/v1/feedback", headers=headers,
+                           json={"inference_id": latest["id"], "label": "deal_hunter"})
+    assert feedback.status_code == 409, feedback.text
 
 
 def test_malformed_conversions_get_field_errors_and_store_nothing(

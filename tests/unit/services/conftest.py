@@ -4,6 +4,8 @@ model, as the API would have made them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
@@ -11,6 +13,8 @@ from pulse_ray.capacity import Resources, plan_resources
 from pulse_ray.config import Settings
 from pulse_ray.schemas.datasources import DatasourceCreate
 from pulse_ray.schemas.models import ModelCreate
+from pulse_ray.schemas.training import TrainOptions
+from pulse_ray.services.training import RunStates
 from pulse_ray.store import datasources as datasource_repo
 from pulse_ray.store import models as model_repo
 from pulse_ray.store.tables import Model, Snapshot
@@ -39,3 +43,18 @@ def model_and_snapshot(session: Session, *, name: str = "fraud-detector", accoun
     session.add(snapshot)
     session.flush()
     return model, snapshot
+
+
+def register_version(session: Session, model: Model, snapshot: Snapshot, tmp_path: Path, *,
+                     input_schema: dict[str, Any], digest: str = "aaaaaa") -> str:
+    """A version of ``model`` trained on ``snapshot`` (an empty artifact in ``tmp_path``),
+    registered as a finished run registers it: deployed when it is the model's first.
+    Its version string."""
+    for name in ("model.pt", "model.json"):
+        (tmp_path / name).write_bytes(b"")
+    states = RunStates(clock=lambda: T0, artifact_uri=str(tmp_path / "models"))
+    run = states.create(session=session, model=model, snapshot=snapshot,
+                        options=TrainOptions(), key_id=None, plan=PLAN)
+    return states.register(session=session, spec=states.started(session=session, run_id=run.id),
+                           saved=tmp_path, digest=digest, metrics={},
+                           input_schema=input_schema).version

@@ -17,14 +17,12 @@ from pulse_ray.errors import ValidationError
 from pulse_ray.models.inputs import InputSchema
 from pulse_ray.plans import Plan
 from pulse_ray.predictions import InferenceEvent, ServedModel
-from pulse_ray.schemas.training import TrainOptions
 from pulse_ray.services.inference import Entry, Inference, InferenceLog, InferenceService
-from pulse_ray.services.training import RunStates
 from pulse_ray.store import Database
 from pulse_ray.store import inference as inference_repo
 from pulse_ray.store import traffic as traffic_repo
 
-from .conftest import PLAN, model_and_snapshot
+from .conftest import model_and_snapshot, register_version
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PRINCIPAL = Principal(key_id="key_1", name="k", plan=Plan.PRO, scopes=frozenset({Scope.READ}),
@@ -133,16 +131,9 @@ def _deployed(database: Database, tmp_path: Path) -> None:
     schema = InputSchema.model_validate({"fields": {
         "amount": {"type": "number", "nullable": True, "exclusive_minimum": 0},
         "country": {"type": "string", "nullable": True}}})
-    for name in ("model.pt", "model.json"):
-        (tmp_path / name).write_bytes(b"")
-    states = RunStates(clock=lambda: T0, artifact_uri=str(tmp_path / "models"))
     with database.session() as session:
         model, snapshot = model_and_snapshot(session, name="m", account="acme")
-        run = states.create(session=session, model=model, snapshot=snapshot,
-                            options=TrainOptions(), key_id=None, plan=PLAN)
-        states.register(session=session, spec=states.started(session=session, run_id=run.id),
-                        saved=tmp_path, digest="aaaaaa", metrics={},
-                        input_schema=schema.model_dump())
+        register_version(session, model, snapshot, tmp_path, input_schema=schema.model_dump())
 
 
 def test_one_call_validates_predicts_and_records_and_the_cache_answers_repeats(
