@@ -4,12 +4,15 @@ An id is ``<prefix>_<22 base62 chars>`` encoding 128 bits: 48 bits of Unix
 milliseconds followed by 80 random bits (the ULID layout). Because the base62
 alphabet is in ASCII order and the width is fixed, comparing two ids as strings
 compares their creation times, which is what keyset pagination (``starting_after``)
-relies on.
+relies on. Ids made in one process within the same millisecond take the previous
+one's random bits plus one (ULID's monotonic mode), so a list "newest first" keeps the
+order things happened in even when several were made in one millisecond.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -17,6 +20,27 @@ __all__ = ["BASE62", "IdPrefix", "b62encode", "created_at", "has_prefix", "new_i
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_WIDTH = 22  # ceil(128 / log2(62))
+_RANDOM_BITS = 80
+
+
+class _Monotonic:
+    """The last id's millisecond and random bits, for ULID's monotonic mode."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._millis = -1
+        self._random = 0
+
+    def next(self, millis: int) -> int:
+        with self._lock:
+            if millis == self._millis and self._random + 1 < (1 << _RANDOM_BITS):
+                self._random += 1
+            else:
+                self._millis, self._random = millis, secrets.randbits(_RANDOM_BITS - 1)
+            return (millis << _RANDOM_BITS) | self._random
+
+
+_MONOTONIC = _Monotonic()
 
 
 class IdPrefix(StrEnum):
@@ -54,8 +78,7 @@ def b62encode(value: int, width: int) -> str:
 def new_id(prefix: IdPrefix, *, now: datetime) -> str:
     """A new id for ``prefix`` created at ``now`` (passed in so tests control time)."""
     millis = int(now.timestamp() * 1000) & ((1 << 48) - 1)
-    value = (millis << 80) | secrets.randbits(80)
-    return f"{prefix.value}_{b62encode(value, _ID_WIDTH)}"
+    return f"{prefix.value}_{b62encode(_MONOTONIC.next(millis), _ID_WIDTH)}"
 
 
 def has_prefix(value: str, prefix: IdPrefix) -> bool:

@@ -36,3 +36,9 @@ def test_created_at_reads_our_ids_and_refuses_lookalikes() -> None:
     # client's made-up id, answered as unknown rather than with an overflow.
     assert created_at("inf_zzzzzzzzzzzzzzzzzzzzzz") is None
     assert created_at("inf_7CD0tMAboHChrY9n7wGXQm") is None  # 48 bits: year 10208
+
+
+def test_ids_made_in_one_millisecond_sort_in_the_order_made() -> None:
+    ids = [new_id(IdPrefix.AUDIT, now=T0) for _ in range(200)]
+    assert sorted(ids) == ids and len(set(ids)) == 200
+    assert {created_at(i) for i in ids} == {T0}
