@@ -72,8 +72,9 @@ def test_train_register_deploy_and_roll_back(service: RunningService,
         assert Path(versions[0]["artifact_uri"], "model.pt").exists()
         assert http.post(f"/v1/models/fraud-detector/versions/{second['version']}/deploy"
                          ).json()["status"] == "deployed"
-        assert http.post("/v1/models/fraud-detector/rollback").json()["version"] == \
-            first["version"]
+        rolled = http.post("/v1/models/fraud-detector/rollback")
+        assert rolled.status_code == 200, rolled.text
+        assert rolled.json()["version"] == first["version"]
         events = http.get("/v1/models/fraud-detector/history").json()["events"]
         assert [(e["action"], e["to_version"]) for e in events] == [
             ("rollback", first["version"]), ("deploy", second["version"]),
