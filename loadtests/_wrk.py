@@ -6,6 +6,7 @@ import json
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["WrkResult", "post_script", "require_wrk", "wrk"]
+__all__ = ["WrkResult", "median", "post_script", "require_wrk", "wrk"]
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -23,6 +24,13 @@ class WrkResult:
     rps: float
     p50_ms: float
     p99_ms: float
+
+
+def median(results: list[WrkResult]) -> WrkResult:
+    """Each figure's median over several rounds of the same measurement."""
+    return WrkResult(rps=statistics.median(r.rps for r in results),
+                     p50_ms=statistics.median(r.p50_ms for r in results),
+                     p99_ms=statistics.median(r.p99_ms for r in results))
 
 
 def require_wrk() -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from typing import Any
 import httpx
 import ray
 from _pulse import enterprise_key, train
-from _wrk import WrkResult, post_script, require_wrk, wrk
+from _wrk import WrkResult, median, post_script, require_wrk, wrk
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.requests import Request
@@ -134,12 +133,6 @@ def _row(name: str, result: WrkResult, baseline: WrkResult | None) -> str:
             f"{ratios}")
 
 
-def _median(results: list[WrkResult]) -> WrkResult:
-    return WrkResult(rps=statistics.median(r.rps for r in results),
-                     p50_ms=statistics.median(r.p50_ms for r in results),
-                     p99_ms=statistics.median(r.p99_ms for r in results))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8)
@@ -191,7 +184,7 @@ def main() -> None:
     finally:
         service.stop()
 
-    echo, pulse = _median(same["echo"]), _median(same["infer"])
+    echo, pulse = median(same["echo"]), median(same["infer"])
     print(f"\nfraud-detector {version}; {args.connections} connections, {args.duration} s x "
           f"{args.rounds} rounds (medians), throughput-optimized + HAProxy unless noted\n")
     print(f"{'case':<44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   "

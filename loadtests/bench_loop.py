@@ -14,10 +14,12 @@ its canary has run out.
   /v1/feedback.
 * shop: shopper-persona on ``--sessions`` demo sessions over ``--products`` tagged
   products (``pulse demo shop --no-train``, as bench_shop.py prepares it); the shift is
-  another persona mix (SHIFTED_MIX or ``--mix``); the outcome is the session's purchase, posted to
-  /v1/conversions with the inference that showed the session its recommendations, which
-  Pulse records as that inference's persona label (the purchased product's best-suited
-  persona).
+  Black Friday week (``demo.BLACK_FRIDAY``: deal hunters and gift shoppers are two thirds
+  of the sessions, and gift shoppers search, filter and arrive like deal hunters while
+  still buying gifts), or with ``--mix``, only another persona mix; the outcome is the
+  session's purchase, posted to /v1/conversions with the inference that showed the
+  session its recommendations, which Pulse records as that inference's persona label
+  (the purchased product's best-suited persona).
 
 It prints:
 
@@ -27,7 +29,7 @@ It prints:
   own holdout (the policy's f1_score), and a fresh post-shift test set scored through
   the API, each version pinned — fraud: F1; shop: persona accuracy against the
   sessions' true persona and hit-rate@10 on the next day's sessions (another seed, the
-  shifted mix) — as a ratio retrained / stale (the baseline is the stale model, in the
+  shifted shop) — as a ratio retrained / stale (the baseline is the stale model, in the
   same run);
 * whether the retrained version was promoted, and deployed, without anyone asking.
 
@@ -58,9 +60,6 @@ from tests.seed_bodies import FRAUD_INPUT
 
 NEW_CATEGORIES = ("crypto", "p2p_transfer", "nft_marketplace", "gaming_credits")
 NEW_FRAUD = {"crypto", "p2p_transfer"}
-# The shifted shop, a sale week: deal hunters and value-conscious runners are 70 % of
-# the traffic (40 % before), in PERSONA_NAMES order. --mix gives another.
-SHIFTED_MIX = (0.35, 0.05, 0.15, 0.05, 0.35, 0.05)
 
 
 class Scenario(Protocol):
@@ -134,7 +133,7 @@ class Shop:
     products: int
     sessions: int
     epochs: int
-    mix: tuple[float, ...] = SHIFTED_MIX
+    shift: demo.Shift = demo.BLACK_FRIDAY
     model: str = "shopper-persona"
     # Purchases posted, and how many of their recorded labels were the true persona.
     labels: int = 0
@@ -149,7 +148,7 @@ class Shop:
 
     def traffic(self, n: int, seed: int, *, shifted: bool) -> list[demo.DemoSession]:
         return demo.sessions(self.catalog, n, seed=seed,
-                             mix=self.mix if shifted else demo.PERSONA_MIX)
+                             shift=self.shift if shifted else demo.Shift())
 
     def send(self, http: httpx.Client, item: demo.DemoSession, *, outcome: bool,
              version: str | None) -> None:
@@ -206,13 +205,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=6000,
                         help="shop: training sessions")
     parser.add_argument("--epochs", type=int, default=5, help="shop: training epochs")
-    parser.add_argument("--mix", type=float, nargs=6, default=SHIFTED_MIX,
-                        help="shop: the shifted persona mix, in PERSONA_NAMES order")
+    parser.add_argument("--mix", type=float, nargs=6,
+                        help="shop: shift only to this persona mix (PERSONA_NAMES order), "
+                             "nobody's behaviour changing")
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args()
     scenario: Scenario = Fraud() if args.scenario == "fraud" else Shop(
         products=args.products, sessions=args.sessions, epochs=args.epochs,
-        mix=tuple(args.mix))
+        shift=demo.Shift(mix=tuple(args.mix)) if args.mix else demo.BLACK_FRIDAY)
     model = scenario.model
     data_dir = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     settings = Settings(  # type: ignore[call-arg]
@@ -272,7 +272,8 @@ def main() -> None:
         service.stop()
 
     if isinstance(scenario, Shop):
-        print(f"shifted persona mix: {dict(zip(PERSONA_NAMES, scenario.mix, strict=True))}")
+        print(f"shifted persona mix: {dict(zip(PERSONA_NAMES, scenario.shift.mix, strict=True))}"
+              f", behaving differently: {sorted(scenario.shift.behaviour or ())}")
     print(f"{model}: drift windows of {args.window}: first alert in shifted window {alert} "
           "(target 1)")
     print(f"false alerts on the unshifted part: {false_alerts} of {len(clean)} windows "

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -46,7 +45,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from _pulse import enterprise_key
-from _wrk import WrkResult, post_script, require_wrk, wrk
+from _wrk import WrkResult, median, post_script, require_wrk, wrk
 from bench_infer import MODEL, SAMPLE, train_fraud_detector
 from ray import serve
 from sqlmodel import col, select
@@ -63,12 +62,6 @@ from tests.rollout_candidates import broken, register_copy  # noqa: E402
 
 POOL = [{**SAMPLE, "transaction_amount": float(amount), "hour": amount % 24}
         for amount in range(50, 5050, 100)]
-
-
-def _median(results: list[WrkResult]) -> WrkResult:
-    return WrkResult(rps=statistics.median(r.rps for r in results),
-                     p50_ms=statistics.median(r.p50_ms for r in results),
-                     p99_ms=statistics.median(r.p99_ms for r in results))
 
 
 @dataclass(frozen=True)
@@ -131,7 +124,7 @@ def throughput(args: argparse.Namespace, url: str, http: httpx.Client, script: s
                 http.post(f"/v1/models/{MODEL}/rollout/abort").raise_for_status()
                 time.sleep(1.5)
     database.engine.dispose()
-    return {case: (_median(results), Served(answers=sum(a for a, _, _ in served[case]),
+    return {case: (median(results), Served(answers=sum(a for a, _, _ in served[case]),
                                             cached=sum(c for _, c, _ in served[case]),
                                             replicas=frozenset(r for _, _, r in served[case])))
             for case, results in runs.items()}

@@ -9,13 +9,15 @@
    recommendations) against recommending the best sellers of the training sessions
    that pass the session's filters; the share of recommendations that break a filter
    or repeat a viewed product (must be 0).
-3. Speed: wrk at 8 connections (and at 1: the path's latency without queueing),
+3. Speed: wrk at 8 connections (and at 1: the path's latency without queueing), in
+   ``--rounds`` alternating rounds (medians printed, each round's figures beside them),
    cycling through the held-out bodies with the dwell time changed on every request,
    so no two persona inputs are equal and the prediction cache never answers
    (search-query embeddings repeat, as real queries do, and come from the replica's
    query cache after their first use).
 
     python loadtests/bench_shop.py [--products 5000] [--sessions 20000] [--held-out 1000]
+                                   [--rounds 3]
 
 Needs wrk (apt install wrk). Only talks to 127.0.0.1; every run stops by itself.
 """
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import httpx
 from _pulse import enterprise_key, train
-from _wrk import require_wrk, wrk
+from _wrk import WrkResult, median, require_wrk, wrk
 
 from deployments.service import start_service
 from pulse_ray.config import Settings
@@ -119,6 +121,7 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args()
     require_wrk()
@@ -138,8 +141,12 @@ def main() -> None:
             f.write(lua([s.body() for s in held_out[:300]]))
         url = f"{service.url}/v1/infer"
         wrk(url, duration=3, connections=8, headers=headers, script=f.name)  # warm
-        speed = wrk(url, duration=args.duration, connections=8, headers=headers, script=f.name)
-        alone = wrk(url, duration=args.duration, connections=1, headers=headers, script=f.name)
+        rounds: dict[int, list[WrkResult]] = {8: [], 1: []}
+        for _ in range(args.rounds):
+            for connections, results in rounds.items():
+                results.append(wrk(url, duration=args.duration, connections=connections,
+                                   headers=headers, script=f.name))
+        load = os.getloadavg()[0]
     finally:
         service.stop()
 
@@ -151,9 +158,13 @@ def main() -> None:
           f"{scores['popular_hit_rate']:.3f}   "
           f"({scores['hit_rate'] / max(scores['popular_hit_rate'], 1e-9):.2f}x)")
     print(f"recommendations breaking a filter or repeating a view: {scores['broken']:.4f}")
-    print(f"POST /v1/infer, 8 connections: {speed.rps:.0f} req/s, p50 {speed.p50_ms:.1f} ms, "
-          f"p99 {speed.p99_ms:.1f} ms (seed example: 32 ms)")
-    print(f"POST /v1/infer, 1 connection:  {alone.rps:.0f} req/s, p50 {alone.p50_ms:.1f} ms, "
+    speed, alone = median(rounds[8]), median(rounds[1])
+    print(f"POST /v1/infer, {args.rounds} alternating rounds of {args.duration} s, medians "
+          f"(load average {load:.1f} at the end):")
+    print(f"  8 connections: {speed.rps:.0f} req/s, p50 {speed.p50_ms:.1f} ms, "
+          f"p99 {speed.p99_ms:.1f} ms (seed example: 32 ms); rounds (p50/p99): "
+          + ", ".join(f"{r.p50_ms:.1f}/{r.p99_ms:.1f}" for r in rounds[8]))
+    print(f"  1 connection:  {alone.rps:.0f} req/s, p50 {alone.p50_ms:.1f} ms, "
           f"p99 {alone.p99_ms:.1f} ms (no queueing: the path's own latency)")
     targets = {
         "accuracy above the majority baseline": scores["accuracy"] > scores["majority"],

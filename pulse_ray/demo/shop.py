@@ -12,8 +12,8 @@ device, referrer, hour, words, filters and viewed products.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -21,7 +21,8 @@ import numpy as np
 from pulse_ray.shop.filters import Filters, parse_filters
 from pulse_ray.shop.personas import PERSONA_NAMES
 
-__all__ = ["PERSONA_MIX", "DemoProduct", "DemoSession", "catalog", "sessions"]
+__all__ = ["BLACK_FRIDAY", "PERSONA_MIX", "DemoProduct", "DemoSession", "Shift", "Style",
+           "catalog", "sessions"]
 
 _BRANDS = ("Stride", "Apex", "Nimbus", "Kestrel", "Urbanix", "Vela", "Loop", "Summit",
            "Ember", "Northway")
@@ -43,7 +44,9 @@ _NOUNS = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Style:
+class Style:
+    """How one persona's products read and how its shoppers behave."""
+
     adjectives: tuple[str, ...]
     phrases: tuple[str, ...]
     categories: tuple[str, ...]
@@ -57,8 +60,8 @@ class _Style:
     dwell: float  # mean log(dwell ms)
 
 
-_STYLES: dict[str, _Style] = {
-    "value_conscious_runner": _Style(
+_STYLES: dict[str, Style] = {
+    "value_conscious_runner": Style(
         ("Everyday", "Value", "Essential", "Daily"),
         ("great value for runners on a budget", "affordable cushioning for daily miles",
          "highly rated by runners and easy on the wallet", "durable and well reviewed"),
@@ -67,7 +70,7 @@ _STYLES: dict[str, _Style] = {
         ("running shoes under 100", "cheap {noun}", "best rated {noun}", "affordable {noun}"),
         (0.7, 0.25, 0.05), ("instagram.com", "google.com", "google.com", "reddit.com"),
         (7, 3), (("price:0-100", 0.6), ("rating:4+", 0.5)), 10.3),
-    "performance_athlete": _Style(
+    "performance_athlete": Style(
         ("Pro", "Elite", "Carbon", "Race"),
         ("carbon plate propulsion for race day", "elite performance engineering",
          "pro-grade training technology for serious athletes"),
@@ -76,7 +79,7 @@ _STYLES: dict[str, _Style] = {
         ("carbon racing {noun}", "pro {noun} for marathon training", "elite {noun}"),
         (0.3, 0.65, 0.05), ("google.com", "", "strava.com", "youtube.com"),
         (6, 2), (("rating:4+", 0.2), ("price:100+", 0.2)), 11.2),
-    "trend_seeker": _Style(
+    "trend_seeker": Style(
         ("Viral", "Drop", "Street", "Collab"),
         ("the trending style everyone is wearing", "limited collaboration drop",
          "streetwear favourite all over social media"),
@@ -85,7 +88,7 @@ _STYLES: dict[str, _Style] = {
         ("trending {noun}", "viral {noun}", "new drop {noun}", "{noun} everyone is wearing"),
         (0.85, 0.1, 0.05), ("tiktok.com", "instagram.com", "instagram.com", "pinterest.com"),
         (21, 3), (("category:{category}", 0.3),), 10.0),
-    "brand_loyalist": _Style(
+    "brand_loyalist": Style(
         ("Heritage", "Signature", "Original", "Classic"),
         ("iconic signature model from the heritage line", "authentic original since 1978",
          "the classic that fans of the label love"),
@@ -94,7 +97,7 @@ _STYLES: dict[str, _Style] = {
         ("{brand} classic {noun}", "{brand} original {noun}", "{brand} signature {noun}"),
         (0.45, 0.5, 0.05), ("", "", "newsletter.mail.com", "google.com"),
         (12, 4), (("category:{category}", 0.3),), 10.6),
-    "deal_hunter": _Style(
+    "deal_hunter": Style(
         ("Clearance", "Multipack", "Outlet", "Bundle"),
         ("clearance price while stocks last", "discount multipack bundle",
          "lowest price outlet deal"),
@@ -104,7 +107,7 @@ _STYLES: dict[str, _Style] = {
         (0.6, 0.35, 0.05), ("retailmenot.com", "slickdeals.net", "newsletter.mail.com",
                             "google.com"),
         (13, 3), (("price:0-50", 0.6),), 9.6),
-    "gift_shopper": _Style(
+    "gift_shopper": Style(
         ("Gift", "Deluxe", "Holiday", "Keepsake"),
         ("gift boxed and ready to give", "a thoughtful present for him or her",
          "holiday gift set"),
@@ -114,9 +117,32 @@ _STYLES: dict[str, _Style] = {
         (0.5, 0.4, 0.1), ("google.com", "pinterest.com", "facebook.com", ""),
         (19, 3), (("price:-150", 0.3), ("category:{category}", 0.2)), 10.4),
 }
-# Each persona's share of the sessions (in PERSONA_NAMES order), unless a caller gives
-# another mix (a shifted shop: loadtests/bench_loop.py).
+# Each persona's share of the sessions (in PERSONA_NAMES order), unless a Shift says
+# otherwise.
 PERSONA_MIX = (0.22, 0.13, 0.19, 0.13, 0.18, 0.15)
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """Another shop than the one a model was trained on (loadtests/bench_loop.py): each
+    persona's share of the sessions, and the personas whose shoppers now behave
+    differently (their products stay what they were)."""
+
+    mix: tuple[float, ...] = PERSONA_MIX
+    behaviour: Mapping[str, Style] | None = None
+
+
+# Black Friday week: deal hunters and gift shoppers are two thirds of the sessions, and
+# gift shoppers shop the way deal hunters do — sale searches, deal-site referrers, the
+# under-$50 filter, short visits at lunchtime — while still buying gifts. A model
+# trained before it reads them as deal hunters; what they buy says otherwise.
+BLACK_FRIDAY = Shift(
+    mix=(0.15, 0.05, 0.10, 0.05, 0.30, 0.35),
+    behaviour={"gift_shopper": replace(
+        _STYLES["gift_shopper"], queries=_STYLES["deal_hunter"].queries,
+        referrers=_STYLES["deal_hunter"].referrers, filters=_STYLES["deal_hunter"].filters,
+        hours=_STYLES["deal_hunter"].hours, dwell=_STYLES["deal_hunter"].dwell)},
+)
 _DEVICES = ("mobile", "desktop", "tablet")
 _BROWSERS = {"mobile": ("safari", "chrome", "samsung"), "desktop": ("chrome", "firefox",
              "edge", "safari"), "tablet": ("safari", "chrome")}
@@ -227,9 +253,10 @@ class _Shelf:
 
 
 def sessions(products: list[DemoProduct], count: int, *, seed: int = 5,
-             mix: Sequence[float] = PERSONA_MIX) -> list[DemoSession]:
-    """``count`` sessions over ``products``, the same for the same seed and ``mix`` (each
-    persona's share, in ``PERSONA_NAMES`` order)."""
+             shift: Shift = Shift()) -> list[DemoSession]:
+    """``count`` sessions over ``products``, the same for the same seed and ``shift``
+    (each persona's share, in ``PERSONA_NAMES`` order, and who behaves differently)."""
+    mix = shift.mix
     if len(mix) != len(PERSONA_NAMES) or min(mix) < 0 or sum(mix) <= 0:
         raise ValueError(f"a persona mix is {len(PERSONA_NAMES)} non-negative shares, "
                          f"not {list(mix)}")
@@ -242,7 +269,8 @@ def sessions(products: list[DemoProduct], count: int, *, seed: int = 5,
     out = []
     for n in range(count):
         persona = PERSONA_NAMES[int(rng.choice(len(PERSONA_NAMES), p=weights))]
-        out.append(_session(rng, persona, shelves, f"sess_{seed}_{n:06d}"))
+        style = (shift.behaviour or {}).get(persona, _STYLES[persona])
+        out.append(_session(rng, persona, style, shelves, f"sess_{seed}_{n:06d}"))
     return out
 
 
@@ -252,9 +280,8 @@ def _stray(rng: np.random.Generator, shelves: dict[tuple[str, str], _Shelf]) -> 
     return shelf.ids[int(rng.integers(len(shelf.ids)))]
 
 
-def _session(rng: np.random.Generator, persona: str, shelves: dict[tuple[str, str], _Shelf],
-             session_id: str) -> DemoSession:
-    style = _STYLES[persona]
+def _session(rng: np.random.Generator, persona: str, style: Style,
+             shelves: dict[tuple[str, str], _Shelf], session_id: str) -> DemoSession:
     category = str(rng.choice(style.categories))
     brand = str(rng.choice(_BRANDS))
     noun = str(rng.choice(_NOUNS[category])).lower()
