@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pulse_ray.errors import ErrorDetail, ValidationError
 
 __all__ = ["Bounds", "ColumnConstraint", "Contract", "FieldSpec", "InputSchema",
-           "read_contract", "unknown_columns"]
+           "breaking_change", "read_contract", "unknown_columns"]
 
 
 def _unset(value: float | None) -> bool:
@@ -149,6 +149,18 @@ class InputSchema(BaseModel):
         if details:
             raise ValidationError(details=details)
         return clean
+
+
+def breaking_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a client of the ``old`` input schema (as stored) must change what it sends
+    for the ``new`` one: a field added or dropped, or of another type, nullability or
+    bounds. The categories seen in training are not part of it — an unseen value is
+    accepted as unknown, so data with another vocabulary (or the same one in another
+    order of frequency) asks nothing new of a client."""
+    def contract(schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        return {name: {k: v for k, v in spec.items() if k != "categories"}
+                for name, spec in schema.get("fields", {}).items()}
+    return contract(old) != contract(new)
 
 
 def _problem(value: Any, spec: FieldSpec, *, present: bool) -> str | None:

@@ -30,7 +30,7 @@ from pulse_ray.errors import ConflictError, ErrorDetail, UnavailableError, Valid
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.families import CLASSIFIER, primary_metric
 from pulse_ray.models.files import publish
-from pulse_ray.models.inputs import read_contract, unknown_columns
+from pulse_ray.models.inputs import breaking_change, read_contract, unknown_columns
 from pulse_ray.models.stats import column_kind
 from pulse_ray.registry import next_version, should_deploy
 from pulse_ray.rollouts import Policy
@@ -272,7 +272,8 @@ class RunStates:
         ends the run succeeded.
 
         The version is ``MAJOR.MINOR.PATCH-<digest>``: minor up each time, major up when
-        the input schema changes (:func:`~pulse_ray.registry.next_version`).
+        clients must send another input (:func:`~pulse_ray.registry.next_version`,
+        :func:`~pulse_ray.models.inputs.breaking_change`).
 
         Raises:
             ConflictError: the run ended meanwhile (cancelled, past its deadline): a
@@ -286,7 +287,8 @@ class RunStates:
         latest = model_repo.latest_version(session=session, model_id=model.id)
         version = next_version(latest.version if latest else None,
                                schema_changed=latest is not None
-                               and latest.input_schema != input_schema, digest=digest)
+                               and breaking_change(latest.input_schema, input_schema),
+                               digest=digest)
         uri = f"{self.artifact_uri.rstrip('/')}/{model.account}/{model.name}/{version}"
         publish(saved, uri)
         now = self.clock()

@@ -13,6 +13,7 @@ from pulse_ray.models.inputs import (
     ColumnConstraint,
     FieldSpec,
     InputSchema,
+    breaking_change,
     read_contract,
     unknown_columns,
 )
@@ -82,3 +83,19 @@ def test_a_contract_reads_back_as_written_and_names_only_what_is_set() -> None:
     assert [(d.field, d.message) for d in unknown_columns(contract, ["hour"])] == [
         ("constraints.transaction_amount", "is not a feature column of this model"),
         ("constraints.country", "is not a feature column of this model")]
+
+
+def test_a_client_must_change_only_when_a_field_changes_not_its_categories() -> None:
+    def schema(**fields: FieldSpec) -> dict[str, object]:
+        return InputSchema(fields=fields).model_dump()
+
+    text = FieldSpec(type="string", nullable=True, categories=["shoes", "bags"])
+    base = schema(category=text, amount=FieldSpec(type="number", nullable=True))
+    assert not breaking_change(base, schema(
+        category=text.model_copy(update={"categories": ["bags", "shoes", "crypto"]}),
+        amount=FieldSpec(type="number", nullable=True)))
+    assert breaking_change(base, schema(category=text))  # amount dropped
+    assert breaking_change(base, schema(  # amount now required
+        category=text, amount=FieldSpec(type="number", nullable=False)))
+    assert breaking_change(base, schema(  # amount now bounded
+        category=text, amount=FieldSpec(type="number", nullable=True, exclusive_minimum=0)))

@@ -153,6 +153,7 @@ def test_versions_count_up_and_deploy_only_when_asked_or_better(
         return done.version, done.deployed
 
     same, changed = {"fields": {}}, {"fields": {"x": {"type": "number", "nullable": True}}}
+    new_words = {"fields": {"x": {"type": "number", "nullable": True, "categories": ["a"]}}}
     with database.session() as session:
         model, snapshot = model_and_snapshot(session)
         assert run(session, model, snapshot, "auto", 0.30, same) == ("1.0.0-000030", True)
@@ -161,6 +162,9 @@ def test_versions_count_up_and_deploy_only_when_asked_or_better(
         assert run(session, model, snapshot, "always", 0.10, changed) == ("2.0.0-000010", True)
         deployed = model_repo.deployed_version(session=session, model_id=model.id)
         assert deployed is not None and deployed.version == "2.0.0-000010"
+        # Other categories seen in training ask nothing new of a client: a minor version.
+        assert run(session, model, snapshot, "never", 0.50, new_words) == ("2.1.0-000050",
+                                                                           False)
 
 
 @pytest.mark.parametrize(("job", "status", "error"), [
