@@ -35,9 +35,11 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from _pulse import enterprise_key, train
+from _pulse import enterprise_key, train, wait_ok
 from _wrk import WrkResult, median, require_wrk, wrk
+from ray import serve
 
+from deployments.app import application
 from deployments.service import start_service
 from pulse_ray.config import Settings
 from pulse_ray.demo import shop as demo
@@ -146,13 +148,23 @@ def main() -> None:
             scores = quality(http, catalog, training, held_out)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(lua([s.body() for s in held_out[:300]]))
-        url = f"{service.url}/v1/infer"
-        wrk(url, duration=10, connections=8, headers=headers, script=f.name)  # warm
-        rounds: dict[int, list[WrkResult]] = {8: [], 1: []}
+        # The baseline: the same application with the model on its own ModelServer
+        # replicas (a Serve handle call per prediction), beside it on the same store.
+        replicas = settings.model_copy(update={"model_serving": "replicas",
+                                               "serve_app_name": "pulse-replicas"})
+        serve.run(application(replicas), name=replicas.serve_app_name,
+                  route_prefix="/replicas", blocking=False)
+        cases = {"ingress, 8": (f"{service.url}/v1/infer", 8),
+                 "replicas, 8": (f"{service.url}/replicas/v1/infer", 8),
+                 "ingress, 1": (f"{service.url}/v1/infer", 1)}
+        for url, connections in cases.values():  # warm: model loads, query cache
+            wait_ok(url, headers=headers, json=held_out[0].body())
+            wrk(url, duration=10, connections=connections, headers=headers, script=f.name)
+        rounds: dict[str, list[WrkResult]] = {case: [] for case in cases}
         for _ in range(args.rounds):
-            for connections, results in rounds.items():
-                results.append(wrk(url, duration=args.duration, connections=connections,
-                                   headers=headers, script=f.name))
+            for case, (url, connections) in cases.items():
+                rounds[case].append(wrk(url, duration=args.duration, connections=connections,
+                                        headers=headers, script=f.name))
         load = os.getloadavg()[0]
     finally:
         service.stop()
@@ -165,14 +177,20 @@ def main() -> None:
           f"{scores['popular_hit_rate']:.3f}   "
           f"({scores['hit_rate'] / max(scores['popular_hit_rate'], 1e-9):.2f}x)")
     print(f"recommendations breaking a filter or repeating a view: {scores['broken']:.4f}")
-    speed, alone = median(rounds[8]), median(rounds[1])
+    speed, baseline = median(rounds["ingress, 8"]), median(rounds["replicas, 8"])
+    alone = median(rounds["ingress, 1"])
     print(f"POST /v1/infer, {args.rounds} alternating rounds of {args.duration} s, medians "
-          f"(load average {load:.1f} at the end):")
-    print(f"  8 connections: {speed.rps:.0f} req/s, p50 {speed.p50_ms:.1f} ms, "
-          f"p99 {speed.p99_ms:.1f} ms (seed example: 32 ms); rounds (p50/p99): "
-          + ", ".join(f"{r.p50_ms:.1f}/{r.p99_ms:.1f}" for r in rounds[8]))
-    print(f"  1 connection:  {alone.rps:.0f} req/s, p50 {alone.p50_ms:.1f} ms, "
-          f"p99 {alone.p99_ms:.1f} ms (no queueing: the path's own latency)")
+          f"(load average {load:.1f} at the end); rounds' p50/p99 in brackets:")
+    for name, result, about in (
+            ("model in the ingress (default), 8 connections", speed, "seed example: 32 ms"),
+            ("model on ModelServer replicas, 8 connections", baseline, "the baseline"),
+            ("model in the ingress, 1 connection", alone, "no queueing")):
+        case = {speed: "ingress, 8", baseline: "replicas, 8", alone: "ingress, 1"}[result]
+        print(f"  {name:<47} {result.rps:>5.0f} req/s, p50 {result.p50_ms:5.1f} ms, p99 "
+              f"{result.p99_ms:5.1f} ms ({about}) ["
+              + ", ".join(f"{r.p50_ms:.1f}/{r.p99_ms:.1f}" for r in rounds[case]) + "]")
+    print(f"  in the ingress vs on replicas: {speed.rps / baseline.rps:.2f}x req/s, p50 "
+          f"{speed.p50_ms / baseline.p50_ms:.2f}x, p99 {speed.p99_ms / baseline.p99_ms:.2f}x")
     targets = {
         "accuracy above the majority baseline": scores["accuracy"] > scores["majority"],
         "hit-rate@10 above the best-seller baseline":
