@@ -367,7 +367,9 @@ class Settings(BaseSettings):
         "(5-10x the requests/s of the default proxy in loadtests/bench_ingress.py). "
         "Replicas then listen on all interfaces, ports 30000+.",
     )
-    ingress_replicas: int = Field(default=1, ge=1, description="Ingress replicas.")
+    ingress_replicas: int = Field(
+        default=2, ge=1, description="Ingress replicas (two by default: one Python "
+        "process serves requests from one core at a time).")
     ingress_num_cpus: float | None = Field(
         default=None, gt=0, description="Logical CPUs reserved per ingress replica (empty: "
         "the resource plan's, 0.5 at most)."

@@ -14,8 +14,8 @@ def _settings(**values: object) -> Settings:
 
 
 @pytest.mark.parametrize(("serving", "replicas", "local_cpus"), [
-    ("auto", ["ingress", "TextEncoder"], 3),  # on CPU, models run in the ingress
-    ("replicas", ["ingress", "ModelServer", "TextEncoder"], 4),
+    ("auto", ["ingress", "TextEncoder"], 4),  # on CPU, models run in the ingress
+    ("replicas", ["ingress", "ModelServer", "TextEncoder"], 5),
 ])
 def test_a_local_ray_on_two_cores_gets_room_for_serving_a_snapshot_and_a_run(
         serving: str, replicas: list[str], local_cpus: int) -> None:
@@ -24,7 +24,8 @@ def test_a_local_ray_on_two_cores_gets_room_for_serving_a_snapshot_and_a_run(
     assert cpus == local_cpus
     plan = plan_resources(settings, Resources(cpus=cpus))
     assert [r.name for r in plan.serving] == replicas
-    assert plan.serving_cpus == 0.5 * len(replicas)  # 0.5 each
+    assert plan.replica("ingress").replicas == 2  # one Python process per core
+    assert plan.serving_cpus == 0.5 * (len(replicas) + 1)  # 0.5 each
     plan.check_serving()
     plan.check_snapshot()
     plan.check_training(num_workers=1, gpu=False)
@@ -39,7 +40,8 @@ def test_a_big_machine_keeps_its_cores_and_an_explicit_count_wins() -> None:
 
 
 def test_on_a_small_cluster_serving_shrinks_so_every_kind_of_work_still_fits() -> None:
-    plan = plan_resources(_settings(model_serving="replicas"), Resources(cpus=2.0))
+    plan = plan_resources(_settings(model_serving="replicas", ingress_replicas=1),
+                          Resources(cpus=2.0))
     assert plan.serving_cpus == pytest.approx(0.78)  # 3 × 0.26: 40% of the cluster
     plan.check_serving()
     plan.check_snapshot()
@@ -51,7 +53,7 @@ def test_on_a_small_cluster_serving_shrinks_so_every_kind_of_work_still_fits() -
 def test_explicit_sizes_are_kept_and_checked() -> None:
     settings = _settings(ingress_num_cpus=1, model_num_cpus=1, encoder_num_cpus=1,
                          snapshot_task_cpus=0.75, train_worker_cpus=2, train_data_cpus=0.5,
-                         model_serving="replicas")
+                         model_serving="replicas", ingress_replicas=1)
     plan = plan_resources(settings, Resources(cpus=3.5))
     assert (plan.serving_cpus, plan.snapshot_task_cpus) == (3.0, 0.75)
     with pytest.raises(InsufficientResourcesError, match="PULSE_SNAPSHOT_TASK_CPUS"):
@@ -87,5 +89,5 @@ def test_pinned_settings_keep_the_planned_replica_sizes_on_a_grown_cluster() -> 
 def test_the_plan_describes_itself_in_lines() -> None:
     lines = plan_resources(_settings(), Resources(cpus=4.0)).describe()
     assert lines[0] == "cluster: 4 CPU, 0 GPU"
-    assert "ingress 1 × 0.5" in lines[1] and "TextEncoder" in lines[1]
+    assert "ingress 2 × 0.5" in lines[1] and "TextEncoder" in lines[1]
     assert "up to 2 worker(s)" in lines[3]
