@@ -10,8 +10,8 @@
    with the model on ModelServer replicas (``model_serving="replicas"``). wrk then
    alternates between ``POST /v1/infer/fraud-detector`` (authenticated, rate limiter
    consulted, input validated, lineage recorded; every body differs, in every run, so
-   the prediction cache never answers) on each, and the echo, for several rounds, and
-   takes medians.
+   the prediction cache never answers) and the echo, for several rounds, and takes
+   medians; then the replicas' copy is deployed and measured the same way.
 3. Batching: the replicas' copy at 32 connections, against a third copy whose
    ModelServer runs one request per forward pass (``model_batch_size=1``).
 
@@ -151,24 +151,34 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {enterprise_key(settings.store_url)}"}
         version = train_fraud_detector(service.url, headers, data_dir)
         deploy_echo()
-        for side in (replicas, unbatched):
-            serve.run(application(side), name=side.serve_app_name,
-                      route_prefix=f"/{side.serve_app_name}", blocking=False)
         cases = {"echo": (f"{service.url}/echo", {}),
                  "infer": (f"{service.url}/v1/infer/{MODEL}", headers),
                  "replicas": (f"{service.url}/pulse-replicas/v1/infer/{MODEL}", headers),
                  "unbatched": (f"{service.url}/pulse-unbatched/v1/infer/{MODEL}", headers)}
-        for url, h in cases.values():
-            wait_ok(url, headers=h, json={"input": SAMPLE})
-            # Warm: a fresh replica's first seconds (model load, first forward passes,
-            # connection pools) are slower than its steady state.
-            wrk(url, duration=5, connections=args.connections, headers=h, script=script)
         same: dict[str, list[WrkResult]] = {"echo": [], "infer": [], "replicas": []}
-        for round_ in range(args.rounds):
-            for name in list(same) if round_ % 2 == 0 else list(same)[::-1]:
+
+        def alternate(names: list[str]) -> None:
+            """Warms each (a fresh replica's first seconds — model load, first forward
+            passes, connection pools — are slower than its steady state), then rounds."""
+            for name in names:
                 url, h = cases[name]
-                same[name].append(wrk(url, duration=args.duration,
-                                      connections=args.connections, headers=h, script=script))
+                wait_ok(url, headers=h, json={"input": SAMPLE})
+                wrk(url, duration=5, connections=args.connections, headers=h, script=script)
+            for round_ in range(args.rounds):
+                for name in names if round_ % 2 == 0 else names[::-1]:
+                    url, h = cases[name]
+                    same[name].append(wrk(url, duration=args.duration,
+                                          connections=args.connections, headers=h,
+                                          script=script))
+
+        # The targets: Pulse as `pulse serve` runs it and the echo app, alone.
+        alternate(["echo", "infer"])
+        # Then the copies with the model on replicas, deployed beside (their idle
+        # replicas would slow the two above).
+        for side in (replicas, unbatched):
+            serve.run(application(side), name=side.serve_app_name,
+                      route_prefix=f"/{side.serve_app_name}", blocking=False)
+        alternate(["replicas"])
         batching: dict[str, WrkResult] = {}
         for name in ("replicas", "unbatched"):
             url, h = cases[name]
