@@ -41,7 +41,8 @@ def application(settings: Settings, plan: ResourcePlan | None = None) -> Applica
     """The Pulse Serve application for already-resolved settings, its replicas sized by
     ``plan`` (by default the plan for the cluster it deploys to; ``serve build``, with
     no cluster, plans for this machine): the ingress and, behind it, the autoscaled
-    ModelServer and the TextEncoder.
+    ModelServer (unless models run in the ingress: ``model_serving``) and the
+    TextEncoder.
 
     Raises:
         InsufficientResourcesError: the cluster cannot hold the replicas.
@@ -54,19 +55,21 @@ def application(settings: Settings, plan: ResourcePlan | None = None) -> Applica
     settings = plan.pinned(settings)
     logging_config = {"enable_access_log": settings.serve_access_log}
     # Serve deployments are decorated classes at run time, which mypy cannot see.
-    model_server = ModelServer.options(  # type: ignore[attr-defined]
-        autoscaling_config={
-            "min_replicas": settings.model_min_replicas,
-            "initial_replicas": max(1, settings.model_min_replicas),
-            "max_replicas": settings.model_max_replicas,
-            "target_ongoing_requests": settings.model_target_ongoing_requests,
-        },
-        max_ongoing_requests=settings.model_max_ongoing_requests,
-        max_queued_requests=settings.model_max_queued_requests,
-        ray_actor_options={"num_cpus": plan.replica("ModelServer").cpus,
-                           "num_gpus": settings.model_num_gpus},
-        logging_config=logging_config,
-    ).bind(settings)
+    model_server = None
+    if not settings.models_in_ingress:
+        model_server = ModelServer.options(  # type: ignore[attr-defined]
+            autoscaling_config={
+                "min_replicas": settings.model_min_replicas,
+                "initial_replicas": max(1, settings.model_min_replicas),
+                "max_replicas": settings.model_max_replicas,
+                "target_ongoing_requests": settings.model_target_ongoing_requests,
+            },
+            max_ongoing_requests=settings.model_max_ongoing_requests,
+            max_queued_requests=settings.model_max_queued_requests,
+            ray_actor_options={"num_cpus": plan.replica("ModelServer").cpus,
+                               "num_gpus": settings.model_num_gpus},
+            logging_config=logging_config,
+        ).bind(settings)
     text_encoder = TextEncoder.options(  # type: ignore[attr-defined]
         num_replicas=settings.encoder_replicas,
         max_ongoing_requests=64,

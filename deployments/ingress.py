@@ -1,6 +1,7 @@
 """The Serve ingress: Pulse's FastAPI app on N autoscalable replicas, in front of the
 ModelServer (deployments/model_server.py) and the TextEncoder
-(deployments/text_encoder.py), which it calls through handles.
+(deployments/text_encoder.py), which it calls through handles — or, with models in
+the ingress (``model_serving``, the default on CPU), predicting in its own process.
 
 The app is built late (``__serve_build_asgi_app__``) from the settings the builder
 resolved, so each replica gets its own store engine and key cache through the
@@ -18,6 +19,7 @@ from ray.serve.handle import DeploymentHandle
 from pulse_ray.api import build_state, create_app
 from pulse_ray.config import Settings
 from pulse_ray.logs import configure_logging
+from pulse_ray.predictions import LocalPredictor
 from pulse_ray.runtime.buckets import RayBucketBackend
 from pulse_ray.runtime.metrics import RayRequestRecorder
 from pulse_ray.runtime.records import start_record_writer
@@ -52,8 +54,9 @@ def serve_app_ready(app_name: str) -> None:
 @serve.deployment(name="PulseIngress")
 @serve.ingress()
 class PulseIngress:
-    def __init__(self, settings: Settings, model_server: DeploymentHandle,
+    def __init__(self, settings: Settings, model_server: DeploymentHandle | None,
                  text_encoder: DeploymentHandle) -> None:
+        """``model_server`` is None when models run here (``settings.models_in_ingress``)."""
         configure_logging(settings.log_level)
         app_name = settings.serve_app_name
         # Within the request's deadline, so the client gets the 503, not a 504.
@@ -67,7 +70,9 @@ class PulseIngress:
             # Started with the ingress (before the rollout controller, which finds it
             # by name), so the first small run finds torch imported.
             training_backend=RoutedTrainingBackend(settings, start_training_coordinator(settings)),
-            predictor=ServePredictor(model_server, lost_replica_retry_s=resend_s),
+            predictor=LocalPredictor(settings.model_versions_per_replica)
+            if model_server is None
+            else ServePredictor(model_server, lost_replica_retry_s=resend_s),
             record_writer=start_record_writer(settings),  # one per store, shared
             encoder=ServeEncoder(text_encoder, lost_replica_retry_s=resend_s),
         )

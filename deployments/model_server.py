@@ -1,5 +1,7 @@
 """The ModelServer: trained model versions on their own autoscaled replicas, behind the
-ingress (which calls it through a deployment handle).
+ingress (which calls it through a deployment handle). Deployed when ``model_serving``
+says replicas (``auto``: when the replicas get GPUs); otherwise the ingress predicts in
+its own process (:class:`~pulse_ray.predictions.LocalPredictor`).
 
 * Versions load on demand through ``@serve.multiplexed``: the ingress tags each call
   with the model id ``account/name:version``, Serve routes it to a replica that already

@@ -12,7 +12,7 @@ from pulse_ray.store import Database
 from pulse_ray.store import keys as repo
 from pulse_ray.timeutil import utcnow
 
-__all__ = ["enterprise_key", "train"]
+__all__ = ["enterprise_key", "train", "wait_ok"]
 
 
 def enterprise_key(store_url: str) -> str:
@@ -37,3 +37,16 @@ def train(http: httpx.Client, model: str, snapshot: str, **options: Any) -> dict
     if run["status"] != "succeeded":
         raise RuntimeError(f"training {run['status']}: {run.get('error')}")
     return run
+
+
+def wait_ok(url: str, **kwargs: Any) -> None:
+    """Waits for a 200 from POST ``url`` (a fresh replica may still be loading)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(url, timeout=10, **kwargs).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} never answered 200")

@@ -6,11 +6,13 @@
    deployment, the shape of Pulse's ingress → ModelServer — and wrk drives it.
 2. Pulse as ``pulse serve`` runs it (throughput-optimized + HAProxy): the demo data is
    snapshotted, a fraud-detector trained by a real run and deployed; the same echo
-   application is deployed beside it, in the same mode. wrk then alternates between
-   ``POST /v1/infer/fraud-detector`` (authenticated, rate limiter consulted, input
-   validated, lineage recorded; every body differs, in every run, so the prediction
-   cache never answers) and the echo, for several rounds, and takes medians.
-3. Batching: the same at 32 connections, against a second copy of Pulse whose
+   application is deployed beside it, in the same mode, and a second copy of Pulse
+   with the model on ModelServer replicas (``model_serving="replicas"``). wrk then
+   alternates between ``POST /v1/infer/fraud-detector`` (authenticated, rate limiter
+   consulted, input validated, lineage recorded; every body differs, in every run, so
+   the prediction cache never answers) and the echo, for several rounds, and takes
+   medians; then the replicas' copy is deployed and measured the same way.
+3. Batching: the replicas' copy at 32 connections, against a third copy whose
    ModelServer runs one request per forward pass (``model_batch_size=1``).
 
     python loadtests/bench_infer.py [--duration 8] [--rounds 3] [--connections 16]
@@ -26,13 +28,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import ray
-from _pulse import enterprise_key, train
+from _pulse import enterprise_key, train, wait_ok
 from _wrk import WrkResult, median, post_script, require_wrk, wrk
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -84,19 +84,6 @@ def serve_echo_default_mode(port: int) -> None:
     ray.shutdown()
 
 
-def _wait_ok(url: str, **kwargs: Any) -> None:
-    """Waits for a 200 from POST ``url`` (a fresh replica may still be loading)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.post(url, timeout=10, **kwargs).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} never answered 200")
-
-
 def measure_default_mode(args: argparse.Namespace, script: str) -> WrkResult:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_SERVE_", "PULSE_"))}
     child = subprocess.Popen([sys.executable, __file__, "--serve-echo", str(args.port + 1)],
@@ -105,7 +92,7 @@ def measure_default_mode(args: argparse.Namespace, script: str) -> WrkResult:
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "READY"
         url = f"http://127.0.0.1:{args.port + 1}/echo"
-        _wait_ok(url, json={"input": SAMPLE})
+        wait_ok(url, json={"input": SAMPLE})
         wrk(url, duration=2, connections=args.connections, headers={}, script=script)
         return wrk(url, duration=args.duration, connections=args.connections, headers={},
                    script=script)
@@ -154,37 +141,53 @@ def main() -> None:
     settings = Settings(_env_file=None, data_dir=data_dir, http_port=args.port,  # type: ignore[call-arg]
                         ray_num_cpus=8, ray_dashboard=True, ray_dashboard_port=args.port + 2)
     service = start_service(settings)
-    unbatched = settings.model_copy(update={"model_batch_size": 1,
+    # Beside the default (the model in the ingress), the model on ModelServer replicas,
+    # batched and not.
+    replicas = settings.model_copy(update={"model_serving": "replicas",
+                                           "serve_app_name": "pulse-replicas"})
+    unbatched = replicas.model_copy(update={"model_batch_size": 1,
                                             "serve_app_name": "pulse-unbatched"})
     try:
         headers = {"Authorization": f"Bearer {enterprise_key(settings.store_url)}"}
         version = train_fraud_detector(service.url, headers, data_dir)
         deploy_echo()
-        serve.run(application(unbatched), name=unbatched.serve_app_name,
-                  route_prefix="/unbatched", blocking=False)
-        infer = f"{service.url}/v1/infer/{MODEL}"
-        cases = {"echo": (f"{service.url}/echo", {}), "infer": (infer, headers),
-                 "unbatched": (f"{service.url}/unbatched/v1/infer/{MODEL}", headers)}
-        for url, h in cases.values():
-            _wait_ok(url, headers=h, json={"input": SAMPLE})
-            # Warm: a fresh replica's first seconds (model load, first forward passes,
-            # connection pools) are slower than its steady state.
-            wrk(url, duration=5, connections=args.connections, headers=h, script=script)
-        same: dict[str, list[WrkResult]] = {"echo": [], "infer": []}
-        for round_ in range(args.rounds):
-            for name in ("echo", "infer") if round_ % 2 == 0 else ("infer", "echo"):
+        cases = {"echo": (f"{service.url}/echo", {}),
+                 "infer": (f"{service.url}/v1/infer/{MODEL}", headers),
+                 "replicas": (f"{service.url}/pulse-replicas/v1/infer/{MODEL}", headers),
+                 "unbatched": (f"{service.url}/pulse-unbatched/v1/infer/{MODEL}", headers)}
+        same: dict[str, list[WrkResult]] = {"echo": [], "infer": [], "replicas": []}
+
+        def alternate(names: list[str]) -> None:
+            """Warms each (a fresh replica's first seconds — model load, first forward
+            passes, connection pools — are slower than its steady state), then rounds."""
+            for name in names:
                 url, h = cases[name]
-                same[name].append(wrk(url, duration=args.duration,
-                                      connections=args.connections, headers=h, script=script))
+                wait_ok(url, headers=h, json={"input": SAMPLE})
+                wrk(url, duration=5, connections=args.connections, headers=h, script=script)
+            for round_ in range(args.rounds):
+                for name in names if round_ % 2 == 0 else names[::-1]:
+                    url, h = cases[name]
+                    same[name].append(wrk(url, duration=args.duration,
+                                          connections=args.connections, headers=h,
+                                          script=script))
+
+        # The targets: Pulse as `pulse serve` runs it and the echo app, alone.
+        alternate(["echo", "infer"])
+        # Then the copies with the model on replicas, deployed beside (their idle
+        # replicas would slow the two above).
+        for side in (replicas, unbatched):
+            serve.run(application(side), name=side.serve_app_name,
+                      route_prefix=f"/{side.serve_app_name}", blocking=False)
+        alternate(["replicas"])
         batching: dict[str, WrkResult] = {}
-        for name in ("infer", "unbatched"):
+        for name in ("replicas", "unbatched"):
             url, h = cases[name]
             batching[name] = wrk(url, duration=args.duration, connections=32, headers=h,
                                  script=script)
     finally:
         service.stop()
 
-    echo, pulse = median(same["echo"]), median(same["infer"])
+    echo, pulse, on_replicas = (median(same[name]) for name in ("echo", "infer", "replicas"))
     print(f"\nfraud-detector {version}; {args.connections} connections, {args.duration} s x "
           f"{args.rounds} rounds (medians), throughput-optimized + HAProxy unless noted\n")
     print(f"{'case':<44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   "
@@ -192,10 +195,12 @@ def main() -> None:
     print(_row("echo app, default mode", default_echo, echo))
     print(_row("echo app", echo, echo))
     print(_row(f"POST /v1/infer/{MODEL}", pulse, echo))
-    print(f"\ninference vs default-mode echo: {pulse.rps / default_echo.rps:.2f}x req/s")
-    print(f"\n32 connections: batched (model_batch_size={settings.model_batch_size}) vs "
-          "unbatched (1)")
-    print(_row("batched", batching["infer"], batching["unbatched"]))
+    print(_row("  the same, model on ModelServer replicas", on_replicas, echo))
+    print(f"\ninference vs default-mode echo: {pulse.rps / default_echo.rps:.2f}x req/s "
+          f"(model on replicas: {on_replicas.rps / default_echo.rps:.2f}x)")
+    print(f"\nModelServer replicas, 32 connections: batched "
+          f"(model_batch_size={settings.model_batch_size}) vs unbatched (1)")
+    print(_row("batched", batching["replicas"], batching["unbatched"]))
     print(_row("unbatched", batching["unbatched"], batching["unbatched"]))
     targets = {
         "throughput >= 0.90x echo": pulse.rps >= 0.9 * echo.rps,

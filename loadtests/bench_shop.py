@@ -14,7 +14,9 @@
    after a warm-up of 10 s, cycling through the held-out bodies with a random dwell
    time on every request, so the prediction cache practically never answers
    (search-query embeddings repeat, as real queries do, and come from the replica's
-   query cache after their first use).
+   query cache after their first use). Then the baseline: a second copy of Pulse with
+   the model on ModelServer replicas (``model_serving="replicas"``) is deployed beside
+   it, and the two alternate at 8 connections.
 
     python loadtests/bench_shop.py [--products 5000] [--sessions 20000] [--held-out 1000]
                                    [--rounds 3]
@@ -35,9 +37,11 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from _pulse import enterprise_key, train
+from _pulse import enterprise_key, train, wait_ok
 from _wrk import WrkResult, median, require_wrk, wrk
+from ray import serve
 
+from deployments.app import application
 from deployments.service import start_service
 from pulse_ray.config import Settings
 from pulse_ray.demo import shop as demo
@@ -147,12 +151,31 @@ def main() -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(lua([s.body() for s in held_out[:300]]))
         url = f"{service.url}/v1/infer"
-        wrk(url, duration=10, connections=8, headers=headers, script=f.name)  # warm
-        rounds: dict[int, list[WrkResult]] = {8: [], 1: []}
-        for _ in range(args.rounds):
-            for connections, results in rounds.items():
-                results.append(wrk(url, duration=args.duration, connections=connections,
-                                   headers=headers, script=f.name))
+        rounds: dict[str, list[WrkResult]] = {}
+
+        def measure(cases: dict[str, tuple[str, int]]) -> None:
+            """Warms each case (model loads, the query cache), then alternating rounds."""
+            for case_url, connections in cases.values():
+                wait_ok(case_url, headers=headers, json=held_out[0].body())
+                wrk(case_url, duration=10, connections=connections, headers=headers,
+                    script=f.name)
+            for _ in range(args.rounds):
+                for case, (case_url, connections) in cases.items():
+                    rounds.setdefault(case, []).append(wrk(
+                        case_url, duration=args.duration, connections=connections,
+                        headers=headers, script=f.name))
+
+        # The targets: Pulse as `pulse serve` runs it, alone on the machine.
+        measure({"ingress, 8": (url, 8), "ingress, 1": (url, 1)})
+        # The baseline: the same application with the model on its own ModelServer
+        # replicas (a Serve handle call per prediction), deployed beside it on the same
+        # store, the two alternating (each slowed a little by the other's idle replicas).
+        replicas = settings.model_copy(update={"model_serving": "replicas",
+                                               "serve_app_name": "pulse-replicas"})
+        serve.run(application(replicas), name=replicas.serve_app_name,
+                  route_prefix="/replicas", blocking=False)
+        measure({"beside, ingress, 8": (url, 8),
+                 "beside, replicas, 8": (f"{service.url}/replicas/v1/infer", 8)})
         load = os.getloadavg()[0]
     finally:
         service.stop()
@@ -165,14 +188,22 @@ def main() -> None:
           f"{scores['popular_hit_rate']:.3f}   "
           f"({scores['hit_rate'] / max(scores['popular_hit_rate'], 1e-9):.2f}x)")
     print(f"recommendations breaking a filter or repeating a view: {scores['broken']:.4f}")
-    speed, alone = median(rounds[8]), median(rounds[1])
+    speed = median(rounds["ingress, 8"])
+    beside, baseline = median(rounds["beside, ingress, 8"]), median(rounds["beside, replicas, 8"])
     print(f"POST /v1/infer, {args.rounds} alternating rounds of {args.duration} s, medians "
-          f"(load average {load:.1f} at the end):")
-    print(f"  8 connections: {speed.rps:.0f} req/s, p50 {speed.p50_ms:.1f} ms, "
-          f"p99 {speed.p99_ms:.1f} ms (seed example: 32 ms); rounds (p50/p99): "
-          + ", ".join(f"{r.p50_ms:.1f}/{r.p99_ms:.1f}" for r in rounds[8]))
-    print(f"  1 connection:  {alone.rps:.0f} req/s, p50 {alone.p50_ms:.1f} ms, "
-          f"p99 {alone.p99_ms:.1f} ms (no queueing: the path's own latency)")
+          f"(load average {load:.1f} at the end); rounds' p50/p99 in brackets:")
+    for name, case, about in (
+            ("8 connections", "ingress, 8", "seed example: 32 ms"),
+            ("1 connection", "ingress, 1", "no queueing: the path's own latency"),
+            ("model in the ingress, beside the baseline", "beside, ingress, 8", ""),
+            ("model on ModelServer replicas (baseline)", "beside, replicas, 8", "")):
+        result = median(rounds[case])
+        print(f"  {name:<42} {result.rps:>5.0f} req/s, p50 {result.p50_ms:5.1f} ms, p99 "
+              f"{result.p99_ms:5.1f} ms{f' ({about})' if about else ''} ["
+              + ", ".join(f"{r.p50_ms:.1f}/{r.p99_ms:.1f}" for r in rounds[case]) + "]")
+    print(f"  model in the ingress vs on replicas, 8 connections: "
+          f"{beside.rps / baseline.rps:.2f}x req/s, p50 {beside.p50_ms / baseline.p50_ms:.2f}x, "
+          f"p99 {beside.p99_ms / baseline.p99_ms:.2f}x")
     targets = {
         "accuracy above the majority baseline": scores["accuracy"] > scores["majority"],
         "hit-rate@10 above the best-seller baseline":

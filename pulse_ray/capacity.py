@@ -1,12 +1,13 @@
 """One resource plan: what Pulse reserves on the Ray cluster for serving, snapshots,
 training and tagging, derived from what the cluster has.
 
-Ray schedules by logical resources. Pulse's own Serve replicas (ingress, ModelServer,
-TextEncoder) hold theirs for as long as the service runs; a snapshot's read/write tasks
-and a training run's workers and data tasks need theirs on top. If they do not fit, Ray
-does not fail the work — it waits, for ever. So every piece of work Pulse starts is
-checked against the plan first and refused at once, naming the resource and the
-setting to change, when the cluster can *never* run it (busy is fine: that passes).
+Ray schedules by logical resources. Pulse's own Serve replicas (ingress, ModelServer
+unless models run in the ingress, TextEncoder) hold theirs for as long as the service
+runs; a snapshot's read/write tasks and a training run's workers and data tasks need
+theirs on top. If they do not fit, Ray does not fail the work — it waits, for ever. So
+every piece of work Pulse starts is checked against the plan first and refused at once,
+naming the resource and the setting to change, when the cluster can *never* run it (busy
+is fine: that passes).
 
 * A per-replica or per-task size left unset is derived: serving replicas take at most
   :data:`SERVING_SHARE` of the cluster (0.5 CPU each at most), a training worker at most
@@ -116,11 +117,9 @@ class ResourcePlan:
     def pinned(self, settings: Settings) -> Settings:
         """``settings`` with the serving replicas' sizes fixed as planned: replicas get
         these, so a plan made later on a grown cluster still counts what they hold."""
-        return settings.model_copy(update={
-            "ingress_num_cpus": self.replica("ingress").cpus,
-            "model_num_cpus": self.replica("ModelServer").cpus,
-            "encoder_num_cpus": self.replica("TextEncoder").cpus,
-        })
+        setting = {"ingress": "ingress_num_cpus", "ModelServer": "model_num_cpus",
+                   "TextEncoder": "encoder_num_cpus"}
+        return settings.model_copy(update={setting[r.name]: r.cpus for r in self.serving})
 
     @property
     def snapshot_parallelism(self) -> int:
@@ -197,11 +196,14 @@ class ResourcePlan:
 
 
 def _serving_sets(settings: Settings) -> list[tuple[str, int, float | None, float, str]]:
+    """The replica sets Pulse deploys: no ModelServer when models run in the ingress."""
+    model_server = [] if settings.models_in_ingress else [
+        ("ModelServer", max(1, settings.model_min_replicas), settings.model_num_cpus,
+         settings.model_num_gpus, "PULSE_MODEL_NUM_CPUS")]
     return [
         ("ingress", settings.ingress_replicas, settings.ingress_num_cpus, 0.0,
          "PULSE_INGRESS_NUM_CPUS"),
-        ("ModelServer", max(1, settings.model_min_replicas), settings.model_num_cpus,
-         settings.model_num_gpus, "PULSE_MODEL_NUM_CPUS"),
+        *model_server,
         ("TextEncoder", settings.encoder_replicas, settings.encoder_num_cpus,
          settings.encoder_num_gpus, "PULSE_ENCODER_NUM_CPUS"),
     ]

@@ -186,6 +186,13 @@ class Settings(BaseSettings):
     inference_log_interval_s: float = Field(
         default=0.05, gt=0, le=5, description="How often inference records are written."
     )
+    model_serving: Literal["auto", "ingress", "replicas"] = Field(
+        default="auto", description="Where predictions run. `ingress`: in each ingress "
+        "replica's process, no hop (the trained models are small tabular networks; a "
+        "Serve handle call costs more CPU than their forward pass). `replicas`: on the "
+        "ModelServer deployment's own autoscaled replicas, multiplexed by version and "
+        "batched (GPUs; models scaled apart from HTTP). `auto`: replicas when "
+        "PULSE_MODEL_NUM_GPUS > 0, else ingress.")
     model_min_replicas: int = Field(default=1, ge=0, description="ModelServer autoscaling floor.")
     model_max_replicas: int = Field(default=2, ge=1, description="ModelServer autoscaling cap.")
     model_target_ongoing_requests: float = Field(
@@ -360,7 +367,9 @@ class Settings(BaseSettings):
         "(5-10x the requests/s of the default proxy in loadtests/bench_ingress.py). "
         "Replicas then listen on all interfaces, ports 30000+.",
     )
-    ingress_replicas: int = Field(default=1, ge=1, description="Ingress replicas.")
+    ingress_replicas: int = Field(
+        default=2, ge=1, description="Ingress replicas (two by default: one Python "
+        "process serves requests from one core at a time).")
     ingress_num_cpus: float | None = Field(
         default=None, gt=0, description="Logical CPUs reserved per ingress replica (empty: "
         "the resource plan's, 0.5 at most)."
@@ -510,6 +519,14 @@ class Settings(BaseSettings):
             if getattr(self, lower) > getattr(self, upper):
                 raise ValueError(f"{lower} must not exceed {upper}{why}")
         return self
+
+    @property
+    def models_in_ingress(self) -> bool:
+        """Whether predictions run in the ingress replicas (no ModelServer deployment);
+        see ``model_serving``."""
+        if self.model_serving == "auto":
+            return self.model_num_gpus == 0
+        return self.model_serving == "ingress"
 
     def ensure_dirs(self) -> None:
         """Creates the data directory; called by entry points, never at import."""

@@ -146,7 +146,10 @@ class ShadowComparison:
 
 
 class LocalPredictor:
-    """Predicts in this process (no Ray): keeps the last few versions it loaded."""
+    """Predicts in this process: keeps the last few versions it loaded, and runs each
+    forward pass in a worker thread (torch releases the GIL). The ingress's predictor
+    when models run there (``model_serving``): for Pulse's small tabular networks, a
+    hop to a ModelServer replica costs several times the CPU of the prediction."""
 
     def __init__(self, max_models: int = 4) -> None:
         self._models: BoundedCache[str, Any] = BoundedCache(max_models)

@@ -1,5 +1,7 @@
-"""Inference through HTTP against the real Serve application: the ingress calls the
-ModelServer deployment through its handle; versions come from real training runs."""
+"""Inference through HTTP against the real Serve application: the ingress predicting in
+its own process (the default on CPU) or, in the side applications with
+``model_serving="replicas"``, calling the ModelServer deployment through its handle;
+versions come from real training runs."""
 
 from __future__ import annotations
 
@@ -177,7 +179,8 @@ def tight(service: RunningService, fraud: dict[str, Any]) -> Iterator[str]:
     batches wait 2 s for a 4th request that can never come, behind an ingress with a
     1 s deadline: every request is held past the deadline."""
     settings, url = _side_app(
-        service, "tight", model_max_ongoing_requests=2, model_batch_size=4,
+        service, "tight", model_serving="replicas", model_max_ongoing_requests=2,
+        model_batch_size=4,
         model_batch_wait_s=2.0, model_max_queued_requests=1, request_timeout_s=1.0)
     _ready(url)
     try:
@@ -270,6 +273,7 @@ def test_a_killed_model_server_replica_costs_no_request(
     # Batches wait 0.2 s for company, so requests are always in flight on the replica
     # the kill hits.
     failed = _kill_one_under_load(service, fraud, f"chaos{model_replicas}", "ModelServer",
+                                  model_serving="replicas",
                                   model_min_replicas=model_replicas,
                                   model_max_replicas=model_replicas,
                                   model_batch_size=64, model_batch_wait_s=0.2).failed

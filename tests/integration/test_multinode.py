@@ -99,7 +99,8 @@ def service(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                         http_port=free_port())
     env = {**os.environ, **cluster.env, "PULSE_DATA_DIR": str(data_dir),
            "PULSE_HTTP_PORT": str(settings.http_port), "PULSE_INGRESS_REPLICAS": "2",
-           "PULSE_INGRESS_NUM_CPUS": "0.25", "PULSE_MODEL_MIN_REPLICAS": "2",
+           "PULSE_INGRESS_NUM_CPUS": "0.25", "PULSE_MODEL_SERVING": "replicas",
+           "PULSE_MODEL_MIN_REPLICAS": "2",
            "PULSE_TRAIN_PLACEMENT": "SPREAD",
            # Every run through Ray Train, whose workers this test spreads and loses (with
            # the coordinator taking the first small run, CI once found every Serve

@@ -102,3 +102,13 @@ def test_a_bad_plans_file_is_refused_with_the_settings(
     [error] = info.value.errors()
     assert error["loc"] == ("plans_file",)
     assert "plans.toml: plans.free.requests: Input should be greater than 0" in error["msg"]
+
+
+@pytest.mark.parametrize(("serving", "gpus", "in_ingress"), [
+    ("auto", 0, True), ("auto", 1, False), ("ingress", 1, True), ("replicas", 0, False),
+])
+def test_models_run_in_the_ingress_unless_replicas_are_asked_for_or_have_gpus(
+        serving: str, gpus: float, in_ingress: bool) -> None:
+    settings = Settings(_env_file=None, model_serving=serving,  # type: ignore[call-arg]
+                        model_num_gpus=gpus)
+    assert settings.models_in_ingress is in_ingress

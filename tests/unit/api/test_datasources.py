@@ -233,6 +233,7 @@ def test_a_snapshot_the_cluster_can_never_run_is_refused_at_once(
         encoder: LocalEncoder) -> None:
     # Pulse's replicas hold the whole cluster: no snapshot task could ever be scheduled.
     state = build_state(settings.model_copy(update={
+        "model_serving": "replicas", "ingress_replicas": 1,
         "ingress_num_cpus": 1.0, "model_num_cpus": 1.0, "encoder_num_cpus": 1.0}),
         cluster=cluster, encoder=encoder)
     upgrade(state.database)
