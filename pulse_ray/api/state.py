@@ -118,8 +118,8 @@ def build_state(
             after another, the Serve ingress passes the Ray Data runner.
         training_backend: where training runs go (the training coordinator or Ray
             Jobs, under Serve); without one training routes answer 503.
-        predictor: what answers predictions; in-process by default, the ModelServer
-            deployment's handle under Serve.
+        predictor: what answers predictions; in-process by default (and under Serve
+            when models run in the ingress), else the ModelServer deployment's handle.
         record_writer: what writes inference records; this process (in a thread) by
             default, the store's writer actor under Serve.
         encoder: the text model (tagging, search queries); in-process by default, the
