@@ -273,7 +273,7 @@ def main() -> None:
 
     if isinstance(scenario, Shop):
         print(f"shifted persona mix: {dict(zip(PERSONA_NAMES, scenario.shift.mix, strict=True))}"
-              f", behaving differently: {sorted(scenario.shift.behaviour or ())}")
+              f", behaving differently: {sorted(scenario.shift.behaviour)}")
     print(f"{model}: drift windows of {args.window}: first alert in shifted window {alert} "
           "(target 1)")
     print(f"false alerts on the unshifted part: {false_alerts} of {len(clean)} windows "

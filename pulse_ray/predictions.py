@@ -7,6 +7,7 @@ inference service moves them."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 from anyio import to_thread
 
 from pulse_ray.auth import Principal
-from pulse_ray.cache import BoundedCache
+from pulse_ray.cache import BoundedCache, Directory
 from pulse_ray.ids import IdPrefix, new_id
 from pulse_ray.models.inputs import InputSchema
 
@@ -149,23 +150,24 @@ class LocalPredictor:
     """Predicts in this process: keeps the last few versions it loaded, and runs each
     forward pass in a worker thread (torch releases the GIL). The ingress's predictor
     when models run there (``model_serving``): for Pulse's small tabular networks, a
-    hop to a ModelServer replica costs several times the CPU of the prediction."""
+    hop to a ModelServer replica costs several times the CPU of the prediction.
+
+    Versions are looked up through a :class:`~pulse_ray.cache.Directory` keyed by
+    artifact URI (a version's artifact never changes, so entries never expire): the
+    requests that find a version not yet loaded share one load instead of each loading
+    it, and the prediction threads never touch the cache."""
 
     def __init__(self, max_models: int = 4) -> None:
-        self._models: BoundedCache[str, Any] = BoundedCache(max_models)
-
-    def _model(self, model: ServedModel) -> Any:
-        from pulse_ray.models.artifacts import TrainedModel  # torch: only when predicting
-
-        loaded = self._models.get(model.model_id)
-        if loaded is None:
-            loaded = TrainedModel.load(model.artifact_uri)
-            self._models.put(model.model_id, loaded)
-        return loaded
+        self._models: Directory[str, Any] = Directory(_load_model, ttl_s=math.inf,
+                                                      max_entries=max_models)
 
     async def predict(self, model: ServedModel, inputs: dict[str, Any]) -> dict[str, Any]:
-        def run() -> dict[str, Any]:
-            outputs: list[dict[str, Any]] = self._model(model).predict([inputs])
-            return outputs[0]
+        loaded = await self._models.resolve(model.artifact_uri)
+        outputs: list[dict[str, Any]] = await to_thread.run_sync(loaded.predict, [inputs])
+        return outputs[0]
 
-        return await to_thread.run_sync(run)
+
+def _load_model(artifact_uri: str) -> Any:
+    from pulse_ray.models.artifacts import TrainedModel  # torch: only when predicting
+
+    return TrainedModel.load(artifact_uri)

@@ -13,7 +13,7 @@ device, referrer, hour, words, filters and viewed products.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -129,7 +129,7 @@ class Shift:
     differently (their products stay what they were)."""
 
     mix: tuple[float, ...] = PERSONA_MIX
-    behaviour: Mapping[str, Style] | None = None
+    behaviour: Mapping[str, Style] = field(default_factory=dict)
 
 
 # Black Friday week: deal hunters and gift shoppers are two thirds of the sessions, and
@@ -138,10 +138,9 @@ class Shift:
 # trained before it reads them as deal hunters; what they buy says otherwise.
 BLACK_FRIDAY = Shift(
     mix=(0.15, 0.05, 0.10, 0.05, 0.30, 0.35),
-    behaviour={"gift_shopper": replace(
-        _STYLES["gift_shopper"], queries=_STYLES["deal_hunter"].queries,
-        referrers=_STYLES["deal_hunter"].referrers, filters=_STYLES["deal_hunter"].filters,
-        hours=_STYLES["deal_hunter"].hours, dwell=_STYLES["deal_hunter"].dwell)},
+    behaviour={"gift_shopper": replace(_STYLES["gift_shopper"], **{
+        how: getattr(_STYLES["deal_hunter"], how)
+        for how in ("queries", "referrers", "filters", "hours", "dwell")})},
 )
 _DEVICES = ("mobile", "desktop", "tablet")
 _BROWSERS = {"mobile": ("safari", "chrome", "samsung"), "desktop": ("chrome", "firefox",
@@ -269,7 +268,7 @@ def sessions(products: list[DemoProduct], count: int, *, seed: int = 5,
     out = []
     for n in range(count):
         persona = PERSONA_NAMES[int(rng.choice(len(PERSONA_NAMES), p=weights))]
-        style = (shift.behaviour or {}).get(persona, _STYLES[persona])
+        style = shift.behaviour.get(persona, _STYLES[persona])
         out.append(_session(rng, persona, style, shelves, f"sess_{seed}_{n:06d}"))
     return out
 
